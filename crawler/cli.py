@@ -1,0 +1,248 @@
+"""The ``newscrawl`` command line.
+
+Exit codes: 0 success, 1 the crawl or command failed, 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+logger = logging.getLogger("newscrawl")
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="SQLAlchemy database URL (default: $NEWSCRAWL_DB, else sqlite:///newscrawl.db); "
+        "PostgreSQL: postgresql+psycopg://user@host/dbname",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newscrawl",
+        description="Crawl news sites, extract clean articles, store them and group duplicates and stories.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    crawl = commands.add_parser("crawl", help="crawl start URLs or a sites file into the database",
+                                description="Crawl home/section pages, RSS/Atom feeds and sitemaps; store articles; dedupe.")
+    _add_db(crawl)
+    crawl.add_argument("--sites", metavar="FILE", help="TOML sites file used when no URL is given (default: seeds/sites.toml)")
+    crawl.add_argument("--allow-private", action="store_true",
+                       help="allow loopback/private addresses (local test sites); refused by default")
+    crawl.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE", default=[],
+                       help="override a Scrapy setting, as `scrapy crawl -s` does (repeatable)")
+    crawl.add_argument("urls", nargs="*", metavar="URL", help="start URLs: home or section pages, feeds, sitemaps")
+    crawl.set_defaults(func=cmd_crawl)
+
+    export = commands.add_parser("export", help="write stored articles as JSONL or CSV",
+                                 description="One record per stored article, streamed.")
+    _add_db(export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    export.set_defaults(func=cmd_export)
+
+    extract = commands.add_parser("extract", help="extract articles from saved HTML files (debugging, evaluation)",
+                                  description="Prints one JSON object per input file, in input order. .gz files are read compressed.")
+    extract.add_argument("files", nargs="+", metavar="FILE")
+    extract.add_argument("--url", help="the URL the pages came from (helps relative links and site names)")
+    extract.set_defaults(func=cmd_extract)
+
+    cluster = commands.add_parser("cluster", help="group a JSONL dump into near-duplicates and stories, without a database",
+                                  description="Input records carry id, url, title, text, published_at; output adds dup_group_id and story_id.")
+    cluster.add_argument("input", metavar="IN.jsonl")
+    cluster.add_argument("-o", "--output", metavar="OUT.jsonl", help="output file (default: stdout)")
+    cluster.set_defaults(func=cmd_cluster)
+
+    db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    upgrade = db_commands.add_parser("upgrade", help="create or migrate the schema to the current version",
+                                     description="Create or migrate the schema to the current version.")
+    _add_db(upgrade)
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    demo = commands.add_parser("demo", help="serve the bundled sample sites on loopback, crawl them, print the result",
+                               description="Serves seeds/sites on 127.0.0.1, crawls them into SQLite and prints articles and story clusters.")
+    demo.add_argument("--db", metavar="URL", default="sqlite:///newscrawl-demo.db",
+                      help="database for the demo (default: sqlite:///newscrawl-demo.db)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    args.log_level = logging.getLevelName(level)
+    try:
+        return args.func(args)
+    except ValueError as exc:  # bad arguments, bad files: a usage error, said plainly
+        print(f"newscrawl {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- commands ---------------------------------------------------------------
+
+def cmd_crawl(args) -> int:
+    from crawler.report import print_crawl_summary
+    from crawler.run import build_settings, parse_setting_overrides, run_crawl
+    from crawler.sites import DEFAULT_SITES_FILE, load_sites_file, parse_url_list
+    from models.db import make_engine
+
+    urls = parse_url_list(args.urls)
+    if not urls:
+        urls = load_sites_file(args.sites or DEFAULT_SITES_FILE)
+    settings = build_settings(args.db, parse_setting_overrides(args.settings), args.allow_private, args.log_level)
+    report = run_crawl(urls, settings)
+    engine = make_engine(settings.get("DATABASE_URL"))
+    try:
+        print_crawl_summary(report, engine, sys.stdout)
+    except Exception as exc:  # the database may be what failed
+        print(f"Could not summarise the database: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        engine.dispose()
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_export(args) -> int:
+    from crawler.export import iter_records, write_csv, write_jsonl
+    from models.db import make_engine, upgrade
+
+    upgrade(args.db)
+    engine = make_engine(args.db)
+    writer = write_csv if args.format == "csv" else write_jsonl
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    try:
+        count = writer(iter_records(engine), out)
+    finally:
+        if args.output:
+            out.close()
+        engine.dispose()
+    print(f"Exported {count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_extract(args) -> int:
+    from crawler.extract import ExtractionError, ExtractionOptions, extract_article
+
+    options = ExtractionOptions(min_text_chars=1)
+    failures = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            data = path.read_bytes()
+            if path.suffix == ".gz":
+                data = gzip.decompress(data)
+        except OSError as exc:
+            print(f"newscrawl extract: cannot read {name}: {exc}", file=sys.stderr)
+            failures += 1
+            print(json.dumps({"file": name, "error": f"unreadable: {exc}", "text": ""}))
+            continue
+        url = args.url or f"file://{path.resolve()}"
+        try:
+            article = extract_article(data, url, options)
+        except ExtractionError as exc:
+            print(json.dumps({"file": name, "error": exc.reason, "title": None, "authors": [],
+                              "published_at": None, "language": None, "text": ""}))
+            continue
+        record = {
+            "file": name,
+            "title": article.title,
+            "authors": article.authors,
+            "published_at": article.published_at.isoformat() if article.published_at else None,
+            "language": article.language,
+            "canonical_url": article.canonical_url,
+            "text": article.text,
+        }
+        print(json.dumps(record, ensure_ascii=False))
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_cluster(args) -> int:
+    from dedupe.grouping import DocumentRecord, cluster_records
+    from crawler.extract import parse_datetime
+
+    records = []
+    with open(args.input, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{args.input}:{lineno}: not JSON: {exc}") from None
+            if "id" not in record or "text" not in record:
+                raise ValueError(f"{args.input}:{lineno}: record needs 'id' and 'text'")
+            records.append(record)
+    docs = [
+        DocumentRecord(r["id"], "\n".join(filter(None, [r.get("title"), r["text"]])), parse_datetime(r.get("published_at")))
+        for r in records
+    ]
+    assignments = cluster_records(docs)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for record, assignment in zip(records, assignments):
+            record["dup_group_id"] = assignment.dup_group_id
+            record["story_id"] = assignment.story_id
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if args.output:
+            out.close()
+    groups = len({a.dup_group_id for a in assignments})
+    print(f"Clustered {len(records)} records into {groups} near-duplicate groups", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_db_upgrade(args) -> int:
+    from models.db import current_revision, make_engine, redact, resolve_database_url, upgrade
+
+    url = resolve_database_url(args.db)
+    upgrade(url)
+    engine = make_engine(url)
+    print(f"{redact(url)} is at revision {current_revision(engine)}")
+    engine.dispose()
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from crawler.report import print_articles_and_stories, print_crawl_summary
+    from crawler.run import build_settings, run_crawl
+    from crawler.sampleserver import serve_sample_sites
+    from models.db import make_engine
+
+    with serve_sample_sites(fixed_ports=True) as sites:
+        print(f"Serving {len(sites.sites)} sample sites on 127.0.0.1:")
+        for site in sites:
+            print(f"  {site.name:<40} {', '.join(site.start_urls)}")
+        settings = build_settings(args.db, {"AUTOTHROTTLE_START_DELAY": "0.1", "DOWNLOAD_DELAY": "0.05"},
+                                  allow_private=True, log_level=args.log_level)
+        report = run_crawl(sites.start_urls, settings)
+    engine = make_engine(settings.get("DATABASE_URL"))
+    try:
+        print_crawl_summary(report, engine, sys.stdout)
+        print_articles_and_stories(engine, sys.stdout)
+    finally:
+        engine.dispose()
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""Article extraction: ``extract_article(html, url)`` -> ExtractedArticle.
+
+A pure function, testable without a crawler: trafilatura finds the body and
+removes the page chrome; this module reads the metadata (title, authors,
+publication time, language, canonical URL) from the page's own declarations,
+falling back to trafilatura's and htmldate's heuristics.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import trafilatura
+from htmldate import find_date
+
+from crawler.htmlmeta import (
+    article_jsonld,
+    html_language,
+    link_href,
+    meta_content,
+    parse_html,
+)
+
+logger = logging.getLogger(__name__)
+
+EXTRACTOR_VERSION = f"newscrawl-0.1+trafilatura-{trafilatura.__version__}"
+
+
+class ExtractionError(Exception):
+    """The page has no extractable article text. ``reason`` is a stats slug."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """trafilatura's knobs in one object (defaults measured in bench/)."""
+
+    favor_precision: bool = False
+    favor_recall: bool = False
+    include_tables: bool = True
+    min_text_chars: int = 200  # shorter bodies are teasers or stubs, not articles
+
+
+@dataclass
+class ExtractedArticle:
+    title: str | None
+    authors: list[str]
+    published_at: dt.datetime | None
+    language: str | None
+    text: str
+    canonical_url: str | None  # as declared by the page (rel=canonical / og:url), absolute
+    site_name: str | None
+    description: str | None = None
+    image: str | None = None
+    tags: list[str] = field(default_factory=list)
+    is_amp: bool = False
+
+
+def extract_article(html: str | bytes, url: str, options: ExtractionOptions | None = None) -> ExtractedArticle:
+    options = options or ExtractionOptions()
+    tree = parse_html(html)
+    # Read metadata before trafilatura runs: it prunes the tree in place.
+    ld = article_jsonld(tree) or {}
+    site_name = _first_str(meta_content(tree, "og:site_name"), _ld_name(ld.get("publisher")))
+    raw_title = " ".join(" ".join(tree.xpath("//head/title//text()")).split()) or None
+    h1 = _first_str(*(" ".join(h.text_content().split()) for h in tree.xpath("//h1")))
+    declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
+    canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
+    canonical = urljoin(url, canonical) if canonical else None
+    is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
+    published = _declared_published(tree, ld)
+    authors = _declared_authors(tree, ld)
+    language = html_language(tree)
+    tags = _declared_tags(tree, ld)
+
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        include_comments=False,
+        include_tables=options.include_tables,
+        favor_precision=options.favor_precision,
+        favor_recall=options.favor_recall,
+        with_metadata=True,
+    )
+    text = (doc.text if doc is not None else "") or ""
+    text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    if len(text) < options.min_text_chars:
+        raise ExtractionError("no_text", f"{len(text)} characters of article text (< {options.min_text_chars})")
+
+    if published is None:
+        published = _htmldate_published(html)
+    if not authors and doc is not None and doc.author:
+        authors = clean_authors(re.split(r";", doc.author), [site_name or ""])
+    site_name = site_name or (doc.sitename if doc is not None else None)
+    title = clean_title(declared_title or raw_title or (doc.title if doc else None), raw_title, h1, site_name)
+    return ExtractedArticle(
+        title=title,
+        authors=clean_authors(authors, [site_name or ""]),
+        published_at=published,
+        language=language or (doc.language if doc is not None else None),
+        text=text,
+        canonical_url=canonical,
+        site_name=site_name,
+        description=meta_content(tree, "og:description", "description"),
+        image=meta_content(tree, "og:image", "twitter:image"),
+        tags=tags or list((doc.tags if doc is not None else None) or []),
+        is_amp=is_amp,
+    )
+
+
+# --- titles -----------------------------------------------------------------
+
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»·•]\s+|\s+::\s+")
+
+
+def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name: str | None) -> str | None:
+    """The headline without the " | Site name" decoration.
+
+    Prefer a declared headline (JSON-LD/og:title) or the <h1> when the
+    <title> starts with it; otherwise strip a leading or trailing segment
+    that names the site.
+    """
+    candidates = [c for c in (declared, h1) if c]
+    for candidate in candidates:
+        stripped = _strip_site(candidate, site_name)
+        if raw and raw.startswith(stripped) or not raw:
+            return stripped
+    if raw:
+        return _strip_site(raw, site_name)
+    return _strip_site(candidates[0], site_name) if candidates else None
+
+
+def _strip_site(title: str, site_name: str | None) -> str:
+    title = " ".join(title.split())
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    site_key = _norm(site_name or "")
+    first, last = parts[0], parts[-1]
+    if site_key and _matches_site(last, site_key):
+        return _join_kept(title, last, from_end=True)
+    if site_key and _matches_site(first, site_key):
+        return _join_kept(title, first, from_end=False)
+    if not site_key and len(last.split()) <= 3 and len(" ".join(parts[:-1]).split()) >= 4:
+        # No declared site name: a short trailing segment after a long headline
+        # is the site's brand in the vast majority of news <title>s.
+        return _join_kept(title, last, from_end=True)
+    return title
+
+
+def _matches_site(segment: str, site_key: str) -> bool:
+    seg = _norm(segment)
+    return bool(seg) and (seg == site_key or seg in site_key or site_key in seg)
+
+
+def _join_kept(title: str, segment: str, from_end: bool) -> str:
+    if from_end:
+        cut = title.rfind(segment)
+        kept = title[:cut]
+    else:
+        kept = title[title.find(segment) + len(segment):]
+    return kept.strip().strip("|-–—:»·•").strip()
+
+
+def _norm(value: str) -> str:
+    return re.sub(r"[^\w]+", "", value.lower().removeprefix("the ").removeprefix("www."))
+
+
+# --- authors ----------------------------------------------------------------
+
+_BYLINE_PREFIX = re.compile(r"^(?:by|from|von|par|por|di|door|автор|written by|reported by)\s*[:\-]?\s+", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b|\bet\b|\bи\b)\s*", re.IGNORECASE)
+
+
+def clean_authors(raw: list[str], site_names: list[str]) -> list[str]:
+    """A clean list of names: no "By", no dates, no site names, no duplicates."""
+    site_keys = {_norm(s) for s in site_names if s}
+    names: list[str] = []
+    for entry in raw:
+        if not entry:
+            continue
+        entry = " ".join(str(entry).split())
+        entry = _BYLINE_PREFIX.sub("", entry)
+        for name in _AUTHOR_SPLIT.split(entry):
+            name = _BYLINE_PREFIX.sub("", name).strip(" .|-–—:")
+            if not name or "@" in name or "/" in name or any(ch.isdigit() for ch in name):
+                continue
+            if len(name) > 60 or len(name.split()) > 5:
+                continue
+            if _norm(name) in site_keys or any(k and k in _norm(name) for k in site_keys):
+                continue
+            if name.lower() in {n.lower() for n in names}:
+                continue
+            names.append(name)
+    return names
+
+
+def _declared_authors(tree, ld: dict) -> list[str]:
+    names: list[str] = []
+    author = ld.get("author")
+    for entry in author if isinstance(author, list) else [author]:
+        name = _ld_name(entry)
+        if name:
+            names.append(name)
+    if not names:
+        for value in (meta_content(tree, "author"), meta_content(tree, "article:author"), meta_content(tree, "parsely-author")):
+            if value and not value.startswith("http"):
+                names.append(value)
+                break
+    if not names:
+        byline = tree.xpath('//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author-name")]')
+        for el in byline[:3]:
+            text = " ".join(el.text_content().split())
+            if text:
+                names.append(text)
+                break
+    return names
+
+
+# --- dates ------------------------------------------------------------------
+
+def _declared_published(tree, ld: dict) -> dt.datetime | None:
+    candidates = [
+        _ld_str(ld.get("datePublished")),
+        meta_content(tree, "article:published_time", "og:article:published_time", "datePublished",
+                     "pubdate", "publishdate", "date", "dc.date", "DC.date.issued", "sailthru.date"),
+    ]
+    candidates += tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime | //time[contains(@class,'publish')]/@datetime")
+    for value in candidates:
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _htmldate_published(html: str | bytes) -> dt.datetime | None:
+    try:
+        found = find_date(
+            html,
+            outputformat="%Y-%m-%dT%H:%M:%S%z",
+            original_date=True,
+            extensive_search=True,
+        )
+    except Exception:  # htmldate raises on some malformed markup; a missing date is not an error
+        logger.debug("htmldate failed", exc_info=True)
+        return None
+    return parse_datetime(found)
+
+
+def parse_datetime(value: str | None) -> dt.datetime | None:
+    """ISO 8601 to an aware datetime; a value without a zone is taken as UTC,
+    a date alone as midnight UTC."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    if value.endswith("Z") or value.endswith("z"):
+        value = value[:-1] + "+00:00"
+    value = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if not 1990 <= parsed.year <= dt.datetime.now().year + 1:
+        return None
+    return parsed
+
+
+# --- tags and helpers -------------------------------------------------------
+
+def _declared_tags(tree, ld: dict) -> list[str]:
+    tags = [t.strip() for t in tree.xpath('//meta[@property="article:tag"]/@content') if t.strip()]
+    if not tags:
+        keywords = ld.get("keywords")
+        if isinstance(keywords, str):
+            tags = [k.strip() for k in keywords.split(",") if k.strip()]
+        elif isinstance(keywords, list):
+            tags = [str(k).strip() for k in keywords if str(k).strip()]
+    return tags
+
+
+def _ld_name(value) -> str | None:
+    if isinstance(value, dict):
+        return _ld_str(value.get("name"))
+    return _ld_str(value)
+
+
+def _ld_str(value) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str) and value.strip():
+        return " ".join(value.split())
+    return None
+
+
+def _first_str(*values: str | None) -> str | None:
+    for value in values:
+        if value:
+            return value
+    return None

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from crawler.extract import ExtractedArticle
+
+
+@dataclass
+class PageItem:
+    """A fetched page the spider judged to be an article.
+
+    The spider fills the fetch facts; ExtractionPipeline adds ``article``;
+    StoragePipeline writes it and records the outcome in ``stored_as``.
+    """
+
+    url: str  # final URL, after redirects
+    canonical_url: str  # identity key: rel=canonical (same site), AMP and trackers resolved
+    site: str
+    body: bytes  # raw response body, as received (decompressed)
+    encoding: str  # the encoding Scrapy decoded ``html`` with
+    html: str
+    fetched_at: dt.datetime
+    via: str  # how it was found: start, feed, sitemap, listing, canonical
+    listed_published: dt.datetime | None = None  # date the feed or sitemap declared
+    article: ExtractedArticle | None = None
+    stored_as: str | None = None  # new | updated | unchanged
+    article_id: int | None = None

@@ -1,0 +1,74 @@
+"""Downloader middlewares."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.httpobj import urlparse_cached
+
+logger = logging.getLogger(__name__)
+
+
+class PrivateAddressError(IgnoreRequest):
+    """The request's host is, or resolves to, a non-public address."""
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local or ip.is_loopback)
+
+
+class PrivateAddressGuardMiddleware:
+    """Refuse requests to loopback, private, link-local and reserved addresses.
+
+    The host is resolved first, so a public name pointing at 10.0.0.1 is
+    refused too. Redirects are new requests and pass through here again, so a
+    page cannot steer the crawler into an internal network with a 302.
+    Disabled by ``NEWSCRAWL_ALLOW_PRIVATE`` (for crawling local test sites).
+
+    Scrapy resolves the name again when it connects; its resolver caches the
+    answer we just checked, which narrows (but cannot close) a DNS-rebinding
+    window. Deployments that must close it should also egress-filter.
+    """
+
+    def __init__(self) -> None:
+        self._verdicts: dict[str, str | None] = {}  # host -> refusal reason, None if public
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if crawler.settings.getbool("NEWSCRAWL_ALLOW_PRIVATE"):
+            raise NotConfigured  # NEWSCRAWL_ALLOW_PRIVATE: crawling local sites on purpose
+        return cls()
+
+    async def process_request(self, request: Request):
+        host = urlparse_cached(request).hostname
+        if not host:
+            return None
+        if host not in self._verdicts:
+            self._verdicts[host] = await self._check(host)
+        reason = self._verdicts[host]
+        if reason is not None:
+            raise PrivateAddressError(reason)
+        return None
+
+    @staticmethod
+    async def _check(host: str) -> str | None:
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            addresses = [host.strip("[]")]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+            except OSError:
+                return None  # unresolvable: the download fails with Scrapy's own DNS error
+            addresses = sorted({info[4][0] for info in infos})
+        for address in addresses:
+            if not is_public_address(address):
+                return f"{host} resolves to non-public address {address}"
+        return None

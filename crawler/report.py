@@ -1,0 +1,65 @@
+"""Human-readable summaries printed by `newscrawl crawl` and `newscrawl demo`."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import IO
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from crawler.run import CrawlReport
+from models import Article
+
+
+def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> None:
+    print(
+        f"Crawl {report.finish_reason} in {report.seconds:.1f} s: "
+        f"{report.count('downloader/response_count')} responses, "
+        f"articles new {report.count('newscrawl/articles/new')}, "
+        f"updated {report.count('newscrawl/articles/updated')}, "
+        f"unchanged {report.count('newscrawl/articles/unchanged')}",
+        file=out,
+    )
+    skipped = report.by_prefix("newscrawl/skipped/")
+    if skipped:
+        print("Skipped: " + ", ".join(f"{k}={v}" for k, v in skipped.items()), file=out)
+    not_articles = report.by_prefix("newscrawl/pages/not_article/")
+    if not_articles:
+        print("Not articles (crawled for links): " + ", ".join(f"{k}={v}" for k, v in not_articles.items()), file=out)
+    robots = report.count("robotstxt/forbidden")
+    if robots:
+        print(f"Disallowed by robots.txt: {robots}", file=out)
+    for error in report.errors:
+        print(f"Error: {error}", file=out)
+    with Session(engine) as session:
+        articles = session.scalar(select(func.count()).select_from(Article)) or 0
+        sites = session.scalar(select(func.count(func.distinct(Article.site)))) or 0
+        groups = session.scalar(select(func.count(func.distinct(Article.dup_group_id)))) or 0
+        stories = session.scalar(select(func.count(func.distinct(Article.story_id)))) or 0
+    print(
+        f"Database: {articles} articles from {sites} sites, {groups} near-duplicate groups, {stories} stories",
+        file=out,
+    )
+
+
+def print_articles_and_stories(engine: Engine, out: IO[str]) -> None:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Article.id, Article.site, Article.published_at, Article.title, Article.dup_group_id, Article.story_id)
+            .order_by(Article.site, Article.published_at)
+        ).all()
+    print("\nArticles", file=out)
+    print(f"{'id':>4}  {'site':<16}  {'published (UTC)':<16}  title", file=out)
+    for id_, site, published, title, _, _ in rows:
+        when = published.strftime("%Y-%m-%d %H:%M") if published else "(no date)"
+        print(f"{id_:>4}  {site[:16]:<16}  {when:<16}  {(title or '(untitled)')[:70]}", file=out)
+    stories: dict[int, list] = defaultdict(list)
+    for row in rows:
+        stories[row.story_id].append(row)
+    multi = {k: v for k, v in stories.items() if len(v) > 1}
+    print(f"\nStory clusters with more than one article: {len(multi)} (of {len(stories)} stories)", file=out)
+    for story_id, members in sorted(multi.items(), key=lambda kv: -len(kv[1])):
+        print(f"  story {story_id}: {len(members)} articles", file=out)
+        for member in sorted(members, key=lambda r: r.id):
+            dup = "" if member.dup_group_id == member.id else f"  (copy of #{member.dup_group_id})"
+            print(f"    #{member.id:<4} {member.site[:16]:<16}  {(member.title or '')[:60]}{dup}", file=out)

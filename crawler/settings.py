@@ -1,0 +1,56 @@
+"""Scrapy settings for newscrawl.
+
+Every value here can be overridden per run: ``scrapy crawl news -s NAME=VALUE``
+or ``newscrawl crawl --set NAME=VALUE``.
+"""
+from crawler import __version__
+
+BOT_NAME = "newscrawl"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# Identify the crawler and how to reach its operators.
+USER_AGENT = f"newscrawl/{__version__} (+https://github.com/newscrawl/newscrawl)"
+ROBOTSTXT_OBEY = True
+
+# Politeness: at most 2 requests in flight per site, AutoThrottle adapting the
+# delay to the server's latency.
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.5
+
+# Bounded work per page.
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # also caps decompressed size (gzip bombs)
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+REDIRECT_MAX_TIMES = 8
+RETRY_TIMES = 2
+# Start page -> section -> article, or robots -> sitemap index -> sitemap -> article.
+DEPTH_LIMIT = 4
+DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before everything else, so that robots.txt fetches and redirects are checked too.
+    "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractionPipeline": 300,
+    "crawler.pipelines.StoragePipeline": 500,
+}
+
+# newscrawl's own settings.
+DATABASE_URL = None  # None: $NEWSCRAWL_DB, else sqlite:///newscrawl.db
+NEWSCRAWL_ALLOW_PRIVATE = False  # True lifts the loopback/private-address guard (local testing)
+NEWSCRAWL_FAVOR_PRECISION = False
+NEWSCRAWL_MIN_TEXT_CHARS = 200
+NEWSCRAWL_DEDUPE_THRESHOLD = 0.8
+NEWSCRAWL_SHINGLE_SIZE = 5
+NEWSCRAWL_NUM_PERM = 128
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"

@@ -1,0 +1,189 @@
+"""The generic news spider: start URLs -> feeds, sitemaps, listings -> articles.
+
+Thin by design: deciding what a page is and where it leads lives in pure
+modules (crawler.discovery, crawler.classify, crawler.urls); extraction and
+storage live in the item pipelines.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import courlan
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeoutError
+
+from crawler.classify import classify_tree
+from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
+from crawler.htmlmeta import link_href
+from crawler.items import PageItem
+from crawler.middlewares import PrivateAddressError
+from crawler.sites import load_sites_file, parse_url_list
+from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
+
+logger = logging.getLogger(__name__)
+
+
+class NewsSpider(scrapy.Spider):
+    """Arguments (``-a``):
+
+    - ``urls``: comma-separated start URLs (home/section pages, feeds, sitemaps);
+    - ``sites_file``: a TOML sites file, used when ``urls`` is not given.
+    """
+
+    name = "news"
+
+    def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        start = parse_url_list(urls)
+        if not start and sites_file:
+            start = load_sites_file(sites_file)
+        if not start:
+            raise ValueError("the news spider needs start URLs: -a urls=URL,URL or -a sites_file=FILE")
+        self.start_url_list = start
+        self._seen_canonical: set[str] = set()
+        # Links only: article pages, not their images or downloads.
+        self._links = LinkExtractor(unique=True, tags=("a", "area"), attrs=("href",))
+
+    async def start(self):
+        robots_done: set[str] = set()
+        for url in self.start_url_list:
+            site = site_of(url)
+            origin = urlunsplit(urlsplit(url)[:2] + ("", "", ""))
+            if origin not in robots_done and self.settings.getbool("ROBOTSTXT_OBEY"):
+                robots_done.add(origin)
+                yield scrapy.Request(
+                    origin + "/robots.txt",
+                    callback=self.parse_robots,
+                    errback=self.on_error,
+                    meta={"site": site, "via": "robots", "quiet_errors": True},
+                    priority=10,
+                )
+            yield scrapy.Request(
+                url, callback=self.parse_page, errback=self.on_error, meta={"site": site, "via": "start"}, dont_filter=True
+            )
+
+    # --- callbacks -----------------------------------------------------------
+
+    def parse_robots(self, response: Response):
+        site = response.meta["site"]
+        for url in robots_sitemaps(response.body):
+            if same_site(url, site):
+                yield self._follow(url, site, "sitemap")
+
+    def parse_page(self, response: Response):
+        site = response.meta["site"]
+        kind = detect_kind(response.body)
+        self.crawler.stats.inc_value(f"newscrawl/pages/{kind.value}")
+        if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX):
+            yield from self._from_entries(response, sitemap_entries(response.body), site, "sitemap")
+        elif kind is Kind.FEED:
+            try:
+                entries = feed_entries(response.body)
+            except ValueError as exc:
+                self._skip("bad_feed", response.url, str(exc))
+                return
+            yield from self._from_entries(response, entries, site, "feed")
+        elif kind is Kind.HTML and isinstance(response, TextResponse):
+            yield from self._parse_html(response, site)
+        else:
+            self._skip("not_html", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
+
+    def _parse_html(self, response: TextResponse, site: str):
+        tree = response.selector.root
+        verdict = classify_tree(tree, response.url)
+        if not verdict.is_article:
+            self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
+            logger.debug("Not an article (%s): %s", verdict.reason, response.url)
+            for href in feed_links(tree):
+                url = urljoin(response.url, href)
+                if same_site(url, site):
+                    yield self._follow(url, site, "feed")
+            for link in self._links.extract_links(response):
+                url = self._normalise_link(link.url)
+                if url and same_site(url, site):
+                    yield self._follow(url, site, "listing")
+            return
+
+        here = canonicalize(response.url)
+        declared = link_href(tree, "canonical")
+        canonical = canonicalize(urljoin(response.url, declared)) if declared else here
+        if not same_site(canonical, site):
+            canonical = here  # a cross-site canonical is a syndication hint, not our identity
+        if canonical == here and is_amp_url(here):
+            canonical = amp_to_original(here)
+        if canonical != here and response.meta.get("via") == "canonical":
+            canonical = here  # we came here as someone's canonical: no second hop, no cycles
+        if canonical != here:
+            # Store the original, not this copy (AMP, print, tracking variant):
+            # fetch the canonical page and let it speak for itself.
+            self.crawler.stats.inc_value("newscrawl/pages/canonical_redirect")
+            yield self._follow(canonical, site, "canonical")
+            return
+        if canonical in self._seen_canonical:
+            self.crawler.stats.inc_value("newscrawl/skipped/duplicate_url")
+            return
+        self._seen_canonical.add(canonical)
+        yield PageItem(
+            url=response.url,
+            canonical_url=canonical,
+            site=site,
+            body=response.body,
+            encoding=response.encoding,
+            html=response.text,
+            fetched_at=dt.datetime.now(dt.timezone.utc),
+            via=response.meta.get("via", "listing"),
+            listed_published=response.meta.get("listed_published"),
+        )
+
+    def _from_entries(self, response: Response, entries, site: str, via: str):
+        for entry in entries:
+            url = urljoin(response.url, entry.url)
+            if not same_site(url, site):
+                self.crawler.stats.inc_value("newscrawl/skipped/offsite")
+                continue
+            request = self._follow(canonicalize(url), site, via)
+            request.meta["listed_published"] = entry.published
+            yield request
+
+    # --- helpers -------------------------------------------------------------
+
+    def _follow(self, url: str, site: str, via: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta={"site": site, "via": via})
+
+    @staticmethod
+    def _normalise_link(url: str) -> str | None:
+        if courlan.is_not_crawlable(url):  # login, register, feeds of comments...
+            return None
+        url = canonicalize(url)
+        return amp_to_original(url) if is_amp_url(url) else url
+
+    def _skip(self, reason: str, url: str, detail: str = "") -> None:
+        self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
+        logger.warning("Skipped %s (%s) %s", url, reason, detail)
+
+    def on_error(self, failure):
+        request = failure.request
+        if failure.check(HttpError):
+            reason = f"http_{failure.value.response.status}"
+        elif failure.check(DNSLookupError):
+            reason = "dns"
+        elif failure.check(TxTimeoutError, TCPTimedOutError):
+            reason = "timeout"
+        elif failure.check(PrivateAddressError):
+            reason = "private_address"
+        elif failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
+            reason = "robots_disallowed"
+        else:
+            reason = type(failure.value).__name__.lower()
+        if request.meta.get("quiet_errors"):
+            self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
+            return
+        self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
+        level = logging.INFO if reason == "robots_disallowed" else logging.WARNING
+        logger.log(level, "Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())

@@ -1,0 +1,90 @@
+"""URL identity: one canonical form per article.
+
+courlan does the normalisation (scheme/host case, default ports, path
+segments, tracker parameters); we add what it leaves: dropping fragments,
+mapping AMP URLs to their originals, and the site key.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import courlan
+
+# Query parameters that select the AMP rendering of a page.
+_AMP_PARAMS = {"amp", "outputtype", "output"}
+_AMP_VALUES = {"", "1", "true", "amp"}
+# Path forms of AMP copies: /story/amp/, /amp/story/, /story.amp, /story.amp.html
+_AMP_TRAILING = re.compile(r"/amp/?$")
+_AMP_LEADING = re.compile(r"^/amp/")
+_AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
+
+
+def canonicalize(url: str) -> str:
+    """Normalise ``url`` for identity: courlan cleaning, trackers and fragment removed."""
+    try:
+        normalised = courlan.normalize_url(url.strip(), strict=False)
+    except ValueError:
+        normalised = url.strip()
+    parts = urlsplit(normalised)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def is_amp_url(url: str) -> bool:
+    parts = urlsplit(url)
+    if _AMP_TRAILING.search(parts.path) or _AMP_LEADING.match(parts.path) or _AMP_SUFFIX.search(parts.path):
+        return True
+    return any(k.lower() in _AMP_PARAMS and v.lower() in _AMP_VALUES for k, v in parse_qsl(parts.query, True))
+
+
+def amp_to_original(url: str) -> str:
+    """The non-AMP URL for an AMP URL by the common URL conventions.
+
+    Only used for links; a fetched AMP page's rel=canonical is authoritative.
+    """
+    parts = urlsplit(url)
+    path = parts.path
+    if _AMP_TRAILING.search(path):
+        path = _AMP_TRAILING.sub("/", path)
+    elif _AMP_LEADING.match(path):
+        path = _AMP_LEADING.sub("/", path)
+    elif _AMP_SUFFIX.search(path):
+        path = _AMP_SUFFIX.sub(lambda m: m.group(1) or "", path)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, True)
+        if not (k.lower() in _AMP_PARAMS and v.lower() in _AMP_VALUES)
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+
+
+def site_of(url: str) -> str:
+    """The site an URL belongs to: its registered domain (``bbc.co.uk`` for
+    ``news.bbc.co.uk``), or ``host:port`` for IP addresses and single-label hosts,
+    where the port is what tells two local sites apart."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError(f"URL has no host: {url!r}")
+    if _is_ip(host) or "." not in host:
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        port = parts.port
+        return host if port in (None, default) else f"{host}:{port}"
+    domain = courlan.extract_domain(url)
+    return domain or host.removeprefix("www.")
+
+
+def same_site(url: str, site: str) -> bool:
+    try:
+        return site_of(url) == site
+    except ValueError:
+        return False
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

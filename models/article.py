@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime
+
+
+class Article(Base):
+    """One stored news article, keyed by its canonical URL.
+
+    Public interface: downstream tools read this table. Column meanings are
+    documented in docs/articles.md; change them only through a migration.
+    """
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)  # the URL the page was fetched from (after redirects)
+    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    site: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    raw_html: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed response body
+    raw_encoding: Mapped[str] = mapped_column(String(64))
+    extractor_version: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    dup_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    dup_similarity: Mapped[float | None] = mapped_column()
+    story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    signature: Mapped[ArticleSignature | None] = relationship(
+        back_populates="article", cascade="all, delete-orphan", uselist=False
+    )
+
+    def __repr__(self) -> str:
+        return f"Article(id={self.id!r}, canonical_url={self.canonical_url!r})"
+
+
+class ArticleSignature(Base):
+    """The MinHash signature of an article's cleaned text, as LeanMinHash bytes.
+
+    ``scheme``, ``num_perm`` and ``seed`` are stored with the bytes because
+    signatures made with different settings (datasketch changed its default
+    hash scheme in 2.0) are not comparable.
+    """
+
+    __tablename__ = "article_signatures"
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True)
+    scheme: Mapped[str] = mapped_column(String(32))
+    num_perm: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    shingle_size: Mapped[int] = mapped_column(Integer)
+    minhash: Mapped[bytes] = mapped_column(LargeBinary)
+
+    article: Mapped[Article] = relationship(back_populates="signature")
+
+
+Index("ix_articles_site_published_at", Article.site, Article.published_at)
