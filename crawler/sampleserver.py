@@ -59,6 +59,8 @@ class SampleSites:
     sites: dict[str, SampleSite] = field(default_factory=dict)
     # Extra routes for tests: path -> handler(request) -> (status, headers, body).
     routes: dict[tuple[str, str], Callable] = field(default_factory=dict)
+    # Every request served, as (slug, path-with-query), for tests that count fetches.
+    request_log: list[tuple[str, str]] = field(default_factory=list)
 
     def __getitem__(self, slug: str) -> SampleSite:
         return self.sites[slug]
@@ -110,6 +112,7 @@ def _handler_for(sites: SampleSites, site: SampleSite):
 
         def do_GET(self, head: bool = False):
             path = unquote(urlsplit(self.path).path)
+            sites.request_log.append((site.slug, self.path))
             route = sites.routes.get((site.slug, path))
             if route is not None:
                 status, headers, body = route(self)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import courlan
 
@@ -28,7 +28,10 @@ def canonicalize(url: str) -> str:
     except ValueError:
         normalised = url.strip()
     parts = urlsplit(normalised)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+    path = parts.path or "/"
+    if "/." in path:  # resolve dot segments, which courlan leaves in place
+        path = urlsplit(urljoin("http://host/", path)).path
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 def is_amp_url(url: str) -> bool:

@@ -1,0 +1,112 @@
+"""Article decisions and extraction on the sample-site pages, without a crawler."""
+import datetime as dt
+
+import pytest
+
+from crawler.classify import classify_tree, url_verdict
+from crawler.extract import ExtractionError, clean_authors, clean_title, extract_article, parse_datetime
+from crawler.htmlmeta import parse_html
+from tests.helpers import all_articles, all_nonarticles, render
+
+ARTICLES = all_articles()
+NONARTICLES = all_nonarticles()
+
+
+def _id(pair):
+    site, entry = pair
+    return f"{site.slug}{entry['path']}"
+
+
+@pytest.mark.parametrize("pair", ARTICLES, ids=_id)
+def test_article_pages_are_articles(pair):
+    site, article = pair
+    html, url = render(site, article["path"])
+    verdict = classify_tree(parse_html(html), url)
+    assert verdict.is_article, verdict.reason
+
+
+@pytest.mark.parametrize("pair", NONARTICLES, ids=_id)
+def test_nonarticle_pages_are_not_articles(pair):
+    site, page = pair
+    html, url = render(site, page["path"])
+    assert not classify_tree(parse_html(html), url).is_article
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("https://news.example/", "home"),
+        ("https://news.example/en/", "home"),
+        ("https://news.example/about-us/", "static_page"),
+        ("https://news.example/contact", "static_page"),
+        ("https://news.example/tag/syria/", "listing"),
+        ("https://news.example/category/world/page/2/", "listing"),
+        ("https://news.example/author/jane-doe/", "listing"),
+    ],
+)
+def test_url_alone_settles_obvious_non_articles(url, reason):
+    verdict = url_verdict(url)
+    assert verdict is not None and not verdict.is_article and verdict.reason == reason
+
+
+def test_soft_404_is_not_an_article():
+    html = "<html><head><title>Page not found</title></head><body>" + "<p>word </p>" * 200 + "</body></html>"
+    assert classify_tree(parse_html(html), "https://news.example/2025/01/01/gone-story-here-now/").reason == "error_page"
+
+
+@pytest.mark.parametrize("pair", ARTICLES, ids=_id)
+def test_extraction_metadata_matches_manifest(pair):
+    site, article = pair
+    html, url = render(site, article["path"])
+    result = extract_article(html, url)
+    assert result.title == article["title"]
+    assert result.published_at == dt.datetime.fromisoformat(article["published"])
+    assert result.published_at.tzinfo is not None
+    assert result.authors == article["authors"]
+    assert result.language == article.get("language", "en")
+    assert result.canonical_url == url.rstrip("/") + ("/" if article["path"].endswith("/") else "")
+
+
+@pytest.mark.parametrize("pair", ARTICLES, ids=_id)
+def test_extraction_keeps_the_body(pair):
+    site, article = pair
+    html, url = render(site, article["path"])
+    text = extract_article(html, url).text
+    expected = (site.root / article["expected"]).read_text(encoding="utf-8").splitlines()
+    missing = [p for p in expected if p.strip() and " ".join(p.split()) not in " ".join(text.split())]
+    assert not missing, f"{len(missing)}/{len(expected)} body paragraphs lost, first: {missing[0][:80]!r}"
+
+
+def test_empty_page_raises_extraction_error():
+    with pytest.raises(ExtractionError) as info:
+        extract_article("<html><body><nav>Home</nav></body></html>", "https://news.example/2025/01/01/x-y-z-w/")
+    assert info.value.reason == "no_text"
+
+
+@pytest.mark.parametrize(
+    "title, site, expected",
+    [
+        ("Budget passes first reading | Sofia Daily", "Sofia Daily", "Budget passes first reading"),
+        ("The Daily Wire - Budget passes first reading", "Daily Wire", "Budget passes first reading"),
+        ("Budget passes first reading in parliament today – NewsCo", None, "Budget passes first reading in parliament today"),
+        ("Q&A: what the budget means - for you", "Other", "Q&A: what the budget means - for you"),
+    ],
+)
+def test_clean_title(title, site, expected):
+    assert clean_title(None, title, None, site) == expected
+
+
+def test_clean_authors():
+    assert clean_authors(["By Jane Doe and John Smith", "Sofia Daily", "jane@x.com", "28 January 2025"], ["Sofia Daily"]) == [
+        "Jane Doe",
+        "John Smith",
+    ]
+
+
+def test_parse_datetime_forms():
+    utc = dt.timezone.utc
+    assert parse_datetime("2025-01-28T14:05:00+0200") == dt.datetime(2025, 1, 28, 12, 5, tzinfo=utc)
+    assert parse_datetime("2025-01-28T14:05:00Z") == dt.datetime(2025, 1, 28, 14, 5, tzinfo=utc)
+    assert parse_datetime("2025-01-28") == dt.datetime(2025, 1, 28, tzinfo=utc)
+    assert parse_datetime("yesterday") is None
+    assert parse_datetime("1871-01-01") is None

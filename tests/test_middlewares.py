@@ -1,0 +1,47 @@
+import asyncio
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.test import get_crawler
+
+from crawler.middlewares import PrivateAddressError, PrivateAddressGuardMiddleware, is_public_address
+
+
+@pytest.mark.parametrize(
+    "address, public",
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),  # cloud metadata endpoint
+        ("100.64.0.1", False),  # carrier-grade NAT
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("240.0.0.1", False),  # reserved
+        ("224.0.0.1", False),  # multicast
+    ],
+)
+def test_is_public_address(address, public):
+    assert is_public_address(address) is public
+
+
+def _guard():
+    return PrivateAddressGuardMiddleware.from_crawler(get_crawler(settings_dict={}))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000/", "http://[::1]/", "http://localhost/x", "http://10.0.0.8/admin"])
+def test_guard_refuses_private_hosts_after_resolution(url):
+    with pytest.raises(PrivateAddressError, match="non-public address"):
+        asyncio.run(_guard().process_request(Request(url)))
+
+
+def test_guard_disabled_by_allow_private():
+    with pytest.raises(NotConfigured):
+        PrivateAddressGuardMiddleware.from_crawler(get_crawler(settings_dict={"NEWSCRAWL_ALLOW_PRIVATE": True}))
