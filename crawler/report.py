@@ -45,14 +45,20 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
 def print_articles_and_stories(engine: Engine, out: IO[str]) -> None:
     with Session(engine) as session:
         rows = session.execute(
-            select(Article.id, Article.site, Article.published_at, Article.title, Article.dup_group_id, Article.story_id)
-            .order_by(Article.site, Article.published_at)
+            select(
+                Article.id,
+                func.coalesce(Article.site_name, Article.site).label("site"),
+                Article.published_at,
+                Article.title,
+                Article.dup_group_id,
+                Article.story_id,
+            ).order_by(Article.site, Article.published_at)
         ).all()
     print("\nArticles", file=out)
-    print(f"{'id':>4}  {'site':<16}  {'published (UTC)':<16}  title", file=out)
+    print(f"{'id':>4}  {'site':<24}  {'published (UTC)':<16}  title", file=out)
     for id_, site, published, title, _, _ in rows:
         when = published.strftime("%Y-%m-%d %H:%M") if published else "(no date)"
-        print(f"{id_:>4}  {site[:16]:<16}  {when:<16}  {(title or '(untitled)')[:70]}", file=out)
+        print(f"{id_:>4}  {site[:24]:<24}  {when:<16}  {(title or '(untitled)')[:70]}", file=out)
     stories: dict[int, list] = defaultdict(list)
     for row in rows:
         stories[row.story_id].append(row)
@@ -62,4 +68,4 @@ def print_articles_and_stories(engine: Engine, out: IO[str]) -> None:
         print(f"  story {story_id}: {len(members)} articles", file=out)
         for member in sorted(members, key=lambda r: r.id):
             dup = "" if member.dup_group_id == member.id else f"  (copy of #{member.dup_group_id})"
-            print(f"    #{member.id:<4} {member.site[:16]:<16}  {(member.title or '')[:60]}{dup}", file=out)
+            print(f"    #{member.id:<4} {member.site[:24]:<24}  {(member.title or '')[:60]}{dup}", file=out)

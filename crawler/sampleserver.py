@@ -185,3 +185,21 @@ def serve_sample_sites(root: Path = SAMPLE_SITES_DIR, fixed_ports: bool = False)
             if site.server is not None:
                 site.server.shutdown()
                 site.server.server_close()
+
+
+def main() -> None:
+    """Serve the sample sites at their fixed ports until interrupted."""
+    import time
+
+    with serve_sample_sites(fixed_ports=True) as sites:
+        for site in sites:
+            print(f"{site.name:<40} {', '.join(site.start_urls)}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

@@ -84,6 +84,7 @@ class ArticleStore:
             row = existing or Article(canonical_url=canonical_url)
             row.url = url
             row.site = site
+            row.site_name = article.site_name
             row.title = article.title
             row.authors = list(article.authors)
             row.published_at = article.published_at

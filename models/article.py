@@ -20,7 +20,8 @@ class Article(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(Text)  # the URL the page was fetched from (after redirects)
     canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
-    site: Mapped[str] = mapped_column(String(255))
+    site: Mapped[str] = mapped_column(String(255))  # registered domain, or host:port for IP hosts
+    site_name: Mapped[str | None] = mapped_column(String(255))  # as the site names itself (og:site_name)
     title: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -21,6 +21,7 @@ def upgrade() -> None:
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('canonical_url', sa.String(length=2048), nullable=False),
     sa.Column('site', sa.String(length=255), nullable=False),
+    sa.Column('site_name', sa.String(length=255), nullable=True),
     sa.Column('title', sa.Text(), nullable=True),
     sa.Column('authors', sa.JSON(), nullable=False),
     sa.Column('published_at', sa.DateTime(timezone=True), nullable=True),
