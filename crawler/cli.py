@@ -101,21 +101,47 @@ def main(argv: list[str] | None = None) -> int:
 # --- commands ---------------------------------------------------------------
 
 def cmd_crawl(args) -> int:
-    from crawler.report import print_crawl_summary
     from crawler.run import build_settings, parse_setting_overrides, run_crawl
     from crawler.sites import DEFAULT_SITES_FILE, load_sites_file, parse_url_list
-    from models.db import make_engine
 
     urls = parse_url_list(args.urls)
     if not urls:
         urls = load_sites_file(args.sites or DEFAULT_SITES_FILE)
     settings = build_settings(args.db, parse_setting_overrides(args.settings), args.allow_private, args.log_level)
+    if not _database_ready(settings.get("DATABASE_URL")):
+        return EXIT_FAILED
     report = run_crawl(urls, settings)
-    engine = make_engine(settings.get("DATABASE_URL"))
+    return _summarise(report, settings.get("DATABASE_URL"))
+
+
+def _database_ready(database_url: str) -> bool:
+    """Upgrade the schema before Scrapy starts, so an unreachable database is one clear error."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.db import redact, upgrade
+
+    try:
+        upgrade(database_url)
+    except SQLAlchemyError as exc:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"newscrawl: database {redact(database_url)} is not usable: {detail}", file=sys.stderr)
+        return False
+    return True
+
+
+def _summarise(report, database_url: str, show_articles: bool = False) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.report import print_articles_and_stories, print_crawl_summary
+    from models.db import make_engine
+
+    engine = make_engine(database_url)
     try:
         print_crawl_summary(report, engine, sys.stdout)
-    except Exception as exc:  # the database may be what failed
-        print(f"Could not summarise the database: {exc}", file=sys.stderr)
+        if show_articles:
+            print_articles_and_stories(engine, sys.stdout)
+    except SQLAlchemyError as exc:  # the database may be what failed the crawl
+        print(f"Could not read the database for the summary: {type(exc).__name__}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         engine.dispose()
@@ -223,10 +249,8 @@ def cmd_db_upgrade(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from crawler.report import print_articles_and_stories, print_crawl_summary
     from crawler.run import build_settings, run_crawl
     from crawler.sampleserver import serve_sample_sites
-    from models.db import make_engine
 
     with serve_sample_sites(fixed_ports=True) as sites:
         print(f"Serving {len(sites.sites)} sample sites on 127.0.0.1:")
@@ -234,14 +258,10 @@ def cmd_demo(args) -> int:
             print(f"  {site.name:<40} {', '.join(site.start_urls)}")
         settings = build_settings(args.db, {"AUTOTHROTTLE_START_DELAY": "0.1", "DOWNLOAD_DELAY": "0.05"},
                                   allow_private=True, log_level=args.log_level)
+        if not _database_ready(settings.get("DATABASE_URL")):
+            return EXIT_FAILED
         report = run_crawl(sites.start_urls, settings)
-    engine = make_engine(settings.get("DATABASE_URL"))
-    try:
-        print_crawl_summary(report, engine, sys.stdout)
-        print_articles_and_stories(engine, sys.stdout)
-    finally:
-        engine.dispose()
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return _summarise(report, settings.get("DATABASE_URL"), show_articles=True)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def run_crawl(start_urls: list[str], settings: Settings) -> CrawlReport:
 
     def _failed(failure):
         errors.append(f"{failure.type.__name__}: {failure.getErrorMessage()}")
-        logger.error("Crawl failed: %s", failure.getErrorMessage(), exc_info=failure.value)
+        logger.error("Crawl failed: %s", failure.getErrorMessage())
+        logger.debug("Crawl failure traceback", exc_info=failure.value)
 
     deferred.addErrback(_failed)
     process.start()
