@@ -29,8 +29,9 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # also caps decompressed size (gzip bombs)
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 8
 RETRY_TIMES = 2
-# Start page -> section -> article, or robots -> sitemap index -> sitemap -> article.
-DEPTH_LIMIT = 4
+# Safety net only; NEWSCRAWL_LISTING_DEPTH bounds how far listings are followed.
+# robots -> sitemap index -> sitemap -> article is depth 3.
+DEPTH_LIMIT = 6
 DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 
 DOWNLOADER_MIDDLEWARES = {
@@ -44,7 +45,8 @@ ITEM_PIPELINES = {
 
 # newscrawl's own settings.
 DATABASE_URL = None  # None: $NEWSCRAWL_DB, else sqlite:///newscrawl.db
-NEWSCRAWL_ALLOW_PRIVATE = False  # True lifts the loopback/private-address guard (local testing)
+NEWSCRAWL_ALLOW_PRIVATE = False
+NEWSCRAWL_LISTING_DEPTH = 2  # link hops followed from home/section pages: home -> section -> article  # True lifts the loopback/private-address guard (local testing)
 NEWSCRAWL_FAVOR_PRECISION = False
 NEWSCRAWL_MIN_TEXT_CHARS = 200
 NEWSCRAWL_DEDUPE_THRESHOLD = 0.8

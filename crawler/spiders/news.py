@@ -34,9 +34,23 @@ class NewsSpider(scrapy.Spider):
 
     - ``urls``: comma-separated start URLs (home/section pages, feeds, sitemaps);
     - ``sites_file``: a TOML sites file, used when ``urls`` is not given.
+
+    Links are followed from non-article HTML pages (home, sections, tags) up
+    to ``NEWSCRAWL_LISTING_DEPTH`` hops from where the spider entered the site
+    (2: home -> section -> article). Feeds and sitemaps do not count as hops.
+    Links on article pages are not followed: a news crawl wants coverage from
+    the site's own listings, not a walk through "related" links.
     """
 
     name = "news"
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.listing_depth = crawler.settings.getint("NEWSCRAWL_LISTING_DEPTH")
+        if spider.listing_depth < 1:
+            raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
+        return spider
 
     def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -100,6 +114,9 @@ class NewsSpider(scrapy.Spider):
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
+            hops = response.meta.get("listing_hops", 0)
+            if hops >= self.listing_depth:
+                return
             for href in feed_links(tree):
                 url = urljoin(response.url, href)
                 if same_site(url, site):
@@ -107,7 +124,9 @@ class NewsSpider(scrapy.Spider):
             for link in self._links.extract_links(response):
                 url = self._normalise_link(link.url)
                 if url and same_site(url, site):
-                    yield self._follow(url, site, "listing")
+                    request = self._follow(url, site, "listing")
+                    request.meta["listing_hops"] = hops + 1
+                    yield request
             return
 
         here = canonicalize(response.url)
