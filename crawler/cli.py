@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("-o", "--output", metavar="OUT.jsonl", help="output file (default: stdout)")
     cluster.set_defaults(func=cmd_cluster)
 
+    reprocess = commands.add_parser(
+        "reprocess", help="re-derive stored articles' text and metadata from their raw HTML",
+        description="Re-extracts stored articles from their raw HTML with the current extractor and the "
+        "site's learned boilerplate (e.g. after an upgrade). With --relearn, the site's block counts are "
+        "rebuilt from the stored pages first. Near-duplicate and story groups are kept.")
+    _add_db(reprocess)
+    reprocess.add_argument("--site", metavar="SITE", help="only this site (as in the articles.site column)")
+    reprocess.add_argument("--relearn", action="store_true", help="rebuild the site-level boilerplate counts first")
+    reprocess.set_defaults(func=cmd_reprocess)
+
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     upgrade = db_commands.add_parser("upgrade", help="create or migrate the schema to the current version",
@@ -234,6 +244,24 @@ def cmd_cluster(args) -> int:
             out.close()
     groups = len({a.dup_group_id for a in assignments})
     print(f"Clustered {len(records)} records into {groups} near-duplicate groups", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_reprocess(args) -> int:
+    from crawler.reprocess import reprocess
+    from crawler.run import build_settings
+    from models.db import make_engine
+
+    settings = build_settings(args.db)
+    if not _database_ready(settings.get("DATABASE_URL")):
+        return EXIT_FAILED
+    engine = make_engine(settings.get("DATABASE_URL"))
+    try:
+        report = reprocess(engine, settings, site=args.site, relearn=args.relearn, progress=sys.stderr)
+    finally:
+        engine.dispose()
+    print(f"Reprocessed {report.seen} articles: {report.changed} changed, {report.failed} kept as stored "
+          f"(no text any more){', boilerplate relearned' if args.relearn else ''}")
     return EXIT_OK
 
 

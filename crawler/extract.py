@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 import trafilatura
 from htmldate import find_date
 
+from crawler.boilerplate import Removal, apply_generic_rules, split_blocks
 from crawler.htmlmeta import (
     article_jsonld,
     html_language,
@@ -53,13 +54,20 @@ class ExtractedArticle:
     authors: list[str]
     published_at: dt.datetime | None
     language: str | None
-    text: str
+    text: str  # the body after the generic boilerplate rules, one block per line
     canonical_url: str | None  # as declared by the page (rel=canonical / og:url), absolute
     site_name: str | None
     description: str | None = None
     image: str | None = None
+    section: str | None = None
     tags: list[str] = field(default_factory=list)
     is_amp: bool = False
+    blocks: list[str] = field(default_factory=list)  # trafilatura's blocks, before any removal
+    removed: list[Removal] = field(default_factory=list)  # what the generic rules took out
+
+    @property
+    def kept_blocks(self) -> list[str]:
+        return split_blocks(self.text)
 
 
 def extract_article(html: str | bytes, url: str, options: ExtractionOptions | None = None) -> ExtractedArticle:
@@ -88,8 +96,9 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         favor_recall=options.favor_recall,
         with_metadata=True,
     )
-    text = (doc.text if doc is not None else "") or ""
-    text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    blocks = split_blocks((doc.text if doc is not None else "") or "")
+    kept, removed = apply_generic_rules(blocks)
+    text = "\n".join(kept)
     if len(text) < options.min_text_chars:
         raise ExtractionError("no_text", f"{len(text)} characters of article text (< {options.min_text_chars})")
 
@@ -108,9 +117,12 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         canonical_url=canonical,
         site_name=site_name,
         description=meta_content(tree, "og:description", "description"),
-        image=meta_content(tree, "og:image", "twitter:image"),
-        tags=tags or list((doc.tags if doc is not None else None) or []),
+        image=_absolute(url, meta_content(tree, "og:image", "twitter:image") or _ld_image(ld.get("image"))),
+        section=_first_str(meta_content(tree, "article:section"), _ld_str(ld.get("articleSection"))),
+        tags=tags or _split_tags(doc.tags if doc is not None else None),
         is_amp=is_amp,
+        blocks=blocks,
+        removed=removed,
     )
 
 
@@ -287,6 +299,26 @@ def _declared_tags(tree, ld: dict) -> list[str]:
         elif isinstance(keywords, list):
             tags = [str(k).strip() for k in keywords if str(k).strip()]
     return tags
+
+
+def _split_tags(value) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[,;]", value)
+    return [t.strip() for t in value if t and t.strip()]
+
+
+def _ld_image(value) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("contentUrl")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _absolute(base: str, url: str | None) -> str | None:
+    return urljoin(base, url.strip()) if url else None
 
 
 def _ld_name(value) -> str | None:

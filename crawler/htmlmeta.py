@@ -12,7 +12,9 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import charset_normalizer
 from lxml import html as lxml_html
+from w3lib.encoding import html_to_unicode
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +43,28 @@ LISTING_TYPES = {
 }
 
 
+_PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False)
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """Decode a page the way browsers do: BOM, then the HTTP charset, then
+    <meta charset>, then detection from the bytes (charset_normalizer), since
+    many sites (Russian ones in windows-1251 especially) declare nothing or
+    declare the wrong charset."""
+    encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_detect_encoding)
+    return text, encoding
+
+
+def _detect_encoding(body: bytes) -> str | None:
+    best = charset_normalizer.from_bytes(body[:65536]).best()
+    return best.encoding if best is not None else None
+
+
 def parse_html(html: str | bytes) -> lxml_html.HtmlElement:
-    if isinstance(html, str):
-        # lxml refuses str input that carries an XML encoding declaration.
-        html = html.encode("utf-8")
-        parser = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True)
-    else:
-        parser = lxml_html.HTMLParser(remove_comments=True)
-    tree = lxml_html.document_fromstring(html or b"<html></html>", parser=parser)
-    return tree
+    if isinstance(html, bytes):
+        html, _ = decode_html(html)
+    # lxml refuses str input that carries an XML encoding declaration, so feed it UTF-8 bytes.
+    return lxml_html.document_fromstring(html.encode("utf-8") or b"<html></html>", parser=_PARSER)
 
 
 def jsonld_objects(tree) -> list[dict[str, Any]]:

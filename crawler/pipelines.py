@@ -3,15 +3,40 @@ from __future__ import annotations
 
 import logging
 
-from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.exceptions import DropItem
 
 from crawler.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.items import PageItem
+from crawler.learning import LearningSettings
 from crawler.store import ArticleStore
 from dedupe import DedupeSettings
 from models.db import make_engine, redact, resolve_database_url, upgrade
 
 logger = logging.getLogger(__name__)
+
+
+def extraction_options(settings) -> ExtractionOptions:
+    return ExtractionOptions(
+        favor_precision=settings.getbool("NEWSCRAWL_FAVOR_PRECISION"),
+        min_text_chars=settings.getint("NEWSCRAWL_MIN_TEXT_CHARS"),
+    )
+
+
+def store_from_settings(engine, settings) -> ArticleStore:
+    """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
+    return ArticleStore(
+        engine,
+        DedupeSettings(
+            near_duplicate_threshold=settings.getfloat("NEWSCRAWL_DEDUPE_THRESHOLD"),
+            shingle_size=settings.getint("NEWSCRAWL_SHINGLE_SIZE"),
+            num_perm=settings.getint("NEWSCRAWL_NUM_PERM"),
+        ),
+        LearningSettings(
+            min_pages=settings.getint("NEWSCRAWL_BOILERPLATE_MIN_PAGES"),
+            min_share=settings.getfloat("NEWSCRAWL_BOILERPLATE_MIN_SHARE"),
+        ),
+        extraction_options(settings),
+    )
 
 
 class ExtractionPipeline:
@@ -23,12 +48,7 @@ class ExtractionPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        s = crawler.settings
-        options = ExtractionOptions(
-            favor_precision=s.getbool("NEWSCRAWL_FAVOR_PRECISION"),
-            min_text_chars=s.getint("NEWSCRAWL_MIN_TEXT_CHARS"),
-        )
-        return cls(options, crawler.stats)
+        return cls(extraction_options(crawler.settings), crawler.stats)
 
     def process_item(self, item):
         if not isinstance(item, PageItem):
@@ -49,29 +69,20 @@ class StoragePipeline:
     a crawl works on an empty or older database.
     """
 
-    def __init__(self, database_url: str, dedupe_settings: DedupeSettings, stats) -> None:
+    def __init__(self, database_url: str, settings, stats) -> None:
         self.database_url = database_url
-        self.dedupe_settings = dedupe_settings
+        self.settings = settings
         self.stats = stats
         self.store: ArticleStore | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        s = crawler.settings
-        url = resolve_database_url(s.get("DATABASE_URL"))
-        if not url:
-            raise NotConfigured("no DATABASE_URL")
-        dedupe_settings = DedupeSettings(
-            near_duplicate_threshold=s.getfloat("NEWSCRAWL_DEDUPE_THRESHOLD"),
-            shingle_size=s.getint("NEWSCRAWL_SHINGLE_SIZE"),
-            num_perm=s.getint("NEWSCRAWL_NUM_PERM"),
-        )
-        return cls(url, dedupe_settings, crawler.stats)
+        return cls(resolve_database_url(crawler.settings.get("DATABASE_URL")), crawler.settings, crawler.stats)
 
     def open_spider(self):
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
-        self.store = ArticleStore(self.engine, self.dedupe_settings)
+        self.store = store_from_settings(self.engine, self.settings)
         logger.info("Storing articles in %s", redact(self.database_url))
 
     def close_spider(self):
@@ -91,9 +102,14 @@ class StoragePipeline:
                 encoding=item.encoding,
                 fetched_at=item.fetched_at,
             )
+        except ExtractionError as exc:  # nothing left once the site's boilerplate is removed
+            self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
+            raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
         except Exception:
             self.stats.inc_value("newscrawl/errors/storage")
             raise
+        if result.recleaned:
+            self.stats.inc_value("newscrawl/articles/recleaned", result.recleaned)
         item.stored_as = result.outcome
         item.article_id = result.article_id
         self.stats.inc_value(f"newscrawl/articles/{result.outcome}")

@@ -41,6 +41,7 @@ class Assignment:
 @dataclass
 class _Indexed:
     minhash: LeanMinHash | None
+    digest: str
     dup_group_id: Hashable
     story_id: Hashable
 
@@ -114,10 +115,27 @@ class Deduper:
         """Index a document whose groups are already known (e.g. from the database)."""
         if key in self._docs:
             return
-        self._docs[key] = _Indexed(minhash, dup_group_id, story_id)
+        self._docs[key] = _Indexed(minhash, digest, dup_group_id, story_id)
         self._by_hash.setdefault(digest, key)
         if minhash is not None:
             self._lsh.insert(key, minhash, check_duplication=False)
+
+    def replace(
+        self,
+        key: Hashable,
+        minhash: LeanMinHash | None,
+        digest: str,
+        dup_group_id: Hashable,
+        story_id: Hashable,
+    ) -> None:
+        """Re-index a document whose text changed (its groups are kept)."""
+        old = self._docs.pop(key, None)
+        if old is not None:
+            if old.minhash is not None:
+                self._lsh.remove(key)
+            if self._by_hash.get(old.digest) == key:
+                del self._by_hash[old.digest]
+        self.load(key, minhash, digest, dup_group_id, story_id)
 
     def add(self, record: DocumentRecord) -> Assignment:
         assignment = self.assign(record)

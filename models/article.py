@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
@@ -27,10 +28,18 @@ class Article(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     language: Mapped[str | None] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(Text)  # the page's lead image URL (og:image)
+    section: Mapped[str | None] = mapped_column(String(255))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     raw_html: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed response body
     raw_encoding: Mapped[str] = mapped_column(String(64))
     extractor_version: Mapped[str] = mapped_column(String(64))
+    # Audit of the cleaning: hashes of the extractor's raw blocks, what was removed and
+    # why, and the site's boilerplate version the text was cleaned with.
+    block_hashes: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
+    removed_blocks: Mapped[list[dict]] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
+    boilerplate_version: Mapped[int] = mapped_column(Integer, default=0, server_default=sql_text("0"))
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dup_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
     dup_similarity: Mapped[float | None] = mapped_column()
@@ -65,3 +74,33 @@ class ArticleSignature(Base):
 
 
 Index("ix_articles_site_published_at", Article.site, Article.published_at)
+
+
+class SiteProfile(Base):
+    """What newscrawl has learned about one site."""
+
+    __tablename__ = "site_profiles"
+
+    site: Mapped[str] = mapped_column(String(255), primary_key=True)
+    pages_seen: Mapped[int] = mapped_column(Integer, default=0)  # distinct article pages counted
+    boilerplate_version: Mapped[int] = mapped_column(Integer, default=0)  # grows with the learned set
+
+
+class SiteBlock(Base):
+    """A text block seen on a site's pages, counted once per distinct page.
+
+    A block that recurs on enough distinct pages is the site's boilerplate
+    (``is_boilerplate``); once learned it stays learned.
+    """
+
+    __tablename__ = "site_blocks"
+    __table_args__ = (UniqueConstraint("site", "block_hash"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(255))
+    block_hash: Mapped[str] = mapped_column(String(16))
+    sample: Mapped[str] = mapped_column(Text)  # the block's text as first seen, for audit
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    is_boilerplate: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    boilerplate_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

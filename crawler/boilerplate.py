@@ -1,0 +1,161 @@
+"""Boilerplate inside the article container: generic rules and site-level blocks.
+
+trafilatura removes the page chrome but keeps what sits inside the article
+body: donation appeals, newsletter boxes, "Read also" lines, share prompts,
+domain notices. Two mechanisms remove them:
+
+- generic rules (this module): line patterns of the common families, for a
+  site's first pages, before anything has been learned about it;
+- site-level learning (crawler.learning): blocks that recur across distinct
+  pages of one site are that site's template, whatever their wording.
+
+Both work on *blocks*: the paragraphs/lines of trafilatura's text output.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_SPACE = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def normalise_block(block: str) -> str:
+    """The block's identity across pages: case, spacing, punctuation and numbers
+    folded, so "12 comments" and "3 comments" are one block."""
+    text = unicodedata.normalize("NFKC", block).lower()
+    text = _PUNCT.sub(" ", _DIGITS.sub("0", text))
+    return _SPACE.sub(" ", text).strip()
+
+
+def block_hash(block: str) -> str:
+    return hashlib.blake2b(normalise_block(block).encode(), digest_size=8).hexdigest()
+
+
+def split_blocks(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Removal:
+    reason: str  # "generic:<family>" or "learned"
+    text: str
+
+    def as_dict(self) -> dict:
+        return {"reason": self.reason, "text": self.text[:300]}
+
+
+# --- generic rules ------------------------------------------------------------
+# Each family is a list of patterns matched against one block. A pattern must
+# describe the *kind* of text (its function on the page), never a particular
+# site's wording. Patterns anchored at ^ only fire when the block starts that
+# way; unanchored ones are phrases that do not occur in news prose.
+
+_I = re.IGNORECASE
+GENERIC_RULES: dict[str, list[re.Pattern]] = {
+    "appeal": [
+        re.compile(r"^(?:a )?(?:message|note|letter) from (?:the )?[\w .'’-]{2,40}:?$", _I),
+        re.compile(r"^dear (?:readers?|friends|subscribers)\b[,!:]?", _I),
+        re.compile(r"\b(?:please )?(?:support|donate to|contribute to) (?:us|our (?:work|journalism|newsroom|reporting)|independent journalism)\b", _I),
+        re.compile(r"\b(?:your|a) (?:support|donation|contribution),? (?:no matter how small|of any size|today)\b", _I),
+        re.compile(r"\b(?:make|become) a (?:one[- ]time|monthly|recurring|regular) (?:donation|contribution|supporter|donor)\b", _I),
+        re.compile(r"^not ready to (?:support|donate|subscribe)\b", _I),
+        re.compile(r"^(?:remind me later|maybe later|no,? thanks?)\.?$", _I),
+        re.compile(r"^(?:support|donate|contribute|become a (?:member|supporter|patron))(?: (?:now|today|us|here))?[.!]?$", _I),
+        re.compile(r"\bwe need your (?:help|support)\b", _I),
+    ],
+    "newsletter": [
+        re.compile(r"\b(?:sign up|subscribe)(?: now)? (?:to|for) (?:our|the|my)\b.{0,60}\b(?:newsletter|digest|briefing|bulletin|mailing list|updates)\b", _I),
+        re.compile(r"\b(?:newsletter|briefing|digest)\b.{0,60}\b(?:in|to) your inbox\b", _I),
+        re.compile(r"\bin your inbox\b.{0,40}$", _I),
+        re.compile(r"^(?:enter|type) your e-?mail(?: address)?\b", _I),
+        re.compile(r"^(?:subscribe|sign up|join)(?: now| here| today)?[.!]?$", _I),
+    ],
+    "related": [
+        re.compile(r"^(?:read|see|watch|listen)(?: also| more| next| too)\b\s*[:\-–—]?", _I),
+        re.compile(r"^also (?:read|see|watch)\b\s*[:\-–—]?", _I),
+        re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
+        re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
+    ],
+    "share": [
+        re.compile(r"^(?:share|tweet|email|print|post)(?: (?:this|it))?(?: (?:article|story|post|page))?(?: (?:on|via|with))?\b[\w ,|/:]{0,60}$", _I),
+        re.compile(r"^(?:you can )?share this (?:article|story|post)\b.{0,60}$", _I),
+        re.compile(r"^follow (?:us|[\w .'’-]{2,40}) on (?:twitter|x|telegram|facebook|instagram|google news|whatsapp|linkedin|youtube|threads|bluesky)\b.{0,40}$", _I),
+        re.compile(r"^(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit)(?:[\s,|/]+(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit|print|copy link))+$", _I),
+    ],
+    "notice": [
+        re.compile(r"^(?:this (?:article|story|post|piece|report) )?(?:was |is )?(?:originally|first) (?:published|appeared|posted) (?:at|on|in|by)\b", _I),
+        re.compile(r"\b(?:now|currently) hosted at\b", _I),
+        # A site telling where it lives: "X is now at example.net", "was hosted at example.org".
+        re.compile(
+            r"^.{0,160}\b(?:is|was|were|are|now|moved|relocated|hosted|available|located)\b[^.]{0,30}\b(?:at|to|on)\s+"
+            r"(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}(?![\w.-]*\w)[.!]?.{0,20}$",
+            _I,
+        ),
+        re.compile(r"\bdomain(?: name)? (?:had been|has been|was) (?:blocked|seized|suspended)\b", _I),
+        re.compile(r"\b(?:when|if) using (?:our |these )?materials\b.{0,80}\b(?:hyperlink|link|reference)\b", _I),
+        re.compile(r"\b(?:found|notice|spot) (?:a|an) (?:mistake|typo|error)\b.{0,60}\b(?:ctrl|highlight|select)\b", _I),
+        re.compile(r"^(?:_{5,}|-{5,}|\*{3,}|={5,})$"),
+    ],
+    "comments": [
+        re.compile(r"^\d+ (?:comments?|replies|responses)$", _I),
+        re.compile(r"^(?:leave|post|add|write) a (?:comment|reply|response)\b", _I),
+        re.compile(r"^your email address will not be published\b", _I),
+        re.compile(r"^(?:you must be )?log(?:ged)? in to (?:post a )?(?:comment|reply)\b", _I),
+        re.compile(r"^comments?(?: \(\d+\))?:?$", _I),
+    ],
+}
+
+
+def generic_family(block: str) -> str | None:
+    if len(block) > 600:  # a paragraph this long is prose, whatever phrase it contains
+        return None
+    for family, patterns in GENERIC_RULES.items():
+        for pattern in patterns:
+            if pattern.search(block):
+                return family
+    return None
+
+
+# An appeal is several blocks: after its opening ("A message from...", "Dear
+# readers,") the blocks that speak to the reader in the first and second person
+# ("we", "our", "you") and its short button labels belong to it too. News prose
+# reports in the third person, so the run ends at the first block that does.
+_APPEAL_OPENERS = (GENERIC_RULES["appeal"][0], GENERIC_RULES["appeal"][1])
+_ADDRESSING = re.compile(r"\b(?:we|we're|our|us|you|you're|your)\b", _I)
+
+
+def _continues_appeal(block: str) -> bool:
+    return len(block) <= 600 and (bool(_ADDRESSING.search(block)) or len(block.split()) <= 4)
+
+
+def apply_generic_rules(blocks: list[str]) -> tuple[list[str], list[Removal]]:
+    kept: list[str] = []
+    removed: list[Removal] = []
+    in_appeal = False
+    for block in blocks:
+        family = generic_family(block)
+        if family is None and in_appeal and _continues_appeal(block):
+            family = "appeal"
+        in_appeal = (family == "appeal") and (in_appeal or any(p.search(block) for p in _APPEAL_OPENERS))
+        if family is None:
+            kept.append(block)
+        else:
+            removed.append(Removal(f"generic:{family}", block))
+    return kept, removed
+
+
+def apply_learned(blocks: list[str], boilerplate: set[str] | frozenset[str]) -> tuple[list[str], list[Removal]]:
+    if not boilerplate:
+        return blocks, []
+    kept: list[str] = []
+    removed: list[Removal] = []
+    for block in blocks:
+        if block_hash(block) in boilerplate:
+            removed.append(Removal("learned", block))
+        else:
+            kept.append(block)
+    return kept, removed
