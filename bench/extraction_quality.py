@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -109,6 +110,7 @@ def sample_sites() -> None:
         with Session(engine) as session:
             stored = {a.canonical_url: a for a in session.scalars(select(Article))}
             recalls, leaks, missing, wrong_titles, wrong_dates = [], [], 0, 0, 0
+            plain_recalls, plain_leaks = [], 0
             for site in sites:
                 boilerplate = site.manifest.get("boilerplate", [])
                 for article in site.manifest.get("article", []):
@@ -118,6 +120,9 @@ def sample_sites() -> None:
                         continue
                     expected = (site.root / article["expected"]).read_text(encoding="utf-8")
                     recalls.append(page_scores(row.text, expected)[1] or 0.0)
+                    plain = trafilatura.extract(zlib.decompress(row.raw_html), include_comments=False) or ""
+                    plain_recalls.append(page_scores(plain, expected)[1] or 0.0)
+                    plain_leaks += sum(b in plain for b in boilerplate)
                     leaks += [(site.slug, article["path"], b) for b in boilerplate if b in row.text]
                     wrong_titles += row.title != article["title"]
                     import datetime as dt
@@ -125,8 +130,9 @@ def sample_sites() -> None:
                     wrong_dates += row.published_at != dt.datetime.fromisoformat(article["published"])
         engine.dispose()
     print(f"Sample sites: {len(recalls)} articles stored, {missing} missing")
-    print(f"  body recall (4-gram): mean {sum(recalls) / len(recalls):.4f}, min {min(recalls):.4f}")
-    print(f"  boilerplate leaks: {len(leaks)}")
+    print(f"  body recall (4-gram): newscrawl mean {sum(recalls) / len(recalls):.4f} (min {min(recalls):.4f}), "
+          f"plain trafilatura {sum(plain_recalls) / len(plain_recalls):.4f}")
+    print(f"  boilerplate leaks (declared boilerplate strings found): newscrawl {len(leaks)}, plain trafilatura {plain_leaks}")
     for slug, path, text in leaks[:10]:
         print(f"    {slug}{path}: {text!r}")
     print(f"  wrong titles: {wrong_titles}, wrong dates: {wrong_dates}")

@@ -70,7 +70,7 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "newsletter": [
         re.compile(r"\b(?:sign up|subscribe)(?: now)? (?:to|for) (?:our|the|my)\b.{0,60}\b(?:newsletter|digest|briefing|bulletin|mailing list|updates)\b", _I),
         re.compile(r"\b(?:newsletter|briefing|digest)\b.{0,60}\b(?:in|to) your inbox\b", _I),
-        re.compile(r"\bin your inbox\b.{0,40}$", _I),
+        re.compile(r"\b(?:in|to|into) your inbox\b", _I),
         re.compile(r"^(?:enter|type) your e-?mail(?: address)?\b", _I),
         re.compile(r"^(?:subscribe|sign up|join)(?: now| here| today)?[.!]?$", _I),
     ],
@@ -110,8 +110,14 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
 }
 
 
+# Reported speech is news prose even when the quote says "we need your support".
+_ATTRIBUTION = re.compile(r"\b(?:said|says|told|added|according to|asked|wrote|stated)\b", _I)
+
+
 def generic_family(block: str) -> str | None:
     if len(block) > 600:  # a paragraph this long is prose, whatever phrase it contains
+        return None
+    if _ATTRIBUTION.search(block):
         return None
     for family, patterns in GENERIC_RULES.items():
         for pattern in patterns:

@@ -257,7 +257,9 @@ def _htmldate_published(html: str | bytes) -> dt.datetime | None:
             html,
             outputformat="%Y-%m-%dT%H:%M:%S%z",
             original_date=True,
-            extensive_search=True,
+            # Only dates the page states as such (markup, URL, <time>); a date
+            # mentioned in the prose is not the publication date. Missing stays missing.
+            extensive_search=False,
         )
     except Exception:  # htmldate raises on some malformed markup; a missing date is not an error
         logger.debug("htmldate failed", exc_info=True)

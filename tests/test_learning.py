@@ -1,0 +1,118 @@
+"""Site-level boilerplate learning against a real database, both sides of the threshold."""
+import datetime as dt
+import random
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.boilerplate import block_hash
+from crawler.extract import ExtractedArticle
+from crawler.learning import LearningSettings, SiteBoilerplate
+from crawler.store import ArticleStore
+from models import Article, SiteBlock, SiteProfile
+from models.db import make_engine, upgrade
+
+TEMPLATE = "The Harbour Weekly is produced by the Portside Media Cooperative and printed in Lowtown."
+BACKGROUND = (
+    "The harbour authority first proposed the expansion in 2019, arguing that larger container ships "
+    "could no longer reach the inner quays, and the plan has been contested by residents ever since."
+)
+
+
+VOCABULARY = (
+    "council harbour ferry budget tram school river bridge election court museum festival hospital factory "
+    "union strike rail airport market farmers drought flood storm police mayor minister treaty border "
+    "exports tariff bank inflation housing rent teachers nurses vaccine stadium league coach theatre novel"
+).split()
+
+
+def story(n: int, *extra: str) -> list[str]:
+    """Four paragraphs of one story's own words (distinct per n), with ``extra`` blocks in the middle."""
+    rng = random.Random(n)
+    own = [" ".join(rng.choice(VOCABULARY) for _ in range(40)).capitalize() + "." for _ in range(4)]
+    return own[:2] + list(extra) + own[2:]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def observe(engine, learner, site, blocks):
+    with Session(engine) as session, session.begin():
+        newly = learner.observe(session, site, blocks)
+    learner.remember(site, newly)
+    return newly
+
+
+def test_block_on_three_pages_is_learned_and_two_page_repeat_is_not(engine):
+    learner = SiteBoilerplate()
+    assert observe(engine, learner, "a.example", story(1, TEMPLATE, BACKGROUND)) == set()
+    assert observe(engine, learner, "a.example", story(2, TEMPLATE, BACKGROUND)) == set()
+    assert observe(engine, learner, "a.example", story(3, TEMPLATE)) == {block_hash(TEMPLATE)}
+    with Session(engine) as session:
+        learned = learner.learned(session, "a.example")
+        assert block_hash(TEMPLATE) in learned
+        assert block_hash(BACKGROUND) not in learned  # two follow-ups share it: real content
+        assert session.get(SiteProfile, "a.example").pages_seen == 3
+        assert session.get(SiteProfile, "a.example").boilerplate_version == 1
+
+
+def test_learning_is_per_site(engine):
+    learner = SiteBoilerplate()
+    for n in range(3):
+        observe(engine, learner, "a.example", story(n, TEMPLATE))
+    observe(engine, learner, "b.example", story(9, TEMPLATE))
+    with Session(engine) as session:
+        assert block_hash(TEMPLATE) not in learner.learned(session, "b.example")
+
+
+def test_share_threshold_protects_background_on_a_large_site(engine):
+    learner = SiteBoilerplate(LearningSettings(min_pages=3, min_share=0.1))
+    for n in range(40):
+        observe(engine, learner, "big.example", story(n, TEMPLATE))
+    for n in range(40, 43):  # a background paragraph reused by three follow-ups of 43 pages
+        observe(engine, learner, "big.example", story(n, TEMPLATE, BACKGROUND))
+    with Session(engine) as session:
+        learned = learner.learned(session, "big.example")
+        counted = session.scalars(select(SiteBlock.page_count).where(SiteBlock.block_hash == block_hash(BACKGROUND))).one()
+    assert block_hash(TEMPLATE) in learned
+    assert counted == 3 and block_hash(BACKGROUND) not in learned
+
+
+def test_settings_validation():
+    with pytest.raises(ValueError, match="min_pages must be >= 2"):
+        LearningSettings(min_pages=1)
+    with pytest.raises(ValueError, match="min_share must be between 0 and 1"):
+        LearningSettings(min_share=2)
+
+
+def _article(blocks: list[str]) -> ExtractedArticle:
+    return ExtractedArticle(
+        title="t", authors=[], published_at=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc), language="en",
+        text="\n".join(blocks), canonical_url=None, site_name=None, blocks=blocks,
+    )
+
+
+def test_store_recleans_earlier_articles_when_a_block_is_learned(engine):
+    store = ArticleStore(engine)
+    saved = []
+    for n in range(3):
+        blocks = story(n, TEMPLATE)
+        html = "<html><body><article>" + "".join(f"<p>{b}</p>" for b in blocks) + "</article></body></html>"
+        saved.append(store.save(url=f"http://a.example/{n}", canonical_url=f"http://a.example/{n}", site="a.example",
+                                article=_article(blocks), raw_body=html.encode(), encoding="utf-8",
+                                fetched_at=dt.datetime.now(dt.timezone.utc)))
+    assert [s.outcome for s in saved] == ["new", "new", "new"]
+    assert saved[-1].recleaned == 2
+    with Session(engine) as session:
+        rows = session.scalars(select(Article).order_by(Article.id)).all()
+        assert all(TEMPLATE not in r.text for r in rows)
+        assert all({"reason": "learned", "text": TEMPLATE} in r.removed_blocks for r in rows)
+        assert all(r.boilerplate_version == 1 for r in rows)
+        assert all(len(r.block_hashes) == 5 for r in rows)
