@@ -229,7 +229,8 @@ def cmd_cluster(args) -> int:
                 raise ValueError(f"{args.input}:{lineno}: record needs 'id' and 'text'")
             records.append(record)
     docs = [
-        DocumentRecord(r["id"], "\n".join(filter(None, [r.get("title"), r["text"]])), parse_datetime(r.get("published_at")))
+        DocumentRecord(r["id"], r["text"], parse_datetime(r.get("published_at")), parse_datetime(r.get("fetched_at")),
+                       r.get("title"), r.get("language"))
         for r in records
     ]
     assignments = cluster_records(docs)

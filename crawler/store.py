@@ -21,7 +21,10 @@ from crawler.boilerplate import apply_learned, block_hash
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions, extract_article
 from crawler.htmlmeta import decode_html
 from crawler.learning import LearningSettings, SiteBoilerplate
-from dedupe import Deduper, DedupeSettings, DocumentRecord, content_hash, minhash_from_bytes, minhash_to_bytes
+import numpy as np
+
+from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
+from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature
 
 logger = logging.getLogger(__name__)
@@ -52,32 +55,73 @@ class ArticleStore:
         extraction_options: ExtractionOptions | None = None,
     ) -> None:
         self.engine = engine
-        self.deduper = Deduper(dedupe_settings)
+        self.deduper = Deduper(dedupe_settings, lookup=self._lookup)
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
         self._load_index()
 
     def _load_index(self) -> None:
-        """Rebuild the in-memory index from stored signatures (no re-hashing)."""
-        s = self.deduper.settings
+        """Rebuild the in-memory index from stored signatures (no re-hashing).
+
+        Signatures made with other settings or an older scheme are recomputed
+        from the stored text and saved, once."""
         query = (
-            select(Article.id, Article.content_hash, Article.dup_group_id, Article.story_id, ArticleSignature)
+            select(Article, ArticleSignature)
             .outerjoin(ArticleSignature, ArticleSignature.article_id == Article.id)
             .order_by(Article.id)
         )
-        with Session(self.engine) as session:
-            for article_id, digest, group, story, sig in session.execute(query):
-                self.deduper.load(article_id, self._stored_minhash(sig), digest, group or article_id,
-                                  story or group or article_id)
+        canonical: list[tuple[int, int]] = []
+        with Session(self.engine) as session, session.begin():
+            for row, stored in session.execute(query):
+                sig = self._signature_from_row(row, stored)
+                if sig is None:
+                    sig = self.deduper.signature(self._record(row))
+                    self._store_signature(session, row.id, sig)
+                group = row.dup_group_id or row.id
+                self.deduper.load(row.id, sig, group, row.story_id or group)
+                if row.is_canonical and group != row.id:
+                    canonical.append((group, row.id))
+        for group, representative in canonical:
+            self.deduper.set_representative(group, representative)
         logger.info("Loaded %d stored articles into the dedupe index", len(self.deduper))
 
-    def _stored_minhash(self, sig: ArticleSignature | None):
+    def _lookup(self, keys: list) -> list[tuple]:
+        """Articles another worker indexed in the shared (Redis) index."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(Article, ArticleSignature)
+                .join(ArticleSignature, ArticleSignature.article_id == Article.id)
+                .where(Article.id.in_([int(k) for k in keys]))
+            ).all()
+            found = []
+            for row, stored in rows:
+                sig = self._signature_from_row(row, stored)
+                if sig is not None:
+                    group = row.dup_group_id or row.id
+                    found.append((row.id, sig, group, row.story_id or group))
+            return found
+
+    @staticmethod
+    def _record(row: Article) -> DocumentRecord:
+        return DocumentRecord(row.id, row.text, row.published_at, row.fetched_at, row.title, row.language)
+
+    def _signature_from_row(self, row: Article, stored: ArticleSignature | None) -> Signature | None:
         s = self.deduper.settings
-        if sig is not None and (sig.scheme, sig.num_perm, sig.seed, sig.shingle_size) == (
-            s.scheme, s.num_perm, s.seed, s.shingle_size
-        ):
-            return minhash_from_bytes(sig.minhash)
-        return None
+        if stored is None or stored.story_terms is None or (
+            stored.scheme, stored.num_perm, stored.seed, stored.shingle_size
+        ) != (s.scheme, s.num_perm, s.seed, s.shingle_size):
+            return None
+        minhash = minhash_from_bytes(stored.minhash) if stored.minhash else None
+        published = row.published_at.timestamp() if row.published_at else None
+        fetched = row.fetched_at.timestamp() if row.fetched_at else None
+        return Signature(
+            minhash,
+            np.frombuffer(stored.story_terms, dtype="<u4").astype(np.uint32),
+            np.frombuffer(stored.story_weights, dtype="<f4").astype(np.float32),
+            row.content_hash,
+            published if published is not None else fetched,
+            fetched,
+        )
 
     # --- cleaning ----------------------------------------------------------------
 
@@ -134,21 +178,20 @@ class ArticleStore:
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, site))
             if existing is not None:
                 # An edited article keeps its groups; its signature follows its text.
-                self._store_signature(session, row.id, self.deduper.signature(cleaned.text))
+                updated_sig = self.deduper.signature(self._record(row))
+                self._store_signature(session, row.id, updated_sig)
                 result = SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id)
             else:
                 session.add(row)
                 session.flush()  # assigns row.id inside the transaction
-                assignment = self.deduper.assign(DocumentRecord(row.id, cleaned.text, article.published_at, fetched_at))
-                row.dup_group_id = assignment.dup_group_id
-                row.dup_similarity = assignment.similarity
-                row.story_id = assignment.story_id
-                self._store_signature(session, row.id, assignment.minhash)
+                assignment = self.deduper.assign(self._record(row))
+                self._apply_assignment(session, row, assignment)
+                self._store_signature(session, row.id, assignment.signature)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
-            self._reindex(result.article_id)
+            self.deduper.replace(result.article_id, updated_sig)
         self.boilerplate.remember(site, newly)
         if newly:
             recleaned = self.reclean_site(site, newly, skip_id=result.article_id)
@@ -172,26 +215,33 @@ class ArticleStore:
         row.boilerplate_version = version
         row.extractor_version = EXTRACTOR_VERSION
 
-    def _store_signature(self, session: Session, article_id: int, minhash) -> None:
+    @staticmethod
+    def _apply_assignment(session: Session, row: Article, assignment: Assignment) -> None:
+        row.dup_group_id = assignment.dup_group_id
+        row.dup_similarity = assignment.similarity
+        row.story_id = assignment.story_id
+        row.story_similarity = assignment.story_similarity
+        row.is_canonical = assignment.representative == row.id
+        if assignment.previous_representative is not None:
+            previous = session.get(Article, assignment.previous_representative)
+            if previous is not None:
+                previous.is_canonical = False
+
+    def _store_signature(self, session: Session, article_id: int, sig: Signature) -> None:
         existing = session.get(ArticleSignature, article_id)
-        if minhash is None:
-            if existing is not None:
-                session.delete(existing)
-            return
         s = self.deduper.settings
-        values = dict(scheme=s.scheme, num_perm=s.num_perm, seed=s.seed, shingle_size=s.shingle_size,
-                      minhash=minhash_to_bytes(minhash))
+        values = dict(
+            scheme=s.scheme, num_perm=s.num_perm, seed=s.seed, shingle_size=s.shingle_size,
+            # A text too short to shingle has no MinHash; it is grouped by content hash only.
+            minhash=minhash_to_bytes(sig.minhash, s.seed) if sig.minhash is not None else b"",
+            story_terms=sig.terms.astype("<u4").tobytes(),
+            story_weights=sig.weights.astype("<f4").tobytes(),
+        )
         if existing is None:
             session.add(ArticleSignature(article_id=article_id, **values))
         else:
             for key, value in values.items():
                 setattr(existing, key, value)
-
-    def _reindex(self, article_id: int) -> None:
-        with Session(self.engine) as session:
-            row = session.get(Article, article_id)
-            self.deduper.replace(article_id, self._stored_minhash(session.get(ArticleSignature, article_id)),
-                                 row.content_hash, row.dup_group_id, row.story_id)
 
     # --- re-deriving text from raw HTML ------------------------------------------
 
@@ -234,7 +284,8 @@ class ArticleStore:
             changed = digest != row.content_hash or row.extractor_version != EXTRACTOR_VERSION
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, row.site))
             if changed:
-                self._store_signature(session, row.id, self.deduper.signature(cleaned.text))
+                new_sig = self.deduper.signature(self._record(row))
+                self._store_signature(session, row.id, new_sig)
         if changed:
-            self._reindex(article_id)
+            self.deduper.replace(article_id, new_sig)
         return "changed" if changed else "unchanged"

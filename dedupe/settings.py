@@ -3,40 +3,68 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMES = ("affine32", "affine64", "legacy")
+SIGNATURE_SCHEME = "crc32-affine32-v1"  # stored with every signature: values from other schemes are not comparable
 
 
 @dataclass(frozen=True)
 class DedupeSettings:
     """Every dedupe parameter in one place, with its documented default.
 
-    - ``num_perm``: MinHash permutations. 128 keeps the Jaccard estimate's
-      standard error near 0.04 at the thresholds we use.
-    - ``seed`` and ``scheme``: stored with every signature; signatures with
-      different values are not comparable.
-    - ``shingle_size``: words per shingle. 5-word shingles make unrelated
-      articles on one topic score near 0 while wire copies score near 1.
-    - ``near_duplicate_threshold``: the LSH threshold and the verified
-      Jaccard estimate a candidate must reach to join a near-duplicate group.
-    - ``min_tokens``: texts shorter than this are only grouped by exact hash;
-      a few words give meaningless shingle sets.
-    - ``storage``: datasketch storage config for the LSH index,
-      ``{"type": "dict"}`` (in memory) or ``{"type": "redis", ...}``.
+    Near-duplicates (the same text republished):
+
+    - ``num_perm`` (128): MinHash permutations; the Jaccard estimate's standard
+      error is about 0.035 at the threshold.
+    - ``seed`` (1): permutation seed; stored with every signature.
+    - ``shingle_size`` (5): words per shingle. Unrelated articles on one topic
+      score near 0; wire copies with edits score 0.8-1.
+    - ``near_duplicate_threshold`` (0.8): LSH threshold, and the verified
+      Jaccard estimate a candidate must reach.
+    - ``min_tokens`` (20): shorter texts are grouped by exact content hash only.
+
+    Stories (different reports of one event):
+
+    - ``story_features`` (24): salient terms kept per article: rare words and
+      names, weighted by rarity (wordfreq) and by presence in the title.
+    - ``story_num_perm`` (16) and ``story_bands`` (16): MinHash LSH over those
+      terms. Bands of one row make a pair sharing 20% of its terms a candidate
+      97% of the time; the time window (below) is part of the band keys, so
+      candidates come only from nearby days and stay few.
+    - ``story_threshold`` (0.12): weighted Jaccard of the salient terms a
+      candidate must reach against the story's founding article.
+    - ``story_window_hours`` (96): the two articles' publication times must be
+      this close (fetch time stands in for a missing publication time). An
+      article without either time is compared only with others without one,
+      and must reach three times ``story_threshold``: without times, terms alone
+      cannot tell one event from the next on the same topic.
+    - ``story_max_span_hours`` (240): a story never spans more than this, which
+      with founder-only verification keeps a story from growing into a topic.
+
+    ``storage``: where the LSH band index lives. ``{"type": "dict"}`` keeps a
+    compact in-memory index rebuilt from the database at start;
+    ``{"type": "redis", "redis": {"host": ..., "port": ...}, "basename": b"..."}``
+    uses datasketch's Redis storage, shared by workers.
     """
 
     num_perm: int = 128
     seed: int = 1
-    scheme: str = "affine32"
     shingle_size: int = 5
     near_duplicate_threshold: float = 0.8
     min_tokens: int = 20
+    story_features: int = 24
+    story_num_perm: int = 16
+    story_bands: int = 16
+    story_threshold: float = 0.12
+    story_window_hours: float = 96.0
+    story_max_span_hours: float = 240.0
     storage: dict[str, Any] = field(default_factory=lambda: {"type": "dict"})
+
+    @property
+    def scheme(self) -> str:
+        return SIGNATURE_SCHEME
 
     def __post_init__(self) -> None:
         if not 16 <= self.num_perm <= 1024:
             raise ValueError(f"num_perm must be between 16 and 1024, got {self.num_perm}")
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
         if not 1 <= self.shingle_size <= 10:
             raise ValueError(f"shingle_size must be between 1 and 10 words, got {self.shingle_size}")
         if not 0.0 < self.near_duplicate_threshold < 1.0:
@@ -45,6 +73,16 @@ class DedupeSettings:
             )
         if self.min_tokens < 0:
             raise ValueError(f"min_tokens must be >= 0, got {self.min_tokens}")
+        if not 4 <= self.story_features <= 200:
+            raise ValueError(f"story_features must be between 4 and 200, got {self.story_features}")
+        if self.story_num_perm % self.story_bands:
+            raise ValueError(
+                f"story_num_perm ({self.story_num_perm}) must be a multiple of story_bands ({self.story_bands})"
+            )
+        if not 0.0 < self.story_threshold < 1.0:
+            raise ValueError(f"story_threshold must be strictly between 0 and 1, got {self.story_threshold}")
+        if self.story_window_hours <= 0 or self.story_max_span_hours < self.story_window_hours:
+            raise ValueError("story_window_hours must be > 0 and story_max_span_hours >= story_window_hours")
         storage_type = self.storage.get("type")
         if storage_type not in ("dict", "redis"):
             raise ValueError(f"storage type must be 'dict' or 'redis', got {storage_type!r}")

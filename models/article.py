@@ -4,6 +4,7 @@ import datetime as dt
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
+from sqlalchemy import true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
@@ -43,7 +44,10 @@ class Article(Base):
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dup_group_id: Mapped[int | None] = mapped_column(Integer, index=True)
     dup_similarity: Mapped[float | None] = mapped_column()
+    # The group's canonical representative: earliest published, then earliest fetched.
+    is_canonical: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     story_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    story_similarity: Mapped[float | None] = mapped_column()
 
     signature: Mapped[ArticleSignature | None] = relationship(
         back_populates="article", cascade="all, delete-orphan", uselist=False
@@ -54,7 +58,8 @@ class Article(Base):
 
 
 class ArticleSignature(Base):
-    """The MinHash signature of an article's cleaned text, as LeanMinHash bytes.
+    """The dedupe signature of an article's cleaned text: MinHash as LeanMinHash bytes,
+    and the story terms.
 
     ``scheme``, ``num_perm`` and ``seed`` are stored with the bytes because
     signatures made with different settings (datasketch changed its default
@@ -69,6 +74,9 @@ class ArticleSignature(Base):
     seed: Mapped[int] = mapped_column(Integer)
     shingle_size: Mapped[int] = mapped_column(Integer)
     minhash: Mapped[bytes] = mapped_column(LargeBinary)
+    # Story representation: salient-term hashes (uint32, little-endian) and their weights (float32).
+    story_terms: Mapped[bytes | None] = mapped_column(LargeBinary)
+    story_weights: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     article: Mapped[Article] = relationship(back_populates="signature")
 

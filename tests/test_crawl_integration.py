@@ -199,7 +199,7 @@ def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
         victim = session.scalars(select(Article).order_by(Article.id)).first()
         original_text, victim_id = victim.text, victim.id
         victim.text = "corrupted"
-        victim.content_hash = "x" * 64
+        victim.content_hash = "0" * 64
     engine.dispose()
     result = run_cli("reprocess", "--db", url)
     assert result.returncode == 0, result.stderr
