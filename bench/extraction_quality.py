@@ -82,13 +82,15 @@ def public_benchmark() -> None:
             predictions[i] = trafilatura.extract(html, include_comments=False, **kwargs) or ""
         baselines[label] = (predictions, time.perf_counter() - started)
 
+    halves = {"even": {i: truth[i] for i in ids[0::2]}, "odd": {i: truth[i] for i in ids[1::2]}}
     print(f"Public benchmark: {len(ids)} pages ({BENCH_DIR})")
-    print(f"  {'extractor':<30} {'precision':>9} {'recall':>7} {'F1':>7}  {'time':>7}")
-    for label, (predictions, seconds) in baselines.items():
+    print(f"  {'extractor':<30} {'precision':>9} {'recall':>7} {'F1':>7}  {'F1 even':>7} {'F1 odd':>7}  {'time':>7}")
+    rows = [(label, predictions, f"{seconds:6.1f}s") for label, (predictions, seconds) in baselines.items()]
+    rows.append(("newscrawl extract", ours, f"{ours_seconds:6.1f}s (incl. process start)"))
+    for label, predictions, seconds in rows:
         p, r, f = score(predictions, truth)
-        print(f"  {label:<30} {p:9.4f} {r:7.4f} {f:7.4f}  {seconds:6.1f}s")
-    p, r, f = score(ours, truth)
-    print(f"  {'newscrawl extract':<30} {p:9.4f} {r:7.4f} {f:7.4f}  {ours_seconds:6.1f}s (incl. process start)")
+        f_even, f_odd = (score(predictions, half)[2] for half in halves.values())
+        print(f"  {label:<30} {p:9.4f} {r:7.4f} {f:7.4f}  {f_even:7.4f} {f_odd:7.4f}  {seconds}")
 
 
 def sample_sites() -> None:

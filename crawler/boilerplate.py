@@ -66,6 +66,9 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:remind me later|maybe later|no,? thanks?)\.?$", _I),
         re.compile(r"^(?:support|donate|contribute|become a (?:member|supporter|patron))(?: (?:now|today|us|here))?[.!]?$", _I),
         re.compile(r"\bwe need your (?:help|support)\b", _I),
+        re.compile(r"\b(?:support|fund) (?:our|independent|quality) (?:journalism|reporting|work)\b", _I),
+        re.compile(r"^if you (?:enjoyed|liked|value|appreciate) (?:this|our)\b", _I),
+        re.compile(r"\b(?:become|join as) a (?:member|subscriber|patron)\b", _I),
     ],
     "newsletter": [
         re.compile(r"\b(?:sign up|subscribe)(?: now)? (?:to|for) (?:our|the|my)\b.{0,60}\b(?:newsletter|digest|briefing|bulletin|mailing list|updates)\b", _I),
@@ -73,12 +76,16 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"\b(?:in|to|into) your inbox\b", _I),
         re.compile(r"^(?:enter|type) your e-?mail(?: address)?\b", _I),
         re.compile(r"^(?:subscribe|sign up|join)(?: now| here| today)?[.!]?$", _I),
+        re.compile(r"^.{0,120}\b(?:sign(?:ing)? up|subscribe|subscribing|subscription)\b.{0,80}\b(?:newsletter|inbox|e-?mail alerts?|updates)\b.{0,60}$", _I),
+        re.compile(r"^thanks? (?:you )?for (?:signing up|subscribing)", _I),
+        re.compile(r"^keep an eye on your inbox", _I),
     ],
     "related": [
         re.compile(r"^(?:read|see|watch|listen)(?: also| more| next| too)\b\s*[:\-–—]?", _I),
         re.compile(r"^also (?:read|see|watch)\b\s*[:\-–—]?", _I),
         re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
         re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
+        re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
     ],
     "share": [
         re.compile(r"^(?:share|tweet|email|print|post)(?: (?:this|it))?(?: (?:article|story|post|page))?(?: (?:on|via|with))?\b[\w ,|/:]{0,60}$", _I),
@@ -106,6 +113,18 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^your email address will not be published\b", _I),
         re.compile(r"^(?:you must be )?log(?:ged)? in to (?:post a )?(?:comment|reply)\b", _I),
         re.compile(r"^comments?(?: \(\d+\))?:?$", _I),
+        re.compile(r"^(?:tell us what you think|join the (?:discussion|conversation))\W*$", _I),
+        re.compile(r"^have a (?:news )?tip\b", _I),
+    ],
+    "credit": [
+        re.compile(r"^(?:advertisement|advertising|sponsored(?: content)?|ad)$", _I),
+        re.compile(r"^(?:copyright|©|\(c\))\s", _I),
+        re.compile(r"\ball rights reserved\b", _I),
+        re.compile(r"^source\s*:\s*[\w ,.&'-]{1,60}$", _I),
+        re.compile(r"^(?:photo|image|picture|video|graphic)s?(?: credit)?\s*:\s*[^.]{1,80}$", _I),
+        re.compile(r"^(?:updated|published|posted|last updated)(?: at| on)?\s*:?\s*[\w ,.:/-]{0,40}\d[\w ,.:/-]{0,20}$", _I),
+        re.compile(r"^(?:reading time|lesezeit|temps de lecture|tempo de leitura)\b.{0,30}$", _I),
+        re.compile(r"\bmay be reached at\b.{0,80}$", _I),
     ],
 }
 

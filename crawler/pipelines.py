@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 def extraction_options(settings) -> ExtractionOptions:
     return ExtractionOptions(
-        favor_precision=settings.getbool("NEWSCRAWL_FAVOR_PRECISION"),
+        agreement=settings.getbool("NEWSCRAWL_PRECISION_AGREEMENT"),
         min_text_chars=settings.getint("NEWSCRAWL_MIN_TEXT_CHARS"),
     )
 
