@@ -52,11 +52,12 @@ def print_articles_and_stories(engine: Engine, out: IO[str]) -> None:
                 Article.title,
                 Article.dup_group_id,
                 Article.story_id,
+                Article.is_canonical,
             ).order_by(Article.site, Article.published_at)
         ).all()
     print("\nArticles", file=out)
     print(f"{'id':>4}  {'site':<24}  {'published (UTC)':<16}  title", file=out)
-    for id_, site, published, title, _, _ in rows:
+    for id_, site, published, title, *_ in rows:
         when = published.strftime("%Y-%m-%d %H:%M") if published else "(no date)"
         print(f"{id_:>4}  {site[:24]:<24}  {when:<16}  {(title or '(untitled)')[:70]}", file=out)
     stories: dict[int, list] = defaultdict(list)
@@ -66,6 +67,7 @@ def print_articles_and_stories(engine: Engine, out: IO[str]) -> None:
     print(f"\nStory clusters with more than one article: {len(multi)} (of {len(stories)} stories)", file=out)
     for story_id, members in sorted(multi.items(), key=lambda kv: -len(kv[1])):
         print(f"  story {story_id}: {len(members)} articles", file=out)
-        for member in sorted(members, key=lambda r: r.id):
-            dup = "" if member.dup_group_id == member.id else f"  (copy of #{member.dup_group_id})"
-            print(f"    #{member.id:<4} {member.site[:24]:<24}  {(member.title or '')[:60]}{dup}", file=out)
+        canonical = {m.dup_group_id: m.id for m in members if m.is_canonical}
+        for member in sorted(members, key=lambda r: (r.published_at is None, r.published_at, r.id)):
+            copy = "" if member.is_canonical else f"  (copy of #{canonical.get(member.dup_group_id, member.dup_group_id)})"
+            print(f"    #{member.id:<4} {member.site[:24]:<24}  {(member.title or '')[:60]}{copy}", file=out)

@@ -82,3 +82,23 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, env: dict | None
 @pytest.fixture(scope="session")
 def cli():
     return run_cli
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+@pytest.fixture
+def redis_storage():
+    """A datasketch Redis storage config with a basename unique to the test; keys removed afterwards."""
+    import redis
+
+    client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_unavailable("Redis on 127.0.0.1:6379", exc)
+    basename = f"newscrawl-test-{uuid.uuid4().hex[:10]}".encode()
+    yield {"type": "redis", "redis": {"host": REDIS_HOST, "port": REDIS_PORT}, "basename": basename}
+    for key in client.scan_iter(match=basename + b"*"):
+        client.delete(key)
+    client.close()
