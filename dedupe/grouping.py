@@ -166,16 +166,17 @@ class Deduper:
         minhash = None
         if len(words) >= s.min_tokens:
             minhash = minhash_values(shingle_hashes(words, s.shingle_size), s.num_perm, s.seed)
-        terms, weights = story_terms(record.title, record.text, record.language, s.story_features)
+        terms, weights = story_terms(record.title, record.text, record.language, s.story_features, words)
         fetched = _timestamp(record.fetched_at)
         published = _timestamp(record.published_at)
-        return Signature(minhash, terms, weights, content_hash(record.text),
+        return Signature(minhash, terms, weights, content_hash(record.text, words),
                          published if published is not None else fetched, fetched)
 
-    def _story_minhash(self, terms: np.ndarray, bucket: int) -> np.ndarray:
+    def _story_minhash(self, terms: np.ndarray, bucket: int, values: np.ndarray | None = None) -> np.ndarray:
         """MinHash of the story terms, salted with a time bucket so that the LSH
         returns only articles from the same or a neighbouring window."""
-        values = minhash_values(terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
+        if values is None:
+            values = minhash_values(terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
         return values ^ np.uint32(zlib.crc32(b"t%d" % bucket))
 
     def _bucket(self, time: float | None) -> int:
@@ -186,9 +187,10 @@ class Deduper:
     def _story_query(self, sig: Signature) -> set:
         bucket = self._bucket(sig.time)
         buckets = (bucket,) if bucket == -1 else (bucket - 1, bucket, bucket + 1)
+        values = minhash_values(sig.terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
         found: set = set()
         for b in buckets:
-            found |= self._story_index.query(self._story_minhash(sig.terms, b))
+            found |= self._story_index.query(self._story_minhash(sig.terms, b, values))
         return found
 
     # --- assignment ------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SIGNATURE_SCHEME = "crc32-affine32-v1"  # stored with every signature: values from other schemes are not comparable
+SIGNATURE_SCHEME = "crc32-multshift32-v1"  # stored with every signature: values from other schemes are not comparable
 
 
 @dataclass(frozen=True)

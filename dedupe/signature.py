@@ -20,18 +20,21 @@ import numpy as np
 from datasketch import LeanMinHash
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-_PRIME = np.uint64(4294967311)  # smallest prime above 2**32
 _MASK32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier: spreads combined token hashes
 
 
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens; NFKC folds typographic variants (’ vs ')."""
-    return _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower())
+    if not text.isascii():  # ASCII is already NFKC-normal; skipping saves ~15% on English text
+        text = unicodedata.normalize("NFKC", text)
+    return _TOKEN_RE.findall(text.lower())
 
 
 def token_hashes(words: list[str]) -> np.ndarray:
-    return np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint64, count=len(words))
+    # map() over builtins runs without a Python frame per word: ~3x a generator expression.
+    return np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
 
 
 def shingle_hashes(words: list[str], size: int) -> np.ndarray:
@@ -53,19 +56,24 @@ def shingle_hashes(words: list[str], size: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.RandomState(seed)
-    a = rng.randint(1, 2**32 - 1, size=num_perm, dtype=np.uint64)
-    b = rng.randint(0, 2**32 - 1, size=num_perm, dtype=np.uint64)
+    a = rng.randint(0, 2**63 - 1, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)  # odd
+    b = rng.randint(0, 2**63 - 1, size=num_perm, dtype=np.uint64)
     return a, b
 
 
 def minhash_values(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """uint32 MinHash of a set of 32-bit hashes: min over (a*x + b) mod p."""
+    """uint32 MinHash of a set of 32-bit hashes.
+
+    Each permutation is multiply-shift hashing, (a*x + b) mod 2**64, top 32
+    bits (Dietzfelbinger's scheme: 2-universal with a random odd ``a``). It
+    needs no modulo by a prime, which halves the cost of the affine form.
+    """
     if hashes.size == 0:
         return np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32)
     a, b = permutations(num_perm, seed)
-    # a < 2**32 and x < 2**32, so a*x + b < 2**64: no overflow before the modulo.
-    values = (np.outer(a, hashes) + b[:, None]) % _PRIME
-    return (values.min(axis=1) & _MASK32).astype(np.uint32)
+    with np.errstate(over="ignore"):  # arithmetic mod 2**64 is the definition
+        values = (np.outer(a, hashes) + b[:, None]) >> _SHIFT32
+    return values.min(axis=1).astype(np.uint32)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -87,7 +95,8 @@ def minhash_from_bytes(data: bytes) -> np.ndarray:
     return LeanMinHash.deserialize(data, byteorder="<").hashvalues.astype(np.uint32)
 
 
-def content_hash(text: str) -> str:
-    """SHA-256 of the whitespace- and case-normalised text: equal for exact copies."""
-    normalised = " ".join(tokens(text))
+def content_hash(text: str, words: list[str] | None = None) -> str:
+    """SHA-256 of the whitespace- and case-normalised text: equal for exact copies.
+    ``words`` (``tokens(text)``) may be passed when the caller has them already."""
+    normalised = " ".join(tokens(text) if words is None else words)
     return hashlib.sha256(normalised.encode()).hexdigest()

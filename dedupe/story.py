@@ -10,21 +10,29 @@ doubled in the title, and capped in repetition; the top ``k`` are kept.
 from __future__ import annotations
 
 import re
-import unicodedata
 import zlib
 from collections import Counter
 from functools import lru_cache
 
 import numpy as np
 
-_LETTERS = re.compile(r"[^\W\d_]{3,}")  # words of letters only: "al-Assad's" -> "assad"; possessives drop out
-_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[^\W\d_a-z][^\W\d_]{2,}")  # not sentence-initial
-_NUMBER = re.compile(r"\b\d[\d,.]*\d\b")
+from dedupe.signature import tokens
+
+# A capital then lower-case letters: names and places (Latin and Cyrillic scripts).
+# A simple class is ~3x faster to scan than a \b-anchored Unicode-aware pattern.
+_CAPITALISED = re.compile(r"[A-ZÀ-ÞА-ЯЁ][a-zß-ÿа-яё]{2,}")
 _STOP_ZIPF = 5.5  # words more frequent than this ("said", "year", "people") say nothing about an event
 _UNKNOWN_ZIPF = 1.0  # a word wordfreq does not know is rare (names, transliterations)
+_UNKNOWN_RARITY = _STOP_ZIPF - _UNKNOWN_ZIPF
 _NAME_BOOST = 1.25  # capitalised mid-sentence: names and places carry the event
 _NUMBER_RARITY = 2.0  # 49-year lease, 1,600 dead: event details, unless they are years
 _MAX_TF = 3
+
+
+@lru_cache(maxsize=16)
+def _rarity_table(language: str) -> dict[str, float]:
+    """word -> rarity (0 for words too common to matter), for the words wordfreq knows."""
+    return {word: max(_STOP_ZIPF - z, 0.0) for word, z in _frequencies(language).items()}
 
 
 @lru_cache(maxsize=16)
@@ -42,28 +50,51 @@ def _frequencies(language: str) -> dict[str, float]:
     return {word: math.log10(freq) + 9 for word, freq in freqs.items() if freq > 0}
 
 
-def story_terms(title: str | None, text: str, language: str | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` most salient terms as (uint32 term hashes sorted, float32 weights)."""
-    zipf = _frequencies((language or "en").lower()[:2])
-    text = unicodedata.normalize("NFKC", text)
-    title = unicodedata.normalize("NFKC", title or "")
-    names = {w.lower() for w in _CAPITALISED.findall(text)} | {w.lower() for w in _CAPITALISED.findall(title)}
+def story_terms(
+    title: str | None, text: str, language: str | None, k: int, words: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most salient terms as (uint32 term hashes sorted, float32 weights).
+
+    ``words`` are ``dedupe.signature.tokens(text)`` when the caller has them.
+    This runs for every stored article, so the per-word loop does one dict
+    lookup per distinct word and nothing else it can avoid.
+    """
+    get = _rarity_table((language or "en").lower()[:2]).get
     weights: dict[str, float] = {}
-    for source, boost in ((text, 1.0), (title, 2.0)):
-        for word, count in Counter(_LETTERS.findall(source.lower())).items():
-            z = zipf.get(word, _UNKNOWN_ZIPF)
-            if z >= _STOP_ZIPF:
+    for source, source_words, boost in ((text, words, 1.0), (title or "", None, 2.0)):
+        if not source:
+            continue
+        names = {w.lower() for w in _CAPITALISED.findall(source)}
+        for word, count in Counter(source_words if source_words is not None else tokens(source)).items():
+            rarity = get(word, _UNKNOWN_RARITY)
+            if not rarity:
                 continue
-            rarity = (_STOP_ZIPF - z) * (_NAME_BOOST if word in names else 1.0)
+            if word.isdigit():
+                if len(word) < 2 or (len(word) == 4 and word[:2] in ("19", "20")):
+                    continue  # single digits say nothing; years name periods, not events
+                rarity = _NUMBER_RARITY
+            elif len(word) < 3 or not word.isalpha():
+                continue
+            elif word in names:
+                rarity *= _NAME_BOOST
             weights[word] = weights.get(word, 0.0) + rarity * boost * min(count, _MAX_TF)
-        for number, count in Counter(_NUMBER.findall(source)).items():
-            if not (len(number) == 4 and number[:2] in ("19", "20")):  # years name periods, not events
-                weights[number] = weights.get(number, 0.0) + _NUMBER_RARITY * boost * min(count, _MAX_TF)
-    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    hashes = np.fromiter((zlib.crc32(word.encode()) for word, _ in top), dtype=np.uint32, count=len(top))
-    values = np.fromiter((w for _, w in top), dtype=np.float32, count=len(top))
-    order = np.argsort(hashes)  # sorted hashes make intersections cheap
-    return hashes[order], values[order]
+    if not weights:
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32)
+    terms = list(weights)
+    values = np.fromiter(weights.values(), dtype=np.float32, count=len(terms))
+    order = _top_k(values, terms, k) if len(terms) > k else list(range(len(terms)))
+    hashes = np.fromiter(map(zlib.crc32, (terms[i].encode() for i in order)), dtype=np.uint32, count=len(order))
+    chosen = values[order]
+    by_hash = np.argsort(hashes)  # sorted hashes make intersections cheap
+    return hashes[by_hash], chosen[by_hash]
+
+
+def _top_k(values: np.ndarray, words: list[str], k: int) -> list[int]:
+    """Indices of the k heaviest; ties at the cut broken by the word, so the choice is reproducible."""
+    cut = np.partition(values, len(values) - k)[len(values) - k]
+    above = np.flatnonzero(values > cut).tolist()
+    ties = sorted(np.flatnonzero(values == cut).tolist(), key=lambda i: words[i])
+    return above + ties[: k - len(above)]
 
 
 def weighted_jaccard(a_terms: np.ndarray, a_weights: np.ndarray, b_terms: np.ndarray, b_weights: np.ndarray) -> float:
