@@ -1,6 +1,11 @@
 """The ``newscrawl`` command line.
 
-Exit codes: 0 success, 1 the crawl or command failed, 2 usage error.
+Exit codes (cron can act on them):
+  0  success
+  1  the run failed (database unusable, crawl aborted)
+  2  usage error (bad arguments, unreadable sites file)
+  3  the run finished, but more than NEWSCRAWL_MAX_FAILURE_SHARE of its fetches failed
+ 75  another run holds the lock (EX_TEMPFAIL: try again later)
 """
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ from pathlib import Path
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_LOCKED = 75
 
 logger = logging.getLogger("newscrawl")
 
@@ -33,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Crawl news sites, extract clean articles, store them and group duplicates and stories.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-v info, -vv debug)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="only errors and the one-line result (for cron mail); no progress line")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     crawl = commands.add_parser("crawl", help="crawl start URLs or a sites file into the database",
@@ -43,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow loopback/private addresses (local test sites); refused by default")
     crawl.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE", default=[],
                        help="override a Scrapy setting, as `scrapy crawl -s` does (repeatable)")
+    crawl.add_argument("--refresh", action="store_true", help="fetch article URLs already stored again")
+    crawl.add_argument("--since", metavar="DATE", help="skip feed and sitemap entries published before DATE (ISO 8601)")
     crawl.add_argument("urls", nargs="*", metavar="URL", help="start URLs: home or section pages, feeds, sitemaps")
     crawl.set_defaults(func=cmd_crawl)
 
@@ -75,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     reprocess.add_argument("--relearn", action="store_true", help="rebuild the site-level boilerplate counts first")
     reprocess.set_defaults(func=cmd_reprocess)
 
+    status = commands.add_parser(
+        "status", help="recent runs and per-site health",
+        description="Shows the last runs (from crawl_runs) and, per site, articles per day, the share "
+        "with no date and the extraction yield; warns when a site's yield drops sharply.")
+    _add_db(status)
+    status.add_argument("--runs", type=int, default=10, help="how many recent runs to show (default 10)")
+    status.add_argument("--days", type=int, default=7, help="window for articles per day (default 7)")
+    status.set_defaults(func=cmd_status)
+
     db = commands.add_parser("db", help="database maintenance", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     upgrade = db_commands.add_parser("upgrade", help="create or migrate the schema to the current version",
@@ -93,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    level = logging.ERROR if args.quiet else {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -117,11 +137,36 @@ def cmd_crawl(args) -> int:
     urls = parse_url_list(args.urls)
     if not urls:
         urls = load_sites_file(args.sites or DEFAULT_SITES_FILE)
-    settings = build_settings(args.db, parse_setting_overrides(args.settings), args.allow_private, args.log_level)
-    if not _database_ready(settings.get("DATABASE_URL")):
+    overrides = parse_setting_overrides(args.settings)
+    if args.refresh:
+        overrides["NEWSCRAWL_REFRESH"] = "True"
+    if args.since:
+        from crawler.extract import parse_datetime
+
+        if parse_datetime(args.since) is None:
+            raise ValueError(f"--since expects an ISO 8601 date, got {args.since!r}")
+        overrides["NEWSCRAWL_SINCE"] = args.since
+    if args.quiet:
+        overrides["NEWSCRAWL_PROGRESS"] = "False"
+    settings = build_settings(args.db, overrides, args.allow_private, args.log_level)
+    return _locked_run(settings, lambda: run_crawl(urls, settings), quiet=args.quiet)
+
+
+def _locked_run(settings, crawl, quiet: bool = False, show_articles: bool = False) -> int:
+    """Take the run lock, make sure the database is usable, crawl, summarise."""
+    from crawler.runlock import LockedError, run_lock
+    from models.db import redact
+
+    database_url = settings.get("DATABASE_URL")
+    if not _database_ready(database_url):
         return EXIT_FAILED
-    report = run_crawl(urls, settings)
-    return _summarise(report, settings.get("DATABASE_URL"))
+    try:
+        with run_lock(database_url):
+            report = crawl()
+    except LockedError as exc:
+        print(f"newscrawl: {exc}; {redact(database_url)} is being crawled, not starting a second run", file=sys.stderr)
+        return EXIT_LOCKED
+    return _summarise(report, database_url, show_articles=show_articles, quiet=quiet)
 
 
 def _database_ready(database_url: str) -> bool:
@@ -139,23 +184,28 @@ def _database_ready(database_url: str) -> bool:
     return True
 
 
-def _summarise(report, database_url: str, show_articles: bool = False) -> int:
+def _summarise(report, database_url: str, show_articles: bool = False, quiet: bool = False) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crawler.report import print_articles_and_stories, print_crawl_summary
+    from crawler.report import print_articles_and_stories, print_crawl_summary, print_one_line
     from models.db import make_engine
 
+    code = EXIT_FAILED if not report.ok else EXIT_PARTIAL if report.partial else EXIT_OK
     engine = make_engine(database_url)
     try:
-        print_crawl_summary(report, engine, sys.stdout)
-        if show_articles:
-            print_articles_and_stories(engine, sys.stdout)
+        if quiet:
+            if code != EXIT_OK:  # cron mails only what needs a look
+                print_one_line(report, sys.stdout)
+        else:
+            print_crawl_summary(report, engine, sys.stdout)
+            if show_articles:
+                print_articles_and_stories(engine, sys.stdout)
     except SQLAlchemyError as exc:  # the database may be what failed the crawl
         print(f"Could not read the database for the summary: {type(exc).__name__}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         engine.dispose()
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return code
 
 
 def cmd_export(args) -> int:
@@ -253,17 +303,39 @@ def cmd_reprocess(args) -> int:
     from crawler.run import build_settings
     from models.db import make_engine
 
+    from crawler.runlock import LockedError, run_lock
+
     settings = build_settings(args.db)
     if not _database_ready(settings.get("DATABASE_URL")):
         return EXIT_FAILED
     engine = make_engine(settings.get("DATABASE_URL"))
     try:
-        report = reprocess(engine, settings, site=args.site, relearn=args.relearn, progress=sys.stderr)
+        with run_lock(settings.get("DATABASE_URL")):
+            report = reprocess(engine, settings, site=args.site, relearn=args.relearn,
+                               progress=None if args.quiet else sys.stderr)
+    except LockedError as exc:
+        print(f"newscrawl: {exc}; not reprocessing during a crawl", file=sys.stderr)
+        return EXIT_LOCKED
     finally:
         engine.dispose()
     print(f"Reprocessed {report.seen} articles: {report.changed} changed, {report.failed} kept as stored "
           f"(no text any more){', boilerplate relearned' if args.relearn else ''}")
     return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    from crawler.status import print_status
+    from models.db import make_engine, resolve_database_url
+
+    url = resolve_database_url(args.db)
+    if not _database_ready(url):
+        return EXIT_FAILED
+    engine = make_engine(url)
+    try:
+        warnings = print_status(engine, sys.stdout, runs=args.runs, days=args.days)
+    finally:
+        engine.dispose()
+    return EXIT_OK if not warnings else EXIT_PARTIAL
 
 
 def cmd_db_upgrade(args) -> int:
@@ -287,10 +359,7 @@ def cmd_demo(args) -> int:
             print(f"  {site.name:<40} {', '.join(site.start_urls)}")
         settings = build_settings(args.db, {"AUTOTHROTTLE_START_DELAY": "0.1", "DOWNLOAD_DELAY": "0.05"},
                                   allow_private=True, log_level=args.log_level)
-        if not _database_ready(settings.get("DATABASE_URL")):
-            return EXIT_FAILED
-        report = run_crawl(sites.start_urls, settings)
-    return _summarise(report, settings.get("DATABASE_URL"), show_articles=True)
+        return _locked_run(settings, lambda: run_crawl(sites.start_urls, settings), show_articles=True)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class ExtractionPipeline:
             item.article = extract_article(item.html, item.url, self.options)
         except ExtractionError as exc:
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
+            self.stats.inc_value(f"newscrawl/site/{item.site}/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
         self.stats.inc_value("newscrawl/extracted")
         return item
@@ -83,6 +84,9 @@ class StoragePipeline:
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
         self.store = store_from_settings(self.engine, self.settings)
+        recleaned = self.store.reclean_pending()
+        if recleaned:
+            self.stats.inc_value("newscrawl/articles/recleaned", recleaned)
         logger.info("Storing articles in %s", redact(self.database_url))
 
     def close_spider(self):
@@ -113,5 +117,6 @@ class StoragePipeline:
         item.stored_as = result.outcome
         item.article_id = result.article_id
         self.stats.inc_value(f"newscrawl/articles/{result.outcome}")
+        self.stats.inc_value(f"newscrawl/site/{item.site}/stored")
         logger.info("Article %s (%s): %s", result.article_id, result.outcome, item.canonical_url)
         return item

@@ -42,6 +42,20 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
     )
 
 
+def print_one_line(report: CrawlReport, out: IO[str]) -> None:
+    from crawler.extensions import split_skips
+
+    _, errors = split_skips(report.stats)
+    status = report.stats.get("newscrawl/run_status", report.finish_reason)
+    print(
+        f"newscrawl crawl {status}: {report.count('downloader/response_count')} responses, "
+        f"{report.count('newscrawl/articles/new')} new articles, errors: "
+        + (", ".join(f"{k}={v}" for k, v in sorted(errors.items())) or "none")
+        + "".join(f"; {e}" for e in report.errors),
+        file=out,
+    )
+
+
 def print_articles_and_stories(engine: Engine, out: IO[str]) -> None:
     with Session(engine) as session:
         rows = session.execute(

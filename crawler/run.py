@@ -56,6 +56,11 @@ class CrawlReport:
     def ok(self) -> bool:
         return self.finish_reason == "finished" and not self.errors
 
+    @property
+    def partial(self) -> bool:
+        """Finished, but with too many failed fetches (the run recorder decides)."""
+        return self.stats.get("newscrawl/run_status") == "partial"
+
     def count(self, key: str) -> int:
         return int(self.stats.get(key, 0))
 

@@ -38,6 +38,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
 }
+EXTENSIONS = {
+    "crawler.extensions.CrawlRunRecorder": 100,
+    "crawler.extensions.Progress": 200,
+}
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractionPipeline": 300,
     "crawler.pipelines.StoragePipeline": 500,
@@ -54,6 +58,13 @@ NEWSCRAWL_BOILERPLATE_MIN_SHARE = 0.1
 NEWSCRAWL_DEDUPE_THRESHOLD = 0.8
 NEWSCRAWL_SHINGLE_SIZE = 5
 NEWSCRAWL_NUM_PERM = 128
+
+NEWSCRAWL_REFRESH = False  # True: fetch stored article URLs again (newscrawl crawl --refresh)
+NEWSCRAWL_SINCE = None  # ISO date: skip feed/sitemap entries published before it (--since)
+NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run
+NEWSCRAWL_MAX_FAILURE_SHARE = 0.5  # above this share of failed fetches the run is "partial" (exit 3)
+NEWSCRAWL_PROGRESS = True  # a progress line on stderr when it is a terminal (the CLI turns it off with --quiet)
+NEWSCRAWL_PROGRESS_INTERVAL = 5.0
 
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

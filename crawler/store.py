@@ -25,7 +25,7 @@ import numpy as np
 
 from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
-from models import Article, ArticleSignature
+from models import Article, ArticleSignature, SiteProfile
 
 logger = logging.getLogger(__name__)
 
@@ -248,6 +248,35 @@ class ArticleStore:
     def rederive(self, row: Article) -> ExtractedArticle:
         html, _ = decode_html(zlib.decompress(row.raw_html), f"text/html; charset={row.raw_encoding}")
         return extract_article(html, row.url, self.extraction_options)
+
+    def reclean_pending(self) -> int:
+        """Finish re-cleaning that a killed run left undone.
+
+        A site's boilerplate version grows in the transaction that stores the
+        page crossing the threshold; the re-cleaning of older articles follows
+        in their own transactions. Articles still cleaned with an older version
+        are caught up here, at the start of the next run.
+        """
+        changed = 0
+        with Session(self.engine) as session:
+            behind = session.execute(
+                select(Article.id, Article.site, Article.block_hashes)
+                .join(SiteProfile, SiteProfile.site == Article.site)
+                .where(Article.boilerplate_version < SiteProfile.boilerplate_version)
+                .order_by(Article.id)
+            ).all()
+        for article_id, site, hashes in behind:
+            with Session(self.engine) as session:
+                learned = self.boilerplate.learned(session, site)
+            if learned.intersection(hashes or ()):
+                changed += self.reprocess_article(article_id) == "changed"
+            else:
+                with Session(self.engine) as session, session.begin():
+                    row = session.get(Article, article_id)
+                    row.boilerplate_version = self.boilerplate.version(session, site)
+        if behind:
+            logger.info("Caught up cleaning of %d articles left by an interrupted run (%d changed)", len(behind), changed)
+        return changed
 
     def reclean_site(self, site: str, blocks: Iterable[str], skip_id: int | None = None) -> int:
         """Re-clean the site's stored articles that contain any of ``blocks``."""

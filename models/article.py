@@ -112,3 +112,36 @@ class SiteBlock(Base):
     is_boilerplate: Mapped[bool] = mapped_column(Boolean, default=False)
     first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     boilerplate_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CrawlRun(Base):
+    """One crawl: when, what it was asked to do, and what happened."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # NULL: running, or killed
+    status: Mapped[str] = mapped_column(String(32))  # running | finished | partial | failed | interrupted
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    start_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
+    articles_new: Mapped[int] = mapped_column(Integer, default=0)
+    articles_updated: Mapped[int] = mapped_column(Integer, default=0)
+    articles_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    skips: Mapped[dict] = mapped_column(JSON, default=dict)  # reason -> count
+    errors: Mapped[dict] = mapped_column(JSON, default=dict)  # reason -> count
+    sites: Mapped[dict] = mapped_column(JSON, default=dict)  # site -> {"article_pages": n, "stored": m}
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class FetchState(Base):
+    """Validators of feeds and sitemaps, for conditional GET on the next crawl."""
+
+    __tablename__ = "fetch_state"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -6,6 +6,7 @@ storage live in the item pipelines.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -21,10 +22,13 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutErro
 from crawler.classify import classify_tree
 from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
 from crawler.htmlmeta import link_href
+from crawler.extract import parse_datetime
+from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
 from crawler.middlewares import PrivateAddressError
 from crawler.sites import load_sites_file, parse_url_list
 from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
+from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +51,16 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.listing_depth = crawler.settings.getint("NEWSCRAWL_LISTING_DEPTH")
+        s = crawler.settings
+        spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
         if spider.listing_depth < 1:
             raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
+        spider.refresh = s.getbool("NEWSCRAWL_REFRESH")
+        since = s.get("NEWSCRAWL_SINCE")
+        spider.since = parse_datetime(since) if since else None
+        if since and spider.since is None:
+            raise ValueError(f"NEWSCRAWL_SINCE must be an ISO 8601 date, got {since!r}")
+        spider.database_url = resolve_database_url(s.get("DATABASE_URL"))
         return spider
 
     def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
@@ -61,10 +72,20 @@ class NewsSpider(scrapy.Spider):
             raise ValueError("the news spider needs start URLs: -a urls=URL,URL or -a sites_file=FILE")
         self.start_url_list = start
         self._seen_canonical: set[str] = set()
+        self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
+        self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
+        self.new_validators: dict[str, tuple[str | None, str | None]] = {}
         # Links only: article pages, not their images or downloads.
         self._links = LinkExtractor(unique=True, tags=("a", "area"), attrs=("href",))
 
     async def start(self):
+        # Read what earlier runs stored in a worker thread: the reactor keeps running.
+        self.known_urls, self.validators = await asyncio.to_thread(
+            load_state, self.database_url, not self.refresh
+        )
+        if self.known_urls:
+            logger.info("%d article URLs already stored: not fetched again (--refresh to re-fetch)",
+                        len(self.known_urls) // 2)
         robots_done: set[str] = set()
         for url in self.start_url_list:
             site = site_of(url)
@@ -78,9 +99,8 @@ class NewsSpider(scrapy.Spider):
                     meta={"site": site, "via": "robots", "quiet_errors": True},
                     priority=10,
                 )
-            yield scrapy.Request(
-                url, callback=self.parse_page, errback=self.on_error, meta={"site": site, "via": "start"}, dont_filter=True
-            )
+            request = self._follow(url, site, "start")
+            yield request.replace(dont_filter=True)
 
     # --- callbacks -----------------------------------------------------------
 
@@ -92,7 +112,12 @@ class NewsSpider(scrapy.Spider):
 
     def parse_page(self, response: Response):
         site = response.meta["site"]
+        if response.status == 304:
+            self.crawler.stats.inc_value("newscrawl/pages/not_modified")
+            return
         kind = detect_kind(response.body)
+        if kind in (Kind.FEED, Kind.SITEMAP):
+            self._remember_validators(response)
         self.crawler.stats.inc_value(f"newscrawl/pages/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX):
             yield from self._from_entries(response, sitemap_entries(response.body), site, "sitemap")
@@ -123,6 +148,9 @@ class NewsSpider(scrapy.Spider):
                     yield self._follow(url, site, "feed")
             for link in self._links.extract_links(response):
                 url = self._normalise_link(link.url)
+                if url in self.known_urls:
+                    self.crawler.stats.inc_value("newscrawl/skipped/known")
+                    continue
                 if url and same_site(url, site):
                     request = self._follow(url, site, "listing")
                     request.meta["listing_hops"] = hops + 1
@@ -147,7 +175,11 @@ class NewsSpider(scrapy.Spider):
         if canonical in self._seen_canonical:
             self.crawler.stats.inc_value("newscrawl/skipped/duplicate_url")
             return
+        if canonical in self.known_urls and response.meta.get("via") != "start":
+            self.crawler.stats.inc_value("newscrawl/skipped/known")
+            return
         self._seen_canonical.add(canonical)
+        self.crawler.stats.inc_value(f"newscrawl/site/{site}/article_pages")
         yield PageItem(
             url=response.url,
             canonical_url=canonical,
@@ -166,14 +198,45 @@ class NewsSpider(scrapy.Spider):
             if not same_site(url, site):
                 self.crawler.stats.inc_value("newscrawl/skipped/offsite")
                 continue
-            request = self._follow(canonicalize(url), site, via)
+            if self.since is not None and entry.published is not None and entry.published < self.since:
+                self.crawler.stats.inc_value("newscrawl/skipped/before_since")
+                continue
+            url = canonicalize(url)
+            if url in self.known_urls:
+                self.crawler.stats.inc_value("newscrawl/skipped/known")
+                continue
+            request = self._follow(url, site, via)
             request.meta["listed_published"] = entry.published
             yield request
 
     # --- helpers -------------------------------------------------------------
 
     def _follow(self, url: str, site: str, via: str) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta={"site": site, "via": via})
+        meta = {"site": site, "via": via}
+        headers = {}
+        validators = self.validators.get(url)
+        if validators and not self.refresh:
+            # Conditional GET: the server answers 304 when the feed or sitemap has not changed.
+            etag, modified = validators
+            if etag:
+                headers["If-None-Match"] = etag
+            if modified:
+                headers["If-Modified-Since"] = modified
+            meta["handle_httpstatus_list"] = [304]
+        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, headers=headers)
+
+    def _remember_validators(self, response: Response) -> None:
+        etag = response.headers.get("ETag")
+        modified = response.headers.get("Last-Modified")
+        if etag or modified:
+            self.new_validators[response.url] = (
+                etag.decode("latin-1") if etag else None,
+                modified.decode("latin-1") if modified else None,
+            )
+
+    def closed(self, reason: str) -> None:
+        if self.new_validators:
+            save_validators(self.database_url, self.new_validators)
 
     @staticmethod
     def _normalise_link(url: str) -> str | None:
