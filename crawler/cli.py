@@ -161,8 +161,13 @@ def _locked_run(settings, crawl, quiet: bool = False, show_articles: bool = Fals
     if not _database_ready(database_url):
         return EXIT_FAILED
     try:
-        with run_lock(database_url):
+        if settings.get("NEWSCRAWL_REDIS_URL"):
+            # Distributed mode: every worker of a run uses this database at once; the shared
+            # frontier in Redis, not a lock, keeps them from doing the same work.
             report = crawl()
+        else:
+            with run_lock(database_url):
+                report = crawl()
     except LockedError as exc:
         print(f"newscrawl: {exc}; {redact(database_url)} is being crawled, not starting a second run", file=sys.stderr)
         return EXIT_LOCKED

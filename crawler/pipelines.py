@@ -1,7 +1,20 @@
-"""Item pipelines: extraction, then storage with dedupe."""
+"""Item pipelines: extraction, then storage with dedupe.
+
+Neither runs on the reactor thread. Extraction (trafilatura, CPU-bound) runs
+in a pool of worker processes, so downloads go on and every core is used;
+``NEWSCRAWL_EXTRACT_PROCESSES = 0`` runs it in-process instead, which is
+simpler to debug. Storage runs in one dedicated thread: database round trips
+stop blocking the reactor, and the dedupe index and site-learning caches are
+only ever touched by that one thread.
+"""
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from scrapy.exceptions import DropItem
 
@@ -22,15 +35,41 @@ def extraction_options(settings) -> ExtractionOptions:
     )
 
 
+def dedupe_settings(settings) -> DedupeSettings:
+    redis_url = settings.get("NEWSCRAWL_REDIS_URL")
+    storage = {"type": "dict"}
+    if redis_url:
+        # Workers share one LSH index in Redis (datasketch's storage). Its keys are article
+        # ids, so the index belongs to one database: the basename is derived from it.
+        basename = settings.get("NEWSCRAWL_REDIS_INDEX") or "newscrawl:lsh:" + hashlib.sha1(
+            redact(resolve_database_url(settings.get("DATABASE_URL"))).encode()).hexdigest()[:12]
+        storage = {"type": "redis", "redis": _redis_connection(redis_url), "basename": basename.encode()}
+    return DedupeSettings(
+        near_duplicate_threshold=settings.getfloat("NEWSCRAWL_DEDUPE_THRESHOLD"),
+        shingle_size=settings.getint("NEWSCRAWL_SHINGLE_SIZE"),
+        num_perm=settings.getint("NEWSCRAWL_NUM_PERM"),
+        storage=storage,
+    )
+
+
+def _redis_connection(url: str) -> dict:
+    """redis-py connection kwargs from a redis:// URL (datasketch takes kwargs, not URLs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    config = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 6379}
+    if parts.password:
+        config["password"] = parts.password
+    if parts.path.strip("/").isdigit():
+        config["db"] = int(parts.path.strip("/"))
+    return config
+
+
 def store_from_settings(engine, settings) -> ArticleStore:
     """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
     return ArticleStore(
         engine,
-        DedupeSettings(
-            near_duplicate_threshold=settings.getfloat("NEWSCRAWL_DEDUPE_THRESHOLD"),
-            shingle_size=settings.getint("NEWSCRAWL_SHINGLE_SIZE"),
-            num_perm=settings.getint("NEWSCRAWL_NUM_PERM"),
-        ),
+        dedupe_settings(settings),
         LearningSettings(
             min_pages=settings.getint("NEWSCRAWL_BOILERPLATE_MIN_PAGES"),
             min_share=settings.getfloat("NEWSCRAWL_BOILERPLATE_MIN_SHARE"),
@@ -42,19 +81,38 @@ def store_from_settings(engine, settings) -> ArticleStore:
 class ExtractionPipeline:
     """Runs trafilatura on article pages; drops pages with no article text."""
 
-    def __init__(self, options: ExtractionOptions, stats) -> None:
+    def __init__(self, options: ExtractionOptions, stats, processes: int) -> None:
         self.options = options
         self.stats = stats
+        self.processes = processes
+        self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(extraction_options(crawler.settings), crawler.stats)
+        processes = crawler.settings.getint("NEWSCRAWL_EXTRACT_PROCESSES", -1)
+        if processes < 0:
+            processes = os.cpu_count() or 1
+        return cls(extraction_options(crawler.settings), crawler.stats, processes)
 
-    def process_item(self, item):
+    def open_spider(self):
+        if self.processes:
+            # forkserver: workers start clean, without the parent's reactor and sockets.
+            context = multiprocessing.get_context("forkserver")
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=context)
+
+    def close_spider(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item):
         if not isinstance(item, PageItem):
             return item
         try:
-            item.article = extract_article(item.html, item.url, self.options)
+            if self.pool is not None:
+                future = self.pool.submit(extract_article, item.html, item.url, self.options)
+                item.article = await asyncio.wrap_future(future)
+            else:
+                item.article = extract_article(item.html, item.url, self.options)
         except ExtractionError as exc:
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.stats.inc_value(f"newscrawl/site/{item.site}/{exc.reason}")
@@ -75,6 +133,7 @@ class StoragePipeline:
         self.settings = settings
         self.stats = stats
         self.store: ArticleStore | None = None
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="newscrawl-store")
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -90,14 +149,16 @@ class StoragePipeline:
         logger.info("Storing articles in %s", redact(self.database_url))
 
     def close_spider(self):
+        self.writer.shutdown(wait=True)
         if self.store is not None:
             self.engine.dispose()
 
-    def process_item(self, item):
+    async def process_item(self, item):
         if not isinstance(item, PageItem) or item.article is None:
             return item
         try:
-            result = self.store.save(
+            future = self.writer.submit(
+                self.store.save,
                 url=item.url,
                 canonical_url=item.canonical_url,
                 site=item.site,
@@ -106,6 +167,7 @@ class StoragePipeline:
                 encoding=item.encoding,
                 fetched_at=item.fetched_at,
             )
+            result = await asyncio.wrap_future(future)
         except ExtractionError as exc:  # nothing left once the site's boilerplate is removed
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc

@@ -9,7 +9,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.spiders.news import NewsSpider
-from models.db import resolve_database_url
+from models.db import SecretURL, resolve_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def build_settings(
 ) -> Settings:
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
-    settings.set("DATABASE_URL", resolve_database_url(database_url), priority="cmdline")
+    settings.set("DATABASE_URL", SecretURL(resolve_database_url(database_url)), priority="cmdline")
     if allow_private:
         settings.set("NEWSCRAWL_ALLOW_PRIVATE", True, priority="cmdline")
     if log_level:

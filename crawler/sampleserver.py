@@ -5,13 +5,24 @@ Each site in ``seeds/sites/<slug>/`` has a ``site.toml`` manifest and a
 by host and port on 127.0.0.1. ``{{BASE}}`` in text files becomes the site's
 base URL, and ``{{SITE:<slug>}}`` another site's, so feeds, sitemaps and
 canonical links are absolute as on real sites.
+
+Tests add misbehaviour on top: ``SampleSites.routes`` answers chosen paths
+with any status, headers and body, or hands the raw socket to the route
+(``send_raw``, ``reset_connection``) for lying headers, truncated bodies and
+resets; ``delay`` slows every answer down; a site whose manifest says
+``conditional_get = true`` serves ETag/Last-Modified and answers 304.
 """
 from __future__ import annotations
 
 import contextlib
+import email.utils
+import hashlib
 import mimetypes
 import socket
+import struct
+import sys
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,13 +65,25 @@ class SampleSite:
         return self.base_url + path
 
 
+@dataclass(frozen=True)
+class LoggedRequest:
+    slug: str
+    path: str  # with the query
+    headers: dict[str, str]  # header names lower-cased
+
+
 @dataclass
 class SampleSites:
     sites: dict[str, SampleSite] = field(default_factory=dict)
-    # Extra routes for tests: path -> handler(request) -> (status, headers, body).
+    # Extra routes for tests: (slug, path) -> handler(request) -> (status, headers, body),
+    # or None when the route wrote to (or dropped) the connection itself.
     routes: dict[tuple[str, str], Callable] = field(default_factory=dict)
     # Every request served, as (slug, path-with-query), for tests that count fetches.
     request_log: list[tuple[str, str]] = field(default_factory=list)
+    # The same requests with their headers (conditional GET, User-Agent).
+    requests: list[LoggedRequest] = field(default_factory=list)
+    # Seconds to wait before answering each request: a slow server, for tests that interrupt a crawl.
+    delay: float = 0.0
 
     def __getitem__(self, slug: str) -> SampleSite:
         return self.sites[slug]
@@ -96,9 +119,40 @@ def load_sample_sites(root: Path = SAMPLE_SITES_DIR) -> SampleSites:
     return sites
 
 
+def send_raw(request: BaseHTTPRequestHandler, data: bytes) -> None:
+    """Write ``data`` to the socket as it is (status line and headers included),
+    then close: for responses no well-behaved server sends."""
+    request.wfile.write(data)
+    request.wfile.flush()
+    request.close_connection = True
+
+
+def reset_connection(request: BaseHTTPRequestHandler, sent: bytes = b"") -> None:
+    """Send ``sent`` (e.g. the headers and half a body), then abort the connection
+    with a TCP reset (SO_LINGER 0) instead of an orderly close."""
+    if sent:
+        request.wfile.write(sent)
+        request.wfile.flush()
+    request.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    request.connection.close()
+    request.close_connection = True
+
+
+def _not_modified(request: BaseHTTPRequestHandler, etag: str, mtime: float) -> bool:
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        return etag in [tag.strip() for tag in if_none_match.split(",")] or if_none_match.strip() == "*"
+    if_modified_since = request.headers.get("If-Modified-Since")
+    if if_modified_since:
+        with contextlib.suppress(TypeError, ValueError):
+            return int(mtime) <= email.utils.parsedate_to_datetime(if_modified_since).timestamp()
+    return False
+
+
 def _handler_for(sites: SampleSites, site: SampleSite):
     public = (site.root / "public").resolve()
     redirects = {r["from"]: (r.get("status", 301), r["to"]) for r in site.manifest.get("redirect", [])}
+    conditional_get = bool(site.manifest.get("conditional_get", False))
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "SampleNews/1.0"
@@ -113,9 +167,16 @@ def _handler_for(sites: SampleSites, site: SampleSite):
         def do_GET(self, head: bool = False):
             path = unquote(urlsplit(self.path).path)
             sites.request_log.append((site.slug, self.path))
+            sites.requests.append(LoggedRequest(site.slug, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            if sites.delay:
+                time.sleep(sites.delay)
             route = sites.routes.get((site.slug, path))
             if route is not None:
-                status, headers, body = route(self)
+                answer = route(self)
+                if answer is None:  # the route wrote to, or dropped, the connection itself
+                    self.close_connection = True
+                    return None
+                status, headers, body = answer
                 return self._send(status, headers, body, head)
             if path in redirects:
                 status, target = redirects[path]
@@ -131,7 +192,14 @@ def _handler_for(sites: SampleSites, site: SampleSite):
             if file.suffix in TEXT_SUFFIXES:
                 data = sites.render(site, data)
             ctype = CONTENT_TYPES.get(file.suffix) or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-            return self._send(200, {"Content-Type": ctype}, data, head)
+            headers = {"Content-Type": ctype}
+            if conditional_get:
+                mtime = file.stat().st_mtime
+                headers["ETag"] = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
+                headers["Last-Modified"] = email.utils.formatdate(mtime, usegmt=True)
+                if _not_modified(self, headers["ETag"], mtime):
+                    return self._send(304, {"ETag": headers["ETag"]}, b"", head=True)
+            return self._send(200, headers, data, head)
 
         def _resolve(self, path: str) -> Path | None:
             candidates = [path + "index.html", path + "index.xml"] if path.endswith("/") else [path, path + "/index.html"]
@@ -145,12 +213,22 @@ def _handler_for(sites: SampleSites, site: SampleSite):
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
+            if not any(key.lower() == "content-length" for key in headers):  # a route may lie about it
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if not head:
                 self.wfile.write(body)
 
     return Handler
+
+
+class _SampleServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # Clients that hang up (timeouts, cancelled oversize downloads) are expected; stay quiet.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 def _port_free(port: int) -> bool:
@@ -172,8 +250,7 @@ def serve_sample_sites(root: Path = SAMPLE_SITES_DIR, fixed_ports: bool = False)
     try:
         for site in sites:
             port = site.manifest.get("port", 0) if use_fixed else 0
-            site.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(sites, site))
-            site.server.daemon_threads = True
+            site.server = _SampleServer(("127.0.0.1", port), _handler_for(sites, site))
             site.port = site.server.server_address[1]
         for site in sites:
             thread = threading.Thread(target=site.server.serve_forever, name=f"sample-{site.slug}", daemon=True)

@@ -38,6 +38,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
 }
+ADDONS = {
+    "crawler.distributed.DistributedAddon": 0,
+}
 EXTENSIONS = {
     "crawler.extensions.CrawlRunRecorder": 100,
     "crawler.extensions.Progress": 200,
@@ -51,6 +54,7 @@ ITEM_PIPELINES = {
 DATABASE_URL = None  # None: $NEWSCRAWL_DB, else sqlite:///newscrawl.db
 NEWSCRAWL_ALLOW_PRIVATE = False
 NEWSCRAWL_LISTING_DEPTH = 2  # link hops followed from home/section pages: home -> section -> article  # True lifts the loopback/private-address guard (local testing)
+NEWSCRAWL_EXTRACT_PROCESSES = -1  # extraction worker processes: -1 one per core, 0 in-process (debugging)
 NEWSCRAWL_PRECISION_AGREEMENT = True  # second trafilatura pass to trim edge teasers (see crawler/body.py)
 NEWSCRAWL_MIN_TEXT_CHARS = 200
 NEWSCRAWL_BOILERPLATE_MIN_PAGES = 3  # site-level learning: see crawler/learning.py
@@ -59,6 +63,11 @@ NEWSCRAWL_DEDUPE_THRESHOLD = 0.8
 NEWSCRAWL_SHINGLE_SIZE = 5
 NEWSCRAWL_NUM_PERM = 128
 
+# Distributed mode (see README "Scaling out"): a Redis URL turns on scrapy-redis for the
+# shared frontier and the Redis LSH index. Workers of one crawl share NEWSCRAWL_REDIS_RUN.
+NEWSCRAWL_REDIS_URL = None
+NEWSCRAWL_REDIS_RUN = "default"
+NEWSCRAWL_REDIS_INDEX = None  # None: "newscrawl:lsh:<hash of the database URL>"
 NEWSCRAWL_REFRESH = False  # True: fetch stored article URLs again (newscrawl crawl --refresh)
 NEWSCRAWL_SINCE = None  # ISO date: skip feed/sitemap entries published before it (--since)
 NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run

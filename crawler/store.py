@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,8 @@ from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature, SiteProfile
 
 logger = logging.getLogger(__name__)
+
+SAVE_LOCK_KEY = 0x6E65777373617665  # advisory lock serialising saves of workers sharing one database
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class ArticleStore:
         self.deduper = Deduper(dedupe_settings, lookup=self._lookup)
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
+        self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
         self._load_index()
 
     def _load_index(self) -> None:
@@ -159,6 +162,8 @@ class ArticleStore:
         assignment = None
         newly: set[str] = set()
         with Session(self.engine) as session, session.begin():
+            if self.deduper.shared:
+                self._serialise_workers(session, site)
             existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one_or_none()
             if existing is None:
                 # Count this page's blocks first, so that a block crossing the
@@ -188,6 +193,13 @@ class ArticleStore:
                 self._apply_assignment(session, row, assignment)
                 self._store_signature(session, row.id, assignment.signature)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
+                if self.deduper.shared:
+                    # Index before our commit releases the lock, so that the next worker to
+                    # take it finds this article. Should the commit fail, the index holds a
+                    # key with no article row, which lookups skip.
+                    session.flush()
+                    self.deduper.commit(assignment)
+                    assignment = None
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
@@ -214,6 +226,24 @@ class ArticleStore:
         row.removed_blocks = cleaned.removed
         row.boilerplate_version = version
         row.extractor_version = EXTRACTOR_VERSION
+
+    def _serialise_workers(self, session: Session, site: str) -> None:
+        """With several workers on one database, one save at a time.
+
+        Deciding an article's groups reads the shared index and writes the
+        article; two workers doing that at once for two copies of one story
+        would each found a group. A PostgreSQL transaction-level advisory lock
+        makes the whole decision atomic across workers (SQLite serialises
+        writers by itself). Another worker may also have learned boilerplate
+        for this site: reload it when the site's version moved.
+        """
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SAVE_LOCK_KEY})
+        cached = self._versions.get(site)
+        current = self.boilerplate.version(session, site)
+        if cached is not None and cached != current:
+            self.boilerplate.forget(site)
+        self._versions[site] = current
 
     @staticmethod
     def _apply_assignment(session: Session, row: Article, assignment: Assignment) -> None:

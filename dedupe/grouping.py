@@ -118,7 +118,7 @@ class Deduper:
         process has not loaded: ``keys -> [(key, signature, dup_group_id, story_id)]``."""
         self.settings = s = settings or DedupeSettings()
         self._lookup = lookup
-        self._shared = s.storage.get("type") == "redis"
+        self.shared = s.storage.get("type") == "redis"  # the index is shared with other processes
         bands, rows = optimal_params(s.near_duplicate_threshold, s.num_perm)
         self._dup_index = make_index(s.storage, bands, rows, s.num_perm, s.seed, "dup")
         self._story_index = make_index(
@@ -261,7 +261,7 @@ class Deduper:
 
     def _resolve(self, found: set) -> list[int]:
         """Index results as document numbers, loading unknown shared-index keys via ``lookup``."""
-        if not self._shared:
+        if not self.shared:
             return sorted(found)
         missing = [key for key in found if key not in self._number]
         if missing and self._lookup is not None:
@@ -312,7 +312,7 @@ class Deduper:
         self._prefix.append(int(sig.content_hash[:15], 16))
         self._by_hash.setdefault(int(sig.content_hash[:15], 16), number)
         if index:
-            index_key = key if self._shared else number
+            index_key = key if self.shared else number
             if sig.minhash is not None:
                 self._dup_index.insert(index_key, sig.minhash)
             if n:
@@ -332,7 +332,7 @@ class Deduper:
         """
         number = self._number[key]
         s = self.settings
-        if self._shared:
+        if self.shared:
             self._dup_index.remove(key)
             self._story_index.remove(key)
         old_prefix = int(self._prefix.data[number])
@@ -348,7 +348,7 @@ class Deduper:
         self._terms.data[number, :n] = sig.terms[:n]
         self._weights.data[number, :n] = sig.weights[:n]
         self._nterms.data[number] = n
-        index_key = key if self._shared else number
+        index_key = key if self.shared else number
         if sig.minhash is not None:
             self._dup_index.insert(index_key, sig.minhash)
         if n:

@@ -32,6 +32,20 @@ def redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+class SecretURL(str):
+    """A database URL that prints without its password.
+
+    Scrapy logs every overridden setting at start-up ("Overridden settings:
+    {...}") using repr(); a plain string would put the password in the log.
+    The value itself is unchanged for SQLAlchemy."""
+
+    def __repr__(self) -> str:
+        return repr(redact(str(self)))
+
+    def __str__(self) -> str:  # str() is what SQLAlchemy and our code use
+        return str.__str__(self)
+
+
 def make_engine(url: str) -> Engine:
     url = resolve_database_url(url)
     if url.startswith("sqlite"):

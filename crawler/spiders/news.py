@@ -13,15 +13,30 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
 import scrapy
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response, TextResponse
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError as TxTimeoutError
+from twisted.internet.error import (
+    ConnectionLost,
+    ConnectionRefusedError as TxConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError as TxTimeoutError,
+)
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawler.classify import classify_tree
 from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
-from crawler.htmlmeta import link_href
+from crawler.htmlmeta import decode_html, link_href
 from crawler.extract import parse_datetime
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
@@ -31,6 +46,46 @@ from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, s
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
+
+
+# Types that are never a web page, whatever their bytes look like when sniffed.
+_BINARY_TYPE_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
+                         "application/octet-stream", "application/msword", "application/vnd.")
+
+
+def _is_binary_type(content_type: str) -> bool:
+    return content_type.strip().lower().startswith(_BINARY_TYPE_PREFIXES)
+
+
+def _failure_reason(failure) -> str:
+    """A stats slug for a failed request (newscrawl/skipped/<reason>).
+
+    Reasons starting with http_5, timeout, dns or connection count as failed
+    fetches in the run report (crawler.extensions.FAILURE_REASONS)."""
+    message = failure.getErrorMessage()
+    if failure.check(HttpError):
+        return f"http_{failure.value.response.status}"
+    if failure.check(CannotResolveHostError, DNSLookupError):
+        return "dns"
+    if failure.check(DownloadTimeoutError, TxTimeoutError, TCPTimedOutError):
+        return "timeout"
+    if failure.check(DownloadConnectionRefusedError, TxConnectionRefusedError):
+        return "connection_refused"
+    if failure.check(DownloadFailedError, ResponseDataLossError, ResponseFailed, ResponseNeverReceived, ConnectionLost):
+        return "connection_lost"  # reset, or closed before the promised Content-Length
+    if failure.check(DownloadCancelledError):
+        # Scrapy cancels a download once it is over DOWNLOAD_MAXSIZE (announced or received).
+        return "too_large"
+    if failure.check(PrivateAddressError):
+        return "private_address"
+    if failure.check(IgnoreRequest):
+        if "robots.txt" in message:
+            return "robots_disallowed"
+        if "DOWNLOAD_MAXSIZE" in message and "decompress" in message:
+            return "too_large_decompressed"  # gzip/deflate bombs: small on the wire, huge inflated
+        if "max redirections" in message:
+            return "too_many_redirects"  # redirect loops end here
+    return type(failure.value).__name__.lower()
 
 
 class NewsSpider(scrapy.Spider):
@@ -47,6 +102,12 @@ class NewsSpider(scrapy.Spider):
     """
 
     name = "news"
+    custom_settings = {
+        # A fetch that still fails after its retries is one page's outcome, counted by
+        # reason in the run's report (crawl_runs.errors, the summary line); logged at
+        # ERROR, Scrapy's default, every dead link would reach `--quiet` cron mail.
+        "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",
+    }
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -115,6 +176,14 @@ class NewsSpider(scrapy.Spider):
         if response.status == 304:
             self.crawler.stats.inc_value("newscrawl/pages/not_modified")
             return
+        if not response.body.strip():
+            self._skip("empty_body", response.url)
+            return
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        if _is_binary_type(content_type):
+            # Sniffing a PDF or an image for "<p" could mistake it for HTML; its type says enough.
+            self._skip("not_html", response.url, content_type)
+            return
         kind = detect_kind(response.body)
         if kind in (Kind.FEED, Kind.SITEMAP):
             self._remember_validators(response)
@@ -129,9 +198,28 @@ class NewsSpider(scrapy.Spider):
                 return
             yield from self._from_entries(response, entries, site, "feed")
         elif kind is Kind.HTML and isinstance(response, TextResponse):
-            yield from self._parse_html(response, site)
+            yield from self._parse_html(self._redecoded(response, content_type), site)
         else:
-            self._skip("not_html", response.url, response.headers.get("Content-Type", b"?").decode("latin-1"))
+            self._skip("not_html", response.url, content_type or "?")
+
+    def _redecoded(self, response: TextResponse, content_type: str) -> TextResponse:
+        """The response as UTF-8 text decoded with our charset rules.
+
+        Scrapy trusts the declared charset, and falls back to cp1252; pages
+        in windows-1251 or koi8-r that declare nothing or the wrong charset
+        come out as mojibake. Classification, links and the stored html and
+        encoding all read the replaced response."""
+        text, encoding = decode_html(response.body, content_type)
+        if encoding == "utf-8" and response.encoding == "utf-8":
+            return response
+        if encoding != response.encoding:
+            self.crawler.stats.inc_value("newscrawl/pages/charset_corrected")
+            logger.debug("Decoded %s as %s, not %s", response.url, encoding, response.encoding)
+        return HtmlResponse(
+            url=response.url, status=response.status, headers=response.headers, body=text.encode("utf-8"),
+            encoding="utf-8", request=response.request, flags=response.flags, ip_address=response.ip_address,
+            certificate=response.certificate, protocol=response.protocol,
+        )
 
     def _parse_html(self, response: TextResponse, site: str):
         tree = response.selector.root
@@ -251,18 +339,7 @@ class NewsSpider(scrapy.Spider):
 
     def on_error(self, failure):
         request = failure.request
-        if failure.check(HttpError):
-            reason = f"http_{failure.value.response.status}"
-        elif failure.check(DNSLookupError):
-            reason = "dns"
-        elif failure.check(TxTimeoutError, TCPTimedOutError):
-            reason = "timeout"
-        elif failure.check(PrivateAddressError):
-            reason = "private_address"
-        elif failure.check(IgnoreRequest) and "robots.txt" in failure.getErrorMessage():
-            reason = "robots_disallowed"
-        else:
-            reason = type(failure.value).__name__.lower()
+        reason = _failure_reason(failure)
         if request.meta.get("quiet_errors"):
             self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
             return
