@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging.config
 
-from sqlalchemy import engine_from_config, pool
+from sqlalchemy import engine_from_config, pool, text
 
 from alembic import context
 from models import Base
@@ -53,6 +53,10 @@ def _run(connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several workers may start on one empty database at once (distributed mode);
+            # the first migrates, the others wait and then find it at head.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7310432)"))
         context.run_migrations()
 
 

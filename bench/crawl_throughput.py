@@ -1,22 +1,27 @@
-"""End-to-end crawl throughput against the trafilatura-only floor.
+"""End-to-end crawl throughput and peak memory, against the trafilatura-only floor.
 
 Serves the public benchmark's real news pages (../shared/benchmarks/article-extraction)
-on loopback, each page on several local sites, with a home page and a sitemap per site.
-It runs the real `newscrawl crawl` (politeness off) into a fresh SQLite database and
-prints pages/s. On the same pages, in this process and on one core, it measures plain
-trafilatura extraction: the floor a crawler that extracts every page cannot beat on one core.
+on loopback: every page under several URLs, spread over many local sites, each with a
+sitemap. Runs the real `newscrawl crawl` with politeness off into a fresh SQLite database,
+once with the extraction process pool (the default) and once in-process, and prints pages/s
+and the peak RSS of the crawl's whole process tree. On the same pages, in this process and
+on one core, it measures plain trafilatura extraction: the floor.
 
-    python bench/crawl_throughput.py [--copies 2] [--sites 8]
+    python bench/crawl_throughput.py                      # ~540 pages, both modes
+    python bench/crawl_throughput.py --pages 10000 --modes pool   # the 10k-page memory run
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import json
+import math
+import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -41,10 +46,10 @@ def load_pages() -> list[tuple[str, str, bytes]]:
 
 
 def build_sites(root: Path, pages, n_sites: int, copies: int) -> int:
-    """Write sample-site trees: page i is served by `copies` of the `n_sites` sites."""
+    """Write sample-site trees: page i is served by ``copies`` of the ``n_sites`` sites."""
     served = 0
     for s in range(n_sites):
-        site = root / f"bench{s:02d}"
+        site = root / f"bench{s:03d}"
         (site / "public").mkdir(parents=True)
         paths = []
         for i, (page_id, slug, html) in enumerate(pages):
@@ -56,18 +61,67 @@ def build_sites(root: Path, pages, n_sites: int, copies: int) -> int:
             (target / "index.html").write_bytes(html)
             paths.append(path)
         served += len(paths)
-        links = "\n".join(f'<li><a href="{p}">Story {n}</a></li>' for n, p in enumerate(paths))
-        (site / "public" / "index.html").write_text(
-            f"<html><head><title>Bench {s}</title></head><body><ul>{links}</ul></body></html>", encoding="utf-8"
-        )
         urls = "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in paths)
         (site / "public" / "sitemap.xml").write_text(
             f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
             encoding="utf-8",
         )
         (site / "public" / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
-        (site / "site.toml").write_text(f'slug = "bench{s:02d}"\nname = "Bench {s}"\nstart = ["/sitemap.xml"]\n')
+        (site / "site.toml").write_text(f'slug = "bench{s:03d}"\nname = "Bench {s}"\nstart = ["/sitemap.xml"]\n')
     return served
+
+
+class TreeRSS(threading.Thread):
+    """Samples the summed RSS of a process and its descendants from /proc (peak, in MB)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0.0, True
+
+    def run(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self._tree_rss())
+            time.sleep(0.2)
+
+    def _tree_rss(self) -> float:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = Path(entry.path, "status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            pid = int(entry.name)
+            children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
+            rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
+        total, stack = 0, [self.pid]
+        while stack:
+            pid = stack.pop()
+            total += rss.get(pid, 0)
+            stack.extend(children.get(pid, []))
+        return total / 1024
+
+
+def crawl(sites_file: Path, db: str, processes: int) -> tuple[float, float, str]:
+    command = [
+        str(Path(sys.executable).parent / "newscrawl"), "crawl", "--db", db, "--allow-private", "--sites",
+        str(sites_file), "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "DOWNLOAD_DELAY=0",
+        "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "--set", f"NEWSCRAWL_EXTRACT_PROCESSES={processes}",
+        # sitemap -> article only: the benchmark pages link to their original sites' paths, 404s here
+        "--set", "DEPTH_LIMIT=1",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = TreeRSS(process.pid)
+    sampler.start()
+    out, err = process.communicate()
+    sampler.running = False
+    if process.returncode != 0:
+        sys.exit(f"crawl failed:\n{out}\n{err[-3000:]}")
+    seconds = float(re.search(r"Crawl finished in ([\d.]+) s", out).group(1))
+    return seconds, sampler.peak, out
 
 
 def trafilatura_floor(pages) -> float:
@@ -79,41 +133,33 @@ def trafilatura_floor(pages) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sites", type=int, default=8, help="local sites to spread the pages over")
-    parser.add_argument("--copies", type=int, default=2, help="sites that serve each page")
+    parser.add_argument("--pages", type=int, default=540, help="pages to serve (each benchmark page under several URLs)")
+    parser.add_argument("--sites", type=int, default=0, help="local sites (default: one per 45 pages, at least 12)")
+    parser.add_argument("--modes", default="pool,inprocess", help="comma list of: pool, inprocess")
     args = parser.parse_args()
 
     pages = load_pages()
+    copies = max(1, math.ceil(args.pages / len(pages)))
+    n_sites = args.sites or max(12, args.pages // 45)
+    copies = min(copies, n_sites)
+    floor = trafilatura_floor(pages)
+    print(f"trafilatura-only floor (one core, {len(pages)} pages): {floor:.1f} pages/s, {1000 / floor:.1f} ms/page")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        served = build_sites(tmp / "sites", pages, args.sites, args.copies)
+        served = build_sites(tmp / "sites", pages, n_sites, copies)
+        print(f"serving {served} pages: {len(pages)} benchmark pages x {copies} URLs on {n_sites} local sites")
         with serve_sample_sites(tmp / "sites") as sites:
             sites_file = tmp / "sites.toml"
             sites_file.write_text(sites.sites_toml(), encoding="utf-8")
-            db = f"sqlite:///{tmp / 'bench.db'}"
-            command = [
-                str(Path(sys.executable).parent / "newscrawl"), "crawl", "--db", db, "--allow-private",
-                "--sites", str(sites_file), "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "DOWNLOAD_DELAY=0",
-                "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
-                # sitemap -> article only: the benchmark pages link to their original sites' paths,
-                # which would be 404s here.
-                "--set", "DEPTH_LIMIT=1",
-            ]
-            started = time.perf_counter()
-            result = subprocess.run(command, capture_output=True, text=True)
-            crawl_seconds = time.perf_counter() - started
-        if result.returncode != 0:
-            sys.exit(f"crawl failed:\n{result.stdout}\n{result.stderr[-3000:]}")
-        summary = result.stdout.strip().splitlines()
-
-    floor = trafilatura_floor([p for p in pages])
-    crawl_rate = served / crawl_seconds
-    print(f"pages served: {served} ({len(pages)} benchmark pages x {args.copies} sites, {args.sites} sites)")
-    for line in summary[:4]:
-        print(f"  {line}")
-    print(f"crawl (newscrawl crawl, process start to exit): {crawl_seconds:.2f} s, {crawl_rate:.1f} article pages/s")
-    print(f"trafilatura-only floor (one core, same pages): {floor:.1f} pages/s, {1000 / floor:.1f} ms/page")
-    print(f"ratio crawl / floor: {crawl_rate / floor:.2f}")
+            for mode in args.modes.split(","):
+                processes = -1 if mode == "pool" else 0
+                seconds, peak, out = crawl(sites_file, f"sqlite:///{tmp / (mode + '.db')}", processes)
+                rate = served / seconds
+                print(f"\nmode {mode} (NEWSCRAWL_EXTRACT_PROCESSES={processes}):")
+                for line in out.strip().splitlines()[:3]:
+                    print(f"  {line}")
+                print(f"  crawl: {seconds:.1f} s, {rate:.1f} pages/s = {rate / floor:.2f}x the one-core floor; "
+                      f"peak RSS of the process tree {peak:.0f} MB")
 
 
 if __name__ == "__main__":

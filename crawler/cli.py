@@ -52,17 +52,43 @@ def build_parser() -> argparse.ArgumentParser:
                        help="allow loopback/private addresses (local test sites); refused by default")
     crawl.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE", default=[],
                        help="override a Scrapy setting, as `scrapy crawl -s` does (repeatable)")
+    crawl.add_argument("--redis", metavar="URL",
+                       help="distributed mode: share the frontier (scrapy-redis) and the dedupe index in this Redis")
+    crawl.add_argument("--redis-run", metavar="ID",
+                       help="with --redis: the run the workers share (default: the current UTC hour)")
     crawl.add_argument("--refresh", action="store_true", help="fetch article URLs already stored again")
     crawl.add_argument("--since", metavar="DATE", help="skip feed and sitemap entries published before DATE (ISO 8601)")
     crawl.add_argument("urls", nargs="*", metavar="URL", help="start URLs: home or section pages, feeds, sitemaps")
     crawl.set_defaults(func=cmd_crawl)
 
-    export = commands.add_parser("export", help="write stored articles as JSONL or CSV",
-                                 description="One record per stored article, streamed.")
+    export = commands.add_parser(
+        "export", help="write stored articles as JSONL, CSV or Parquet",
+        description="One record per article from the clean_articles view (docs/clean_articles.md), in id order, "
+        "streamed at constant memory. Filters combine (AND).")
     _add_db(export)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl",
+                        help="jsonl (default), csv (authors and tags as JSON arrays) or parquet (needs -o)")
+    export.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout; required for parquet)")
+    export.add_argument("--since", metavar="DATE",
+                        help="only articles published at or after DATE (ISO 8601; articles without a date are left out)")
+    export.add_argument("--site", dest="sites", action="append", metavar="SITE", default=[],
+                        help="only this site, as in the site column (repeatable)")
+    export.add_argument("--story", type=int, metavar="ID", help="only the articles of this story (story_id)")
+    export.add_argument("--canonical-only", action="store_true",
+                        help="only each near-duplicate group's canonical article (is_canonical)")
     export.set_defaults(func=cmd_export)
+
+    report = commands.add_parser(
+        "report", help="write a static HTML page of story clusters and per-site crawl health",
+        description="Writes one self-contained HTML page (no scripts, no external resources): story clusters, "
+        "newest then largest first, with near-duplicate copies folded under their canonical article, and per "
+        "site articles per day and the share without a publication date.")
+    _add_db(report)
+    report.add_argument("-o", "--output", metavar="FILE", help="output file (default: stdout)")
+    report.add_argument("--days", type=int, default=30, help="days in the per-site charts (default 30)")
+    report.add_argument("--max-stories", type=int, default=200, metavar="N",
+                        help="show at most N story clusters (default 200)")
+    report.set_defaults(func=cmd_report)
 
     extract = commands.add_parser("extract", help="extract articles from saved HTML files (debugging, evaluation)",
                                   description="Prints one JSON object per input file, in input order. .gz files are read compressed.")
@@ -148,6 +174,13 @@ def cmd_crawl(args) -> int:
         overrides["NEWSCRAWL_SINCE"] = args.since
     if args.quiet:
         overrides["NEWSCRAWL_PROGRESS"] = "False"
+    if args.redis:
+        import datetime as dt
+
+        overrides["NEWSCRAWL_REDIS_URL"] = args.redis
+        overrides["NEWSCRAWL_REDIS_RUN"] = args.redis_run or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H")
+    elif args.redis_run:
+        raise ValueError("--redis-run needs --redis")
     settings = build_settings(args.db, overrides, args.allow_private, args.log_level)
     return _locked_run(settings, lambda: run_crawl(urls, settings), quiet=args.quiet)
 
@@ -214,20 +247,55 @@ def _summarise(report, database_url: str, show_articles: bool = False, quiet: bo
 
 
 def cmd_export(args) -> int:
-    from crawler.export import iter_records, write_csv, write_jsonl
+    from crawler.export import ExportFilters, export
+    from crawler.extract import parse_datetime
     from models.db import make_engine, upgrade
 
-    upgrade(args.db)
+    since = None
+    if args.since:
+        since = parse_datetime(args.since)
+        if since is None:
+            raise ValueError(f"--since expects an ISO 8601 date, got {args.since!r}")
+    filters = ExportFilters(since=since, sites=tuple(args.sites), story_id=args.story,
+                            canonical_only=args.canonical_only)
+    if args.format == "parquet" and not args.output:
+        raise ValueError("--format parquet needs -o FILE")
+    upgrade(args.db)  # the view is created by a migration
     engine = make_engine(args.db)
-    writer = write_csv if args.format == "csv" else write_jsonl
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
-        count = writer(iter_records(engine), out)
+        count = export(engine, args.format, args.output, filters, stdout=sys.stdout)
+    except BrokenPipeError:
+        # The reader (head, a pager) stopped early: not a failure of the export. Point
+        # stdout at /dev/null so the interpreter's final flush does not raise again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     finally:
-        if args.output:
-            out.close()
         engine.dispose()
     print(f"Exported {count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from crawler.htmlreport import render_report
+    from models.db import make_engine, resolve_database_url
+
+    if args.days < 1 or args.max_stories < 1:
+        raise ValueError("--days and --max-stories must be at least 1")
+    url = resolve_database_url(args.db)
+    if not _database_ready(url):
+        return EXIT_FAILED
+    engine = make_engine(url)
+    try:
+        page = render_report(engine, days=args.days, max_stories=args.max_stories)
+    finally:
+        engine.dispose()
+    if args.output:
+        Path(args.output).write_text(page, encoding="utf-8")
+        print(f"Wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(page)
     return EXIT_OK
 
 

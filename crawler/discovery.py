@@ -28,13 +28,19 @@ class Kind(str, Enum):
     OTHER = "other"
 
 
-_XML_PROLOG = re.compile(rb"^(?:\s|<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>|<\?xml-stylesheet[^>]*\?>)*", re.DOTALL | re.IGNORECASE)
+# The prolog before the root element: XML declaration, comments, stylesheets, and a
+# DOCTYPE, which may carry an inline DTD ([...]); entity bombs live there, and the
+# parsers below are the ones that must refuse them, so the sniffing must see past it.
+_XML_PROLOG = re.compile(
+    rb"^(?:\s|<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>|<\?xml-stylesheet[^>]*\?>)*",
+    re.DOTALL | re.IGNORECASE,
+)
 _ROOT = re.compile(rb"<\s*(?:[\w-]+:)?([\w-]+)", re.IGNORECASE)
 
 
 def detect_kind(body: bytes) -> Kind:
     """Sniff the root element of the first few KB."""
-    head = body[:4096].lstrip(b"\xef\xbb\xbf")
+    head = body[:16384].lstrip(b"\xef\xbb\xbf")
     match = _XML_PROLOG.match(head)
     rest = head[match.end():] if match else head
     root = _ROOT.match(rest)

@@ -1,46 +1,124 @@
-"""Streaming exports of stored articles (JSONL, CSV)."""
+"""Streaming exports of the ``clean_articles`` view (JSONL, CSV, Parquet).
+
+Exports read the view, not the ``articles`` table: the view is the documented
+contract (docs/clean_articles.md), so an export has the same columns, in the
+same order, as a downstream SQL query.
+
+Memory stays constant whatever the number of rows: rows come from a streamed
+result (a server-side cursor on PostgreSQL, SQLite's lazy cursor) in
+partitions of ``batch_size`` rows, and each partition is written out (one
+Parquet row group per partition) before the next one is fetched.
+"""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import IO
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Boolean, Column, Double, Engine, Integer, MetaData, Select, String, Table, Text, select
 
-from models import Article
+from models.base import UTCDateTime
 
-EXPORT_FIELDS = [
-    "id",
-    "url",
-    "canonical_url",
-    "site",
-    "title",
-    "authors",
-    "published_at",
-    "language",
-    "text",
-    "dup_group_id",
-    "story_id",
-    "fetched_at",
-]
+# The view as SQLAlchemy sees it. It lives in its own MetaData, not in the
+# models' Base.metadata: the view is created by migration 0005, and Alembic's
+# autogenerate must never try to create it as a table. The types give the
+# result processing (aware UTC datetimes, decoded JSON lists, booleans) on
+# every backend; the columns and their order follow the migration, and
+# tests/test_contract.py checks that the two agree.
+view_metadata = MetaData()
+clean_articles = Table(
+    "clean_articles",
+    view_metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text),
+    Column("canonical_url", String(2048)),
+    Column("site", String(255)),
+    Column("site_name", String(255)),
+    Column("title", Text),
+    Column("authors", JSON),
+    Column("published_at", UTCDateTime),
+    Column("language", String(16)),
+    Column("text", Text),
+    Column("image", Text),
+    Column("section", String(255)),
+    Column("tags", JSON),
+    Column("fetched_at", UTCDateTime),
+    Column("extractor_version", String(64)),
+    Column("dup_group_id", Integer),
+    Column("story_id", Integer),
+    Column("is_canonical", Boolean),
+    Column("dup_similarity", Double),
+    Column("story_similarity", Double),
+)
+
+EXPORT_FIELDS: list[str] = [column.name for column in clean_articles.columns]
+DATETIME_FIELDS = ("published_at", "fetched_at")
+LIST_FIELDS = ("authors", "tags")
+FORMATS = ("jsonl", "csv", "parquet")
+DEFAULT_BATCH_SIZE = 5_000
 
 
-def iter_records(engine: Engine, batch_size: int = 500) -> Iterator[dict]:
-    """One dict per stored article, streamed in id order (constant memory)."""
-    columns = [getattr(Article, name) for name in EXPORT_FIELDS]
-    with Session(engine) as session:
-        rows = session.execute(select(*columns).order_by(Article.id).execution_options(yield_per=batch_size))
-        for row in rows:
-            record = dict(zip(EXPORT_FIELDS, row))
-            for key in ("published_at", "fetched_at"):
-                if record[key] is not None:
-                    record[key] = record[key].isoformat()
-            yield record
+@dataclass(frozen=True)
+class ExportFilters:
+    """Which rows to export; the default exports every row."""
+
+    since: dt.datetime | None = None  # published_at >= since (rows without a date are left out)
+    sites: tuple[str, ...] = ()  # articles.site values; empty means every site
+    story_id: int | None = None
+    canonical_only: bool = False  # only each near-duplicate group's representative
+
+    def __post_init__(self):
+        if self.since is not None and self.since.tzinfo is None:
+            raise ValueError("since must be timezone-aware")
 
 
-def write_jsonl(records: Iterator[dict], out: IO[str]) -> int:
+def build_query(filters: ExportFilters | None = None) -> Select:
+    filters = filters or ExportFilters()
+    view = clean_articles.c
+    query = select(clean_articles)
+    if filters.since is not None:
+        query = query.where(view.published_at >= filters.since)
+    if filters.sites:
+        query = query.where(view.site.in_(filters.sites))
+    if filters.story_id is not None:
+        query = query.where(view.story_id == filters.story_id)
+    if filters.canonical_only:
+        query = query.where(view.is_canonical.is_(True))
+    return query.order_by(view.id)
+
+
+def iter_row_batches(
+    engine: Engine, filters: ExportFilters | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[Sequence]:
+    """The view's rows in id order, ``batch_size`` at a time, streamed from the database."""
+    with engine.connect() as conn:
+        # stream_results: a server-side (named) cursor on PostgreSQL, so the driver
+        # does not buffer the whole result; yield_per sizes each fetch.
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(build_query(filters))
+        yield from result.partitions(batch_size)
+
+
+def _record(row) -> dict:
+    record = dict(zip(EXPORT_FIELDS, row))
+    for key in DATETIME_FIELDS:
+        if record[key] is not None:
+            record[key] = record[key].isoformat()
+    return record
+
+
+def iter_records(
+    engine: Engine, filters: ExportFilters | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[dict]:
+    """One dict per exported article, datetimes as ISO 8601 strings with their +00:00 offset."""
+    for batch in iter_row_batches(engine, filters, batch_size):
+        for row in batch:
+            yield _record(row)
+
+
+def write_jsonl(records: Iterable[dict], out: IO[str]) -> int:
     count = 0
     for record in records:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -48,12 +126,79 @@ def write_jsonl(records: Iterator[dict], out: IO[str]) -> int:
     return count
 
 
-def write_csv(records: Iterator[dict], out: IO[str]) -> int:
+def write_csv(records: Iterable[dict], out: IO[str]) -> int:
+    """CSV with a header row; list columns (authors, tags) as JSON arrays in one cell."""
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     count = 0
     for record in records:
-        record["authors"] = json.dumps(record["authors"], ensure_ascii=False)
+        for key in LIST_FIELDS:
+            record[key] = json.dumps(record[key], ensure_ascii=False)
         writer.writerow(record)
         count += 1
     return count
+
+
+def parquet_schema():
+    import pyarrow as pa
+
+    text = pa.string()
+    types = {
+        "id": pa.int64(),
+        "authors": pa.list_(text),
+        "tags": pa.list_(text),
+        "published_at": pa.timestamp("us", tz="UTC"),
+        "fetched_at": pa.timestamp("us", tz="UTC"),
+        "dup_group_id": pa.int64(),
+        "story_id": pa.int64(),
+        "is_canonical": pa.bool_(),
+        "dup_similarity": pa.float64(),
+        "story_similarity": pa.float64(),
+    }
+    nullable = {"site_name", "title", "published_at", "language", "image", "section",
+                "dup_group_id", "story_id", "dup_similarity", "story_similarity"}
+    return pa.schema([pa.field(name, types.get(name, text), nullable=name in nullable) for name in EXPORT_FIELDS])
+
+
+def write_parquet(batches: Iterable[Sequence], path, compression: str = "zstd") -> int:
+    """One Parquet row group per batch of rows; only one batch is held in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = parquet_schema()
+    count = 0
+    with pq.ParquetWriter(path, schema, compression=compression) as writer:
+        for batch in batches:
+            if not batch:
+                continue
+            columns = list(zip(*batch))
+            arrays = [pa.array(values, type=field.type) for values, field in zip(columns, schema)]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            count += len(batch)
+    return count
+
+
+def export(
+    engine: Engine,
+    fmt: str,
+    output: str | None,
+    filters: ExportFilters | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    stdout: IO[str] | None = None,
+) -> int:
+    """Write the filtered view to ``output`` (a path; None for ``stdout``, text formats only).
+
+    Returns the number of rows written."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
+    if fmt == "parquet":
+        if not output:
+            raise ValueError("--format parquet needs -o FILE (Parquet is a binary file format)")
+        return write_parquet(iter_row_batches(engine, filters, batch_size), output)
+    writer = write_csv if fmt == "csv" else write_jsonl
+    records = iter_records(engine, filters, batch_size)
+    if output is None:
+        return writer(records, stdout)
+    # A large buffer: the rows are small and many, and each write() is a system call otherwise.
+    with open(output, "w", encoding="utf-8", newline="", buffering=1 << 20) as out:
+        return writer(records, out)

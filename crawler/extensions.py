@@ -10,6 +10,7 @@ import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from models import CrawlRun
@@ -39,9 +40,17 @@ def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
 
 
 def failure_share(stats: dict) -> float:
+    """Failed fetches as a share of all fetches, each URL counted once.
+
+    A retried fetch shows up several times in Scrapy's download counters (a 503
+    retried twice is three responses); counting those would dilute the
+    failures until a run whose every article failed still looked healthy. So
+    the fetches are the download outcomes (responses and exceptions) less the
+    retries, i.e. one final outcome per request."""
     _, errors = split_skips(stats)
     failed = sum(errors.values())
-    attempts = int(stats.get("downloader/response_count", 0)) + failed
+    outcomes = int(stats.get("downloader/response_count", 0)) + int(stats.get("downloader/exception_count", 0))
+    attempts = max(outcomes - int(stats.get("retry/count", 0)), failed)
     return failed / attempts if attempts else 0.0
 
 
@@ -81,6 +90,13 @@ class CrawlRunRecorder:
     def spider_opened(self, spider) -> None:
         # The storage pipeline has upgraded the schema by now (pipelines open first).
         self.engine = make_engine(self.database_url)
+        if not self.crawler.settings.get("NEWSCRAWL_REDIS_URL"):
+            # This run holds the run lock, so an unfinished row of an earlier run is one
+            # that was killed (with distributed workers, another worker may still be running).
+            with Session(self.engine) as session, session.begin():
+                session.execute(
+                    update(CrawlRun).where(CrawlRun.finished_at.is_(None)).values(status="interrupted")
+                )
         with Session(self.engine) as session, session.begin():
             run = CrawlRun(
                 started_at=dt.datetime.now(dt.timezone.utc),

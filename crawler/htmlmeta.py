@@ -7,14 +7,22 @@ ourselves where precision matters.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from collections.abc import Iterator
 from typing import Any
 
 import charset_normalizer
+from charset_normalizer.md import mess_ratio
 from lxml import html as lxml_html
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    html_to_unicode,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +54,81 @@ LISTING_TYPES = {
 _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False)
 
 
+# How much less garbled (charset_normalizer's mess ratio, 0 = clean) the detected
+# decoding must read before it overrides a declared single-byte charset.
+MESS_MARGIN = 0.1
+DETECT_BYTES = 65536
+_UNICODE_CODECS = ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be")
+
+
 def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Decode a page the way browsers do: BOM, then the HTTP charset, then
-    <meta charset>, then detection from the bytes (charset_normalizer), since
-    many sites (Russian ones in windows-1251 especially) declare nothing or
-    declare the wrong charset."""
-    encoding, text = html_to_unicode(content_type, body, auto_detect_fun=_detect_encoding)
-    return text, encoding
+    """Decode a page: (text, Python codec name).
+
+    A BOM wins. Otherwise the declared charset (HTTP header, then <meta>) is
+    used when it is believable, else the charset detected from the bytes
+    (charset_normalizer). Many sites, Russian ones in windows-1251 and koi8-r
+    especially, declare nothing or the wrong charset, and a browser-style
+    fallback to cp1252 turns their text into mojibake. A declaration is not
+    believable when
+
+    - the bytes are invalid in it (meta says utf-8, the bytes are koi8-r), or
+    - it is a legacy charset, in which almost any bytes decode, and the
+      detected charset reads clearly less garbled (header says iso-8859-1,
+      the bytes are windows-1251).
+
+    A declared Unicode charset in which the bytes are valid is always kept:
+    random legacy bytes are almost never valid UTF-8.
+    """
+    bom_encoding, _ = read_bom(body)
+    if bom_encoding:
+        encoding, text = html_to_unicode(content_type, body)
+        return text, encoding
+    declared = _declared_encoding(body, content_type)
+    declared_text = None
+    if declared:
+        try:
+            declared_text = body.decode(declared)
+        except UnicodeDecodeError:
+            logger.debug("Bytes are not valid %s, as declared; detecting the charset", declared)
+        if declared_text is not None and codecs.lookup(declared).name in _UNICODE_CODECS:
+            return declared_text, declared
+    detected = _detect_encoding(body)
+    if declared_text is None:
+        if detected:
+            return body.decode(detected, errors="replace"), detected
+        encoding, text = html_to_unicode(content_type, body)  # w3lib's fallback: utf-8, then cp1252
+        return text, encoding
+    if detected and codecs.lookup(detected).name != codecs.lookup(declared).name:
+        detected_text = body.decode(detected, errors="replace")
+        if detected_text != declared_text and _mess(detected_text) + MESS_MARGIN < _mess(declared_text):
+            logger.debug("Declared charset %s contradicted by the bytes; decoding as %s", declared, detected)
+            return detected_text, detected
+    return declared_text, declared
+
+
+def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
+    """The HTTP charset, else the page's <meta> charset, as a Python codec name (None if unknown)."""
+    for name in (http_content_type_encoding(content_type) if content_type else None,
+                 html_body_declared_encoding(body)):
+        if name:
+            resolved = resolve_encoding(name)
+            if resolved:
+                return resolved
+    return None
+
+
+def _mess(text: str) -> float:
+    return mess_ratio(text[:DETECT_BYTES], maximum_threshold=1.0)
 
 
 def _detect_encoding(body: bytes) -> str | None:
-    best = charset_normalizer.from_bytes(body[:65536]).best()
-    return best.encoding if best is not None else None
+    best = charset_normalizer.from_bytes(body[:DETECT_BYTES]).best()
+    if best is None:
+        return None
+    try:
+        return codecs.lookup(best.encoding).name
+    except LookupError:
+        return None
 
 
 def parse_html(html: str | bytes) -> lxml_html.HtmlElement:

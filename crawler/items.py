@@ -24,5 +24,6 @@ class PageItem:
     via: str  # how it was found: start, feed, sitemap, listing, canonical
     listed_published: dt.datetime | None = None  # date the feed or sitemap declared
     article: ExtractedArticle | None = None
+    signature: object | None = None  # dedupe.grouping.Signature of article.text, when computed in a worker
     stored_as: str | None = None  # new | updated | unchanged
     article_id: int | None = None

@@ -31,25 +31,40 @@ class PrivateAddressGuardMiddleware:
     refused too. Redirects are new requests and pass through here again, so a
     page cannot steer the crawler into an internal network with a 302.
     Disabled by ``NEWSCRAWL_ALLOW_PRIVATE`` (for crawling local test sites).
+    ``NEWSCRAWL_ALLOWED_PRIVATE_HOSTS`` lets an operator allow chosen internal
+    sites (``host:port`` entries, e.g. an intranet news site) while the guard
+    stays on for everything else, redirects from those sites included.
 
     Scrapy resolves the name again when it connects; its resolver caches the
     answer we just checked, which narrows (but cannot close) a DNS-rebinding
     window. Deployments that must close it should also egress-filter.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, allowed_hosts: set[str] | None = None) -> None:
         self._verdicts: dict[str, str | None] = {}  # host -> refusal reason, None if public
+        self.allowed_hosts: set[str] = set()
+        for entry in allowed_hosts or ():
+            host, sep, port = entry.strip().lower().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"NEWSCRAWL_ALLOWED_PRIVATE_HOSTS entries are host:port, got {entry!r}")
+            self.allowed_hosts.add(f"{host.strip('[]')}:{int(port)}")
 
     @classmethod
     def from_crawler(cls, crawler):
         if crawler.settings.getbool("NEWSCRAWL_ALLOW_PRIVATE"):
             raise NotConfigured  # NEWSCRAWL_ALLOW_PRIVATE: crawling local sites on purpose
-        return cls()
+        return cls(set(crawler.settings.getlist("NEWSCRAWL_ALLOWED_PRIVATE_HOSTS")))
 
     async def process_request(self, request: Request):
-        host = urlparse_cached(request).hostname
+        parsed = urlparse_cached(request)
+        host = parsed.hostname
         if not host:
             return None
+        if self.allowed_hosts:
+            port = parsed.port or {"http": 80, "https": 443}.get(parsed.scheme)
+            # Exactly this host and port: another port on the same address is another service.
+            if f"{host}:{port}".lower() in self.allowed_hosts:
+                return None
         if host not in self._verdicts:
             self._verdicts[host] = await self._check(host)
         reason = self._verdicts[host]

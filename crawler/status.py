@@ -65,7 +65,7 @@ def print_status(engine: Engine, out: IO[str], runs: int = 10, days: int = 7) ->
           f"{'same':>5}  {'skipped':>7}  errors", file=out)
     for run in recent:
         took = f"{(run.finished_at - run.started_at).total_seconds():.0f}s" if run.finished_at else "-"
-        status = run.status if run.finished_at else "running or killed"
+        status = run.status if run.finished_at or run.status == "interrupted" else "running or killed"
         errors = ", ".join(f"{k}={v}" for k, v in sorted((run.errors or {}).items())) or "-"
         print(f"{run.id:>5}  {run.started_at:%Y-%m-%d %H:%M}  {took:>6}  {status:<11}  {run.pages_fetched:>6}  "
               f"{run.articles_new:>5}  {run.articles_updated:>4}  {run.articles_unchanged:>5}  "

@@ -148,9 +148,13 @@ class ArticleStore:
         raw_body: bytes,
         encoding: str,
         fetched_at: dt.datetime,
+        signature: Signature | None = None,
     ) -> SaveResult:
+        """Store one article. ``signature``, if given, was computed (in a worker
+        process) on ``article.text``; it is used when the site's learned
+        boilerplate leaves that text unchanged."""
         try:
-            return self._save(url, canonical_url, site, article, raw_body, encoding, fetched_at)
+            return self._save(url, canonical_url, site, article, raw_body, encoding, fetched_at, signature)
         except IntegrityError:
             # Another writer stored the same canonical URL between our check and
             # our insert; theirs stands.
@@ -158,7 +162,7 @@ class ArticleStore:
                 existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one()
                 return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id)
 
-    def _save(self, url, canonical_url, site, article, raw_body, encoding, fetched_at) -> SaveResult:
+    def _save(self, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature) -> SaveResult:
         assignment = None
         newly: set[str] = set()
         with Session(self.engine) as session, session.begin():
@@ -189,7 +193,9 @@ class ArticleStore:
             else:
                 session.add(row)
                 session.flush()  # assigns row.id inside the transaction
-                assignment = self.deduper.assign(self._record(row))
+                if signature is None or cleaned.text != article.text:
+                    signature = None  # learned boilerplate changed the text: sign what is stored
+                assignment = self.deduper.assign(self._record(row), signature)
                 self._apply_assignment(session, row, assignment)
                 self._store_signature(session, row.id, assignment.signature)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)

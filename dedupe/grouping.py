@@ -64,6 +64,7 @@ class Signature:
     content_hash: str
     time: float | None  # publication time (else fetch time) as a UNIX timestamp
     fetched: float | None
+    story_minhash: np.ndarray | None = None  # MinHash of ``terms`` (before time salting), computed once
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ class Deduper:
         self._rep = _Column(np.int32)  # for a founder: number of its group's representative
         self._span = _Column(np.float64, 2, fill=np.nan)  # for a story founder: first and last time
         self._prefix = _Column(np.uint64)  # content-hash prefix of each document
-        self._by_hash: dict[int, int] = {}  # content-hash prefix -> first document with it
+        # Exact copies: documents by content-hash prefix, in a one-band index (12 bytes per
+        # document, where a dict would take ~100).
+        self._by_hash = BandIndex(bands=1, rows=2)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -153,7 +156,7 @@ class Deduper:
         columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._time,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
         total = sum(c.nbytes for c in columns)
-        for index in (self._dup_index, self._story_index):
+        for index in (self._dup_index, self._story_index, self._by_hash):
             if isinstance(index, BandIndex):
                 total += index.nbytes()
         return total
@@ -169,8 +172,9 @@ class Deduper:
         terms, weights = story_terms(record.title, record.text, record.language, s.story_features, words)
         fetched = _timestamp(record.fetched_at)
         published = _timestamp(record.published_at)
+        story_minhash = minhash_values(terms.astype(np.uint64), s.story_num_perm, s.seed + 1) if len(terms) else None
         return Signature(minhash, terms, weights, content_hash(record.text, words),
-                         published if published is not None else fetched, fetched)
+                         published if published is not None else fetched, fetched, story_minhash)
 
     def _story_minhash(self, terms: np.ndarray, bucket: int, values: np.ndarray | None = None) -> np.ndarray:
         """MinHash of the story terms, salted with a time bucket so that the LSH
@@ -187,7 +191,9 @@ class Deduper:
     def _story_query(self, sig: Signature) -> set:
         bucket = self._bucket(sig.time)
         buckets = (bucket,) if bucket == -1 else (bucket - 1, bucket, bucket + 1)
-        values = minhash_values(sig.terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
+        values = sig.story_minhash
+        if values is None:
+            values = minhash_values(sig.terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
         found: set = set()
         for b in buckets:
             found |= self._story_index.query(self._story_minhash(sig.terms, b, values))
@@ -213,17 +219,21 @@ class Deduper:
 
     def _near_duplicate(self, sig: Signature) -> tuple[int | None, float | None]:
         prefix = int(sig.content_hash[:15], 16)
-        if prefix in self._by_hash:
-            return self._by_hash[prefix], 1.0
+        exact = [n for n in self._by_hash.query(_prefix_values(prefix)) if int(self._prefix.data[n]) == prefix]
+        if exact:
+            return min(exact), 1.0
         if sig.minhash is None:
             return None, None
+        s = self.settings
         low = (sig.minhash & 0xFFFF).astype(np.uint16)
         best, best_sim = None, 0.0
         for number in self._resolve(self._dup_index.query(sig.minhash)):
             if not self._has_sig.data[number]:
                 continue
             sim = jaccard(low, self._sig.data[number])
-            if sim >= self.settings.near_duplicate_threshold and (sim > best_sim or (sim == best_sim and number < best)):
+            if sim < s.near_duplicate_threshold:
+                continue
+            if sim > best_sim or (sim == best_sim and number < best):
                 best, best_sim = number, sim
         return best, (best_sim if best is not None else None)
 
@@ -309,14 +319,17 @@ class Deduper:
         if sig.time is not None:
             first, last = self._span.data[story]
             self._span.data[story] = (np.fmin(first, sig.time), np.fmax(last, sig.time))
-        self._prefix.append(int(sig.content_hash[:15], 16))
-        self._by_hash.setdefault(int(sig.content_hash[:15], 16), number)
+        prefix = int(sig.content_hash[:15], 16)
+        self._prefix.append(prefix)
+        self._by_hash.insert(number, _prefix_values(prefix))
         if index:
             index_key = key if self.shared else number
             if sig.minhash is not None:
                 self._dup_index.insert(index_key, sig.minhash)
             if n:
-                self._story_index.insert(index_key, self._story_minhash(sig.terms[:n], self._bucket(sig.time)))
+                self._story_index.insert(
+                    index_key, self._story_minhash(sig.terms[:n], self._bucket(sig.time), sig.story_minhash)
+                )
 
     def set_representative(self, dup_group_id: Hashable, key: Hashable) -> None:
         """Record a group's representative read back from storage."""
@@ -335,11 +348,9 @@ class Deduper:
         if self.shared:
             self._dup_index.remove(key)
             self._story_index.remove(key)
-        old_prefix = int(self._prefix.data[number])
-        if self._by_hash.get(old_prefix) == number:
-            del self._by_hash[old_prefix]
-        self._prefix.data[number] = int(sig.content_hash[:15], 16)
-        self._by_hash.setdefault(int(sig.content_hash[:15], 16), number)
+        prefix = int(sig.content_hash[:15], 16)
+        self._prefix.data[number] = prefix  # the old entry in _by_hash no longer verifies
+        self._by_hash.insert(number, _prefix_values(prefix))
         self._sig.data[number] = (sig.minhash & 0xFFFF).astype(np.uint16) if sig.minhash is not None else 0
         self._has_sig.data[number] = sig.minhash is not None
         n = min(len(sig.terms), s.story_features)
@@ -358,6 +369,10 @@ class Deduper:
         assignment = self.assign(record)
         self.commit(assignment)
         return assignment
+
+
+def _prefix_values(prefix: int) -> np.ndarray:
+    return np.array([prefix & 0xFFFFFFFF, prefix >> 32], dtype=np.uint32)
 
 
 def _or_inf(value) -> float:

@@ -9,7 +9,6 @@ its Redis storage and a fixed basename.
 """
 from __future__ import annotations
 
-import zlib
 from collections.abc import Hashable
 from typing import Protocol
 
@@ -24,13 +23,20 @@ class LSHIndex(Protocol):
     def remove(self, key: int) -> None: ...
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
 def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """One 64-bit key per band: the band number in the high bits, a CRC-32 of the band's rows below."""
-    data = values[: bands * rows].astype("<u4").tobytes()
-    step = rows * 4
-    return np.array(
-        [(band << 32) | zlib.crc32(data[band * step : (band + 1) * step]) for band in range(bands)], dtype=np.uint64
-    )
+    """One 64-bit key per band: the band number in the high 32 bits, a 32-bit hash of
+    the band's rows below (multiply-xor mixing, vectorised over all bands at once)."""
+    matrix = values[: bands * rows].astype(np.uint64).reshape(bands, rows)
+    key = np.zeros(bands, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # arithmetic mod 2**64 is the mixing
+        for column in range(rows):
+            key = (key ^ matrix[:, column]) * _MIX
+        key ^= key >> np.uint64(32)
+    return (np.arange(bands, dtype=np.uint64) << np.uint64(32)) | (key & _LOW32)
 
 
 class BandIndex:

@@ -29,25 +29,34 @@ _NUMBER_RARITY = 2.0  # 49-year lease, 1,600 dead: event details, unless they ar
 _MAX_TF = 3
 
 
+# Words rarer than this Zipf value are not kept in the table: they all count as rare
+# (names, transliterations). It keeps the table at ~50k words (about 10 MB instead of 130 MB).
+_TABLE_MIN_ZIPF = 2.5
+
+
 @lru_cache(maxsize=16)
 def _rarity_table(language: str) -> dict[str, float]:
-    """word -> rarity (0 for words too common to matter), for the words wordfreq knows."""
-    return {word: max(_STOP_ZIPF - z, 0.0) for word, z in _frequencies(language).items()}
+    """word -> rarity (0 for words too common to matter), for words wordfreq knows well.
 
-
-@lru_cache(maxsize=16)
-def _frequencies(language: str) -> dict[str, float]:
-    """Zipf frequencies for ``language`` (falls back to English), loaded once per process:
-    a plain dict lookup is ~50x faster than calling wordfreq per word."""
-    import math
-
+    Loaded once per process: a plain dict lookup is ~50x faster than calling
+    wordfreq per word. Unknown languages fall back to English."""
     import wordfreq
 
     try:
-        freqs = wordfreq.get_frequency_dict(language, wordlist="best")
+        buckets = wordfreq.get_frequency_list(language, wordlist="best")
     except (LookupError, ValueError):
-        freqs = wordfreq.get_frequency_dict("en", wordlist="best")
-    return {word: math.log10(freq) + 9 for word, freq in freqs.items() if freq > 0}
+        buckets = wordfreq.get_frequency_list("en", wordlist="best")
+    # Bucket i holds the words of frequency 10**(-i/100), i.e. Zipf 9 - i/100.
+    table = {}
+    for index, words in enumerate(buckets):
+        zipf = 9 - index / 100
+        if zipf < _TABLE_MIN_ZIPF:
+            break
+        rarity = max(_STOP_ZIPF - zipf, 0.0)
+        for word in words:
+            table[word] = rarity
+    wordfreq.get_frequency_list.cache_clear()  # the full list (300k+ words) is not needed any more
+    return table
 
 
 def story_terms(

@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import run_cli
 from tests.helpers import page_path, sample_sites, seed_texts
 
-COMMANDS = [[], ["crawl"], ["export"], ["extract"], ["cluster"], ["db"], ["db", "upgrade"], ["demo"]]
+COMMANDS = [[], ["crawl"], ["export"], ["extract"], ["cluster"], ["db"], ["db", "upgrade"], ["demo"], ["report"],
+            ["reprocess"], ["status"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "newscrawl")

@@ -51,8 +51,7 @@ def test_two_workers_share_frontier_store_and_index(sample_sites, sites_file, pg
     run = f"test-{uuid.uuid4().hex[:8]}"
     redis_url = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
     index = redis_storage["basename"].decode()
-    distributed = ("--set", f"NEWSCRAWL_REDIS_URL={redis_url}", "--set", f"NEWSCRAWL_REDIS_RUN={run}",
-                   "--set", f"NEWSCRAWL_REDIS_INDEX={index}")
+    distributed = ("--redis", redis_url, "--redis-run", run, "--set", f"NEWSCRAWL_REDIS_INDEX={index}")
     try:
         sample_sites.request_log.clear()
         workers = [subprocess.Popen(_command(pg_url, sites_file, *distributed), cwd=REPO, stdout=subprocess.PIPE,

@@ -7,12 +7,15 @@ storage live in the item pipelines.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import datetime as dt
 import logging
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import courlan
 import scrapy
+from lxml import etree
+from scrapy import signals
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -49,8 +52,9 @@ logger = logging.getLogger(__name__)
 
 
 # Types that are never a web page, whatever their bytes look like when sniffed.
+# (Not application/octet-stream: servers label pages and sitemaps with it too.)
 _BINARY_TYPE_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
-                         "application/octet-stream", "application/msword", "application/vnd.")
+                         "application/msword", "application/vnd.")
 
 
 def _is_binary_type(content_type: str) -> bool:
@@ -102,12 +106,6 @@ class NewsSpider(scrapy.Spider):
     """
 
     name = "news"
-    custom_settings = {
-        # A fetch that still fails after its retries is one page's outcome, counted by
-        # reason in the run's report (crawl_runs.errors, the summary line); logged at
-        # ERROR, Scrapy's default, every dead link would reach `--quiet` cron mail.
-        "RETRY_GIVE_UP_LOG_LEVEL": "WARNING",
-    }
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -122,6 +120,7 @@ class NewsSpider(scrapy.Spider):
         if since and spider.since is None:
             raise ValueError(f"NEWSCRAWL_SINCE must be an ISO 8601 date, got {since!r}")
         spider.database_url = resolve_database_url(s.get("DATABASE_URL"))
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         return spider
 
     def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
@@ -181,7 +180,7 @@ class NewsSpider(scrapy.Spider):
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if _is_binary_type(content_type):
-            # Sniffing a PDF or an image for "<p" could mistake it for HTML; its type says enough.
+            # A PDF or an image can hold "<p" in its first bytes; its declared type says enough.
             self._skip("not_html", response.url, content_type)
             return
         kind = detect_kind(response.body)
@@ -189,7 +188,12 @@ class NewsSpider(scrapy.Spider):
             self._remember_validators(response)
         self.crawler.stats.inc_value(f"newscrawl/pages/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX):
-            yield from self._from_entries(response, sitemap_entries(response.body), site, "sitemap")
+            try:
+                entries = sitemap_entries(response.body)
+            except (ValueError, etree.LxmlError) as exc:
+                self._skip("bad_sitemap", response.url, str(exc))
+                return
+            yield from self._from_entries(response, entries, site, "sitemap")
         elif kind is Kind.FEED:
             try:
                 entries = feed_entries(response.body)
@@ -210,16 +214,11 @@ class NewsSpider(scrapy.Spider):
         come out as mojibake. Classification, links and the stored html and
         encoding all read the replaced response."""
         text, encoding = decode_html(response.body, content_type)
-        if encoding == "utf-8" and response.encoding == "utf-8":
+        if codecs.lookup(encoding).name == codecs.lookup(response.encoding).name:
             return response
-        if encoding != response.encoding:
-            self.crawler.stats.inc_value("newscrawl/pages/charset_corrected")
-            logger.debug("Decoded %s as %s, not %s", response.url, encoding, response.encoding)
-        return HtmlResponse(
-            url=response.url, status=response.status, headers=response.headers, body=text.encode("utf-8"),
-            encoding="utf-8", request=response.request, flags=response.flags, ip_address=response.ip_address,
-            certificate=response.certificate, protocol=response.protocol,
-        )
+        self.crawler.stats.inc_value("newscrawl/pages/charset_corrected")
+        logger.debug("Decoded %s as %s, not %s", response.url, encoding, response.encoding)
+        return response.replace(cls=HtmlResponse, body=text.encode("utf-8"), encoding="utf-8")
 
     def _parse_html(self, response: TextResponse, site: str):
         tree = response.selector.root
@@ -332,6 +331,12 @@ class NewsSpider(scrapy.Spider):
             return None
         url = canonicalize(url)
         return amp_to_original(url) if is_amp_url(url) else url
+
+    def request_dropped(self, request, spider=None) -> None:
+        """A redirect back to a URL of its own chain is a loop. The duplicate
+        filter drops it silently before REDIRECT_MAX_TIMES is reached; record it."""
+        if request.url in request.meta.get("redirect_urls", ()):
+            self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}")
 
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")

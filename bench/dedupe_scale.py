@@ -1,0 +1,181 @@
+"""Incremental dedupe at scale: speed and index memory of one Deduper.
+
+Streams synthetic documents (bench/labelled_sets.py ``iter_synthetic``: the 181
+real benchmark texts made into distinct originals plus syndicated copies; only
+the 181 bases are held, each document is dropped after it is added) into one
+``Deduper`` with ``.add`` in generation order (nearly chronological, copies
+right after their original), and prints:
+
+1. Speed (no tracing): total seconds in ``Deduper.add``, µs per article and
+   articles/s; document generation is timed separately and excluded.
+2. ``Deduper.signature`` alone, µs per article, on the first 5,000 documents
+   (if the Deduper exposes it; it is called with the text, or with the record
+   when it takes one, in which case it is the whole per-document signature:
+   MinHash plus story terms).
+3. Index memory (a second pass under tracemalloc, which slows it down): traced
+   memory after adding all documents minus traced memory before the Deduper was
+   created, divided by n. The generated texts and the returned Assignments are
+   not retained, so this is the Deduper's own growth (arrays, band index, key
+   strings and dicts). Also the Deduper's ``index_nbytes()`` (arrays only) when
+   it has one, and the pass's peak.
+
+    python bench/dedupe_scale.py [--n 100000] [--quick] [--no-memory]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from dedupe import DedupeSettings  # noqa: E402
+
+try:  # the public API; Deduper may not be re-exported from dedupe yet
+    from dedupe import Deduper  # type: ignore[attr-defined]  # noqa: E402
+except ImportError:  # pragma: no cover
+    from dedupe.grouping import Deduper  # noqa: E402
+
+import labelled_sets  # noqa: E402
+
+SIGNATURE_SAMPLE = 5000
+
+
+def speed(n: int, seed: int, settings: DedupeSettings) -> Deduper:
+    deduper = Deduper(settings)
+    add_seconds = 0.0
+    started = time.perf_counter()
+    for record, _, _ in labelled_sets.iter_synthetic(n, seed):
+        t = time.perf_counter()
+        deduper.add(record)
+        add_seconds += time.perf_counter() - t
+    wall = time.perf_counter() - started
+    print(f"speed ({n:,} documents, incremental Deduper.add, no tracing):")
+    print(f"  Deduper.add total:        {add_seconds:10.2f} s")
+    print(f"  per article:              {add_seconds / n * 1e6:10.1f} µs")
+    print(f"  throughput:               {n / add_seconds:10,.0f} articles/s")
+    print(f"  generation (excluded):    {wall - add_seconds:10.2f} s")
+    return deduper
+
+
+_worker_deduper = None
+
+
+def _sign_chunk(settings: DedupeSettings, records: list) -> list:
+    global _worker_deduper
+    if _worker_deduper is None:
+        _worker_deduper = Deduper(settings)
+    return [_worker_deduper.signature(record) for record in records]
+
+
+def pipelined_speed(n: int, seed: int, settings: DedupeSettings, workers: int, chunk: int = 250) -> None:
+    """Signatures in worker processes (as the crawl computes them in its extraction
+    workers), assignment incremental and in order in this process: the wall time of
+    the whole run, generation included."""
+    import collections
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    deduper = Deduper(settings)
+    assign_seconds = 0.0
+    started = time.perf_counter()
+    stream = labelled_sets.iter_synthetic(n, seed)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        pending = collections.deque()
+
+        def submit() -> bool:
+            batch = [record for record, _, _ in (next(stream, None) or (None, None, None) for _ in range(chunk))]
+            batch = [r for r in batch if r is not None]
+            if batch:
+                pending.append((batch, pool.submit(_sign_chunk, settings, batch)))
+            return bool(batch)
+
+        for _ in range(workers * 2):  # keep the workers busy, memory bounded
+            submit()
+        while pending:
+            batch, future = pending.popleft()
+            signatures = future.result()
+            submit()
+            t = time.perf_counter()
+            for record, signature in zip(batch, signatures):
+                deduper.commit(deduper.assign(record, signature))
+            assign_seconds += time.perf_counter() - t
+    wall = time.perf_counter() - started
+    print(f"pipelined ({n:,} documents; signatures in {workers} worker processes, assignment here, in order):")
+    print(f"  wall time, all included:  {wall:10.2f} s  ({n / wall:,.0f} articles/s)")
+    print(f"  assignment alone:         {assign_seconds:10.2f} s  ({assign_seconds / n * 1e6:.0f} µs per article)")
+
+
+def signature_speed(deduper: Deduper, seed: int) -> None:
+    if not hasattr(deduper, "signature"):
+        print("signature: the Deduper exposes no signature(); skipped")
+        return
+    records = [record for record, _, _ in labelled_sets.iter_synthetic(SIGNATURE_SAMPLE, seed)]
+    try:
+        deduper.signature(records[0].text)
+        arg, what = (lambda r: r.text), "signature(text)"
+    except (AttributeError, TypeError):
+        arg, what = (lambda r: r), "signature(record) = MinHash + story terms"
+    started = time.perf_counter()
+    for record in records:
+        deduper.signature(arg(record))
+    seconds = time.perf_counter() - started
+    print(f"signature alone ({len(records):,} documents, Deduper.{what}):")
+    print(f"  per article:              {seconds / len(records) * 1e6:10.1f} µs")
+
+
+def memory(n: int, seed: int, settings: DedupeSettings) -> None:
+    stream = labelled_sets.iter_synthetic(n, seed)
+    first = next(stream)  # loads the 181 bases and the lead vocabulary before the baseline
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    started = time.perf_counter()
+    deduper = Deduper(settings)
+    deduper.add(first[0])
+    del first
+    for record, _, _ in stream:
+        deduper.add(record)
+    del record
+    seconds = time.perf_counter() - started
+    gc.collect()
+    after, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    grown = after - before
+    print(f"index memory ({n:,} documents, tracemalloc; this pass took {seconds:.1f} s with tracing):")
+    print(f"  Deduper growth:           {grown / 2**20:10.1f} MiB")
+    print(f"  per article:              {grown / n:10.0f} bytes")
+    if hasattr(deduper, "index_nbytes"):
+        print(f"  index_nbytes() per article (arrays only): {deduper.index_nbytes() / n:.0f} bytes")
+    print(f"  peak traced during pass:  {(peak - before) / 2**20:10.1f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000, help="documents (default 100000)")
+    parser.add_argument("--quick", action="store_true", help="10,000 documents")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic-set seed (default 0)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument("--workers", type=int, default=2, help="signature processes for the pipelined run (0: skip)")
+    args = parser.parse_args()
+    n = 10_000 if args.quick else args.n
+    settings = DedupeSettings()
+    print(f"settings: {settings}")
+    if args.workers:
+        pipelined_speed(n, args.seed, settings, args.workers)
+    deduper = speed(n, args.seed, settings)
+    signature_speed(deduper, args.seed)
+    del deduper
+    gc.collect()
+    if not args.no_memory:
+        memory(n, args.seed, settings)
+
+
+if __name__ == "__main__":
+    main()
