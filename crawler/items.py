@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from crawler.extract import ExtractedArticle
 
 
-@dataclass
+@dataclass(repr=False)
 class PageItem:
     """A fetched page the spider judged to be an article.
 
@@ -27,3 +27,7 @@ class PageItem:
     signature: object | None = None  # dedupe.grouping.Signature of article.text, when computed in a worker
     stored_as: str | None = None  # new | updated | unchanged
     article_id: int | None = None
+
+    def __repr__(self) -> str:
+        # Scrapy logs items in errors and at DEBUG; the raw page does not belong in a log line.
+        return f"PageItem(url={self.url!r}, canonical_url={self.canonical_url!r}, stored_as={self.stored_as!r})"
