@@ -1,6 +1,6 @@
 """LSH index: insert and query cost, and memory per signature.
 
-Compares, on the same random 128-permutation signatures at threshold 0.8:
+Compares, on the same random 128-permutation signatures at the crawl's near-duplicate threshold:
 - newscrawl's compact in-memory BandIndex (dedupe/index.py), at 100k and 1M signatures;
 - datasketch's in-memory MinHashLSH (the baseline), at 100k;
 - datasketch's MinHashLSH on the Redis at 127.0.0.1:6379 (the shared index), at --redis-n.
@@ -25,10 +25,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from dedupe import DedupeSettings  # noqa: E402
 from dedupe.index import BandIndex, RedisBandIndex, optimal_params  # noqa: E402
 from dedupe.signature import minhash_values, shingle_hashes, to_lean, tokens  # noqa: E402
 
-NUM_PERM, THRESHOLD, QUERIES = 128, 0.8, 2000
+NUM_PERM, QUERIES = 128, 2000
+THRESHOLD = DedupeSettings().near_duplicate_threshold  # the crawl's own setting
 BENCH_DIR = REPO.parent / "shared" / "benchmarks" / "article-extraction"
 
 

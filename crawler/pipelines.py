@@ -38,6 +38,9 @@ def extraction_options(settings) -> ExtractionOptions:
     )
 
 
+WORKER_TASKS = 500
+
+
 def _die_with_parent() -> None:
     """Worker initializer: exit when the parent dies, even by SIGKILL (Linux).
 
@@ -141,7 +144,10 @@ class ExtractionPipeline:
             # server imports the extraction code once, so each worker starts in milliseconds.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["crawler.extract", "dedupe.grouping"])
-            self.pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_die_with_parent)
+            # Workers are replaced after WORKER_TASKS pages: fragmentation of the heap by
+            # large lxml trees then cannot grow a long crawl's memory without bound.
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_die_with_parent,
+                                            max_tasks_per_child=WORKER_TASKS)
 
     def close_spider(self):
         if self.pool is not None:
