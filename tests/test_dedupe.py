@@ -104,7 +104,7 @@ def test_story_does_not_chain_into_a_topic():
 
 def test_representative_is_earliest_published():
     deduper = Deduper()
-    late = deduper.add(DocumentRecord("late", WIRE, at(10)))
+    deduper.add(DocumentRecord("late", WIRE, at(10)))
     early = deduper.add(DocumentRecord("early", WIRE + " Extra line.", at(1)))
     assert early.dup_group_id == "late"  # ids are stable: the founder keeps naming the group
     assert early.representative == "early" and early.previous_representative == "late"
