@@ -38,9 +38,6 @@ def extraction_options(settings) -> ExtractionOptions:
     )
 
 
-WORKER_TASKS = 500
-
-
 def _die_with_parent() -> None:
     """Worker initializer: exit when the parent dies, even by SIGKILL (Linux).
 
@@ -144,10 +141,9 @@ class ExtractionPipeline:
             # server imports the extraction code once, so each worker starts in milliseconds.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["crawler.extract", "dedupe.grouping"])
-            # Workers are replaced after WORKER_TASKS pages: fragmentation of the heap by
-            # large lxml trees then cannot grow a long crawl's memory without bound.
-            self.pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_die_with_parent,
-                                            max_tasks_per_child=WORKER_TASKS)
+            # No max_tasks_per_child: on CPython 3.11 replacing a retired worker can hang the
+            # pool for good (seen here: a 10k-page crawl stopped after 2 x 500 pages).
+            self.pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_die_with_parent)
 
     def close_spider(self):
         if self.pool is not None:
