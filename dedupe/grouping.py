@@ -176,11 +176,16 @@ class Deduper:
         return Signature(minhash, terms, weights, content_hash(record.text, words),
                          published if published is not None else fetched, fetched, story_minhash)
 
-    def _story_minhash(self, terms: np.ndarray, bucket: int, values: np.ndarray | None = None) -> np.ndarray:
-        """MinHash of the story terms, salted with a time bucket so that the LSH
-        returns only articles from the same or a neighbouring window."""
-        if values is None:
-            values = minhash_values(terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
+    def _story_values(self, sig: Signature) -> np.ndarray:
+        """MinHash of the story terms: computed with the signature, or here for old ones."""
+        if sig.story_minhash is not None:
+            return sig.story_minhash
+        return minhash_values(sig.terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
+
+    @staticmethod
+    def _salted(values: np.ndarray, bucket: int) -> np.ndarray:
+        """Story MinHash salted with a time bucket, so that the LSH returns only
+        articles from the same or a neighbouring window."""
         return values ^ np.uint32(zlib.crc32(b"t%d" % bucket))
 
     def _bucket(self, time: float | None) -> int:
@@ -191,12 +196,10 @@ class Deduper:
     def _story_query(self, sig: Signature) -> set:
         bucket = self._bucket(sig.time)
         buckets = (bucket,) if bucket == -1 else (bucket - 1, bucket, bucket + 1)
-        values = sig.story_minhash
-        if values is None:
-            values = minhash_values(sig.terms.astype(np.uint64), self.settings.story_num_perm, self.settings.seed + 1)
+        values = self._story_values(sig)
         found: set = set()
         for b in buckets:
-            found |= self._story_index.query(self._story_minhash(sig.terms, b, values))
+            found |= self._story_index.query(self._salted(values, b))
         return found
 
     # --- assignment ------------------------------------------------------------
@@ -327,9 +330,7 @@ class Deduper:
             if sig.minhash is not None:
                 self._dup_index.insert(index_key, sig.minhash)
             if n:
-                self._story_index.insert(
-                    index_key, self._story_minhash(sig.terms[:n], self._bucket(sig.time), sig.story_minhash)
-                )
+                self._story_index.insert(index_key, self._salted(self._story_values(sig), self._bucket(sig.time)))
 
     def set_representative(self, dup_group_id: Hashable, key: Hashable) -> None:
         """Record a group's representative read back from storage."""
@@ -363,7 +364,7 @@ class Deduper:
         if sig.minhash is not None:
             self._dup_index.insert(index_key, sig.minhash)
         if n:
-            self._story_index.insert(index_key, self._story_minhash(sig.terms[:n], self._bucket(self._time.data[number])))
+            self._story_index.insert(index_key, self._salted(self._story_values(sig), self._bucket(self._time.data[number])))
 
     def add(self, record: DocumentRecord) -> Assignment:
         assignment = self.assign(record)

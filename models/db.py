@@ -42,9 +42,6 @@ class SecretURL(str):
     def __repr__(self) -> str:
         return repr(redact(str(self)))
 
-    def __str__(self) -> str:  # str() is what SQLAlchemy and our code use
-        return str.__str__(self)
-
 
 def make_engine(url: str) -> Engine:
     url = resolve_database_url(url)
