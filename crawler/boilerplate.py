@@ -83,6 +83,9 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "related": [
         re.compile(r"^(?:read|see|watch|listen)(?: also| more| next| too)\b\s*[:\-–—]?", _I),
         re.compile(r"^also (?:read|see|watch)\b\s*[:\-–—]?", _I),
+        # "Also on example.com: <headline>", a cross-promotion of the site's own story
+        re.compile(r"^(?:also|more) on (?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b", _I),
+        re.compile(r"^(?:tags?|topics?|filed under|categories|more about)\s*:?$", _I),
         re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
         re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
         re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
@@ -90,6 +93,7 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "share": [
         re.compile(r"^(?:share|tweet|email|print|post)(?: (?:this|it))?(?: (?:article|story|post|page))?(?: (?:on|via|with))?\b[\w ,|/:]{0,60}$", _I),
         re.compile(r"^(?:you can )?share this (?:article|story|post)\b.{0,60}$", _I),
+        re.compile(r"^(?:like|liked|enjoy|enjoyed|love|loved) this (?:article|story|post|piece)\?.{0,80}\b(?:share|send|forward|tell)\b.{0,60}$", _I),
         re.compile(r"^follow (?:us|[\w .'’-]{2,40}) on (?:twitter|x|telegram|facebook|instagram|google news|whatsapp|linkedin|youtube|threads|bluesky)\b.{0,40}$", _I),
         re.compile(r"^(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit)(?:[\s,|/]+(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit|print|copy link))+$", _I),
     ],
@@ -120,6 +124,9 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:advertisement|advertising|sponsored(?: content)?|ad)$", _I),
         re.compile(r"^(?:copyright|©|\(c\))\s", _I),
         re.compile(r"\ball rights reserved\b", _I),
+        # reprint and redistribution terms that wires and publishers attach to every story
+        re.compile(r"\bfor (?:your )?personal,? non-?commercial use only\b", _I),
+        re.compile(r"\bmay not be (?:re)?published, broadcast, (?:rewritten|written) or redistributed\b", _I),
         re.compile(r"^source\s*:\s*[\w ,.&'-]{1,60}$", _I),
         re.compile(r"^(?:photo|image|picture|video|graphic)s?(?: credit)?\s*:\s*[^.]{1,80}$", _I),
         re.compile(r"^(?:updated|published|posted|last updated)(?: at| on)?\s*:?\s*[\w ,.:/-]{0,40}\d[\w ,.:/-]{0,20}$", _I),

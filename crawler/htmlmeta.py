@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -182,14 +183,39 @@ def article_jsonld(tree) -> dict[str, Any] | None:
     return None
 
 
+_META_ATTRS = ("property", "name", "itemprop")
+# One {(attribute, name): content} map per parsed page, built on first use: the extractor
+# and the classifier ask for some 20 names, and an XPath search per name and attribute
+# cost about 2 ms a page. Pages are never edited after parsing (trafilatura works on a copy).
+_meta_maps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _meta_map(tree) -> dict[tuple[str, str], str]:
+    try:
+        return _meta_maps[tree]
+    except KeyError:
+        pass
+    found: dict[tuple[str, str], str] = {}
+    for el in tree.iter("meta"):
+        content = (el.get("content") or "").strip()
+        if not content:
+            continue
+        for attr in _META_ATTRS:
+            key = el.get(attr)
+            if key is not None:
+                found.setdefault((attr, key), content)  # the first in document order wins
+    _meta_maps[tree] = found
+    return found
+
+
 def meta_content(tree, *names: str) -> str | None:
     """The first non-empty <meta> content for any of ``names`` (property, name or itemprop)."""
+    found = _meta_map(tree)
     for name in names:
-        for attr in ("property", "name", "itemprop"):
-            values = tree.xpath(f'//meta[@{attr}="{name}"]/@content')
-            for value in values:
-                if value and value.strip():
-                    return value.strip()
+        for attr in _META_ATTRS:
+            value = found.get((attr, name))
+            if value:
+                return value
     return None
 
 

@@ -29,6 +29,11 @@ BOILERPLATE = [
     ("notice", "Our old domain was suspended in March; bookmarks may need updating."),
     ("comments", "42 comments"),
     ("comments", "Leave a comment below"),
+    ("related", "Also on harbourpost.news: Ferry strike called off after late-night talks"),
+    ("related", "Tags:"),
+    ("share", "Enjoyed this article? Forward it to a colleague who would like it."),
+    ("credit", "This copy is for personal, non-commercial use only. Reprints can be ordered online."),
+    ("credit", "The material may not be published, broadcast, rewritten or redistributed without permission."),
 ]
 
 PROSE = [
@@ -41,6 +46,9 @@ PROSE = [
     "Comments from the minister drew criticism from opposition parties.",
     "Follow-up talks are planned for next month in Geneva, according to two diplomats.",
     "He was at the summit in Brussels, where leaders discussed the budget.",
+    "Also on the agenda were fishing quotas and the new customs checks at the port.",
+    "Like this story's hero, the town has learned to share what little it has.",
+    "The licence allows personal use of the footage, the broadcaster added, but not resale.",
 ]
 
 

@@ -156,3 +156,57 @@ def test_missing_date_stays_missing_even_with_dates_in_the_prose():
     <h1>Council votes on harbour plan</h1><p>The plan was first tabled on 12 March 2019 and revised in
     January 2023.</p>{ARTICLE_BODY}</article></body></html>"""
     assert extract_article(html, "https://news.example/council-votes-on-harbour-plan").published_at is None
+
+
+def _body_text(html: str) -> str:
+    from crawler.body import extract_body
+    from crawler.htmlmeta import parse_html
+
+    return extract_body(parse_html(html), "https://example.org/news/1", set()).text
+
+
+PROSE_PARAGRAPHS = [
+    "The harbour board approved the expansion plan on Tuesday after a two-year review of its costs and risks.",
+    "Engineers expect the new quay to take four years to build, with the first berth opening in the third year.",
+    "Local fishing crews, who had opposed an earlier version of the plan, said the new design left their moorings alone.",
+    "The board will publish the full tender documents next month, and construction bids are due by the end of spring.",
+]
+
+
+def test_navigation_kept_as_link_paragraphs_is_removed_and_prose_stays():
+    menu = "".join(f'<p><a href="/s/{i}">{label}</a></p>' for i, label in enumerate(["World", "Business", "Harbour news", "Weather"]))
+    prose = "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS)
+    html = f"<html><body><article><h1>Harbour expansion approved</h1>{menu}{prose}</article></body></html>"
+    text = _body_text(html)
+    assert "Harbour news" not in text and "Weather" not in text
+    for paragraph in PROSE_PARAGRAPHS:
+        assert paragraph in text
+
+
+def test_link_runs_need_three_links_in_a_row():
+    from crawler.body import _mark_link_runs
+
+    anchors = {"council minutes", "tender documents", "world", "business", "sport"}
+    texts = ["Council minutes", "Tender documents", PROSE_PARAGRAPHS[0], "World", "Business", "Sport", PROSE_PARAGRAPHS[1]]
+    keys = [t.lower() for t in texts]
+    reasons = [None] * len(texts)
+    _mark_link_runs(keys, texts, anchors, reasons)
+    # two links in a row are a citation pair, not a menu
+    assert reasons == [None, None, None, "structure:link_run", "structure:link_run", "structure:link_run", None]
+
+
+def test_page_dump_keeps_its_prose_lines():
+    from lxml import etree
+
+    from crawler.body import _trim_page_dump
+
+    menu = [f"Section {i}" for i in range(30)]
+    el = etree.Element("p")
+    el.text = "\n".join(menu[:20] + PROSE_PARAGRAPHS[:2] + menu[20:])
+    removed = _trim_page_dump(el)
+    assert el.text.splitlines() == PROSE_PARAGRAPHS[:2]
+    assert "Section 3" in removed
+    # an ordinary multi-line block (a poem, an address) is not a dump
+    short = etree.Element("p")
+    short.text = "\n".join(menu[:10])
+    assert _trim_page_dump(short) is None and short.text.count("\n") == 9
