@@ -5,9 +5,14 @@ documents. Group and story ids are the keys of the documents that founded
 them, so ids stay stable as later documents join.
 
 - Near-duplicates: MinHash of word 5-shingles; a candidate joins when the
-  verified Jaccard estimate reaches the threshold. Exact copies are also found
-  by content hash (which covers texts too short to shingle). Each group has a
-  canonical representative: the earliest published, then the earliest fetched.
+  verified Jaccard estimate reaches ``near_duplicate_threshold`` (a copy of the
+  whole text), or when it is a partial copy: estimated containment of the
+  shorter text in the longer at least ``containment_threshold``, Jaccard at
+  least ``containment_min_jaccard``, published within
+  ``containment_window_hours`` (see DedupeSettings). Exact copies are also
+  found by content hash (which covers texts too short to shingle). Each group
+  has a canonical representative: the earliest published, then the earliest
+  fetched.
 - Stories: MinHash LSH over the article's salient terms (dedupe.story) yields
   candidate stories; a candidate is verified by the weighted Jaccard of terms
   against the story's *founding* article, within a publication-time window,
@@ -38,9 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedupe.index import BandIndex, make_index, optimal_params
+from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
-from dedupe.signature import content_hash, jaccard, minhash_values, shingle_hashes, tokens
+from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
 from dedupe.story import story_terms, weighted_jaccard
 
 
@@ -87,26 +92,134 @@ def _timestamp(value: dt.datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+_CHUNK_BITS = 12
+_CHUNK = 1 << _CHUNK_BITS  # rows per chunk
+_IN_CHUNK = _CHUNK - 1
+
+
 class _Column:
-    """A growable numpy column (amortised O(1) append, no Python object per row)."""
+    """A numpy column that grows in fixed chunks of 4,096 rows.
+
+    No Python object per row, nothing copied as it grows, and at most one
+    partly filled chunk: a column grown by a factor instead carries up to a
+    third of unused rows (measured: ~100 bytes per article at 100k)."""
 
     def __init__(self, dtype, width: int | None = None, fill=0) -> None:
-        self.width, self.fill = width, fill
-        shape = (1024, width) if width else (1024,)
-        self.data = np.full(shape, fill, dtype=dtype)
+        self.shape = (_CHUNK, width) if width else (_CHUNK,)
+        self.dtype, self.fill = dtype, fill
+        self.chunks: list[np.ndarray] = []
         self.size = 0
 
     def append(self, value) -> None:
-        if self.size == len(self.data):
-            grown = np.full((len(self.data) * 3 // 2,) + self.data.shape[1:], self.fill, dtype=self.data.dtype)
-            grown[: self.size] = self.data
-            self.data = grown
-        self.data[self.size] = value
+        if self.size == len(self.chunks) * _CHUNK:
+            self.chunks.append(np.full(self.shape, self.fill, dtype=self.dtype))
+        self.chunks[-1][self.size & _IN_CHUNK] = value
         self.size += 1
+
+    def __getitem__(self, number: int):
+        """The row (a view, for a column of width > 1)."""
+        return self.chunks[number >> _CHUNK_BITS][number & _IN_CHUNK]
+
+    def __setitem__(self, number: int, value) -> None:
+        self.chunks[number >> _CHUNK_BITS][number & _IN_CHUNK] = value
+
+    def take(self, numbers: np.ndarray) -> np.ndarray:
+        """Rows ``numbers`` (an int array) as one array."""
+        chunk = numbers >> _CHUNK_BITS
+        if len(numbers) and chunk[0] == chunk[-1]:  # the common case: candidates from one chunk
+            return self.chunks[int(chunk[0])][numbers & _IN_CHUNK]
+        out = np.empty((len(numbers),) + self.shape[1:], dtype=self.dtype)
+        for c in np.unique(chunk).tolist():
+            mask = chunk == c
+            out[mask] = self.chunks[c][numbers[mask] & _IN_CHUNK]
+        return out
 
     @property
     def nbytes(self) -> int:
-        return self.data[: self.size].nbytes
+        return sum(c.nbytes for c in self.chunks)
+
+
+class _Keys:
+    """Document keys by number, and numbers by key, without a Python dict.
+
+    A dict and a list of keys cost ~100 bytes per document at 100k, a tenth of
+    the budget. Integer keys (article ids) are kept in an int64 column and
+    string keys as UTF-8 in one buffer with end offsets; other keys fall back
+    to a list. Numbers are found by open addressing (linear probing) in an
+    int32 table kept at most 5/8 full: 6.4-12.8 bytes per document."""
+
+    def __init__(self) -> None:
+        self._mode: str | None = None  # "int", "str" or "object"
+        self._ints = _Column(np.int64)
+        self._blob = bytearray()
+        self._ends = _Column(np.uint64)
+        self._objects: list[Hashable] = []
+        self._slots = np.full(1024, -1, dtype=np.int32)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def key(self, number: int) -> Hashable:
+        if self._mode == "int":
+            return int(self._ints[number])
+        if self._mode == "str":
+            start = int(self._ends[number - 1]) if number else 0
+            return self._blob[start : int(self._ends[number])].decode()
+        return self._objects[number]
+
+    def get(self, key: Hashable, default=None):
+        slots, mask = self._slots, len(self._slots) - 1
+        i = hash(key) & mask
+        while True:
+            number = int(slots[i])
+            if number < 0:
+                return default
+            if self.key(number) == key:
+                return number
+            i = (i + 1) & mask
+
+    def __contains__(self, key: Hashable) -> bool:
+        return self.get(key) is not None
+
+    def append(self, key: Hashable) -> int:
+        """Number the new ``key`` (the caller checks it is new)."""
+        kind = "int" if type(key) is int and -(2**63) <= key < 2**63 else "str" if type(key) is str else "object"
+        if self._mode is None:
+            self._mode = kind
+        elif kind != self._mode and self._mode != "object":
+            self._objects = [self.key(n) for n in range(self._count)]  # mixed key types: keep objects
+            self._mode, self._ints, self._blob, self._ends = "object", _Column(np.int64), bytearray(), _Column(np.uint64)
+        number = self._count
+        if self._mode == "int":
+            self._ints.append(key)
+        elif self._mode == "str":
+            self._blob += key.encode()
+            self._ends.append(len(self._blob))
+        else:
+            self._objects.append(key)
+        self._count += 1
+        if self._count * 8 > len(self._slots) * 5:
+            self._rehash(len(self._slots) * 2)
+        else:
+            self._place(key, number)
+        return number
+
+    def _place(self, key: Hashable, number: int) -> None:
+        slots, mask = self._slots, len(self._slots) - 1
+        i = hash(key) & mask
+        while slots[i] >= 0:
+            i = (i + 1) & mask
+        slots[i] = number
+
+    def _rehash(self, size: int) -> None:
+        self._slots = np.full(size, -1, dtype=np.int32)
+        for number in range(self._count):
+            self._place(self.key(number), number)
+
+    @property
+    def nbytes(self) -> int:
+        return self._slots.nbytes + self._ints.nbytes + len(self._blob) + self._ends.nbytes
 
 
 class Deduper:
@@ -120,15 +233,15 @@ class Deduper:
         self.settings = s = settings or DedupeSettings()
         self._lookup = lookup
         self.shared = s.storage.get("type") == "redis"  # the index is shared with other processes
-        bands, rows = optimal_params(s.near_duplicate_threshold, s.num_perm)
+        # Candidates down to the partial-copy Jaccard, verified more strictly below.
+        bands, rows = candidate_params(s.containment_min_jaccard, s.num_perm)
         self._dup_index = make_index(s.storage, bands, rows, s.num_perm, s.seed, "dup")
         self._story_index = make_index(
             s.storage, s.story_bands, s.story_num_perm // s.story_bands, s.story_num_perm, s.seed, "story"
         )
-        self._keys: list[Hashable] = []
-        self._number: dict[Hashable, int] = {}
-        # Verification needs only equality of MinHash values: their low 16 bits
-        # suffice (a chance collision per value is 1/65536) at half the memory.
+        self._keys = _Keys()
+        # MinHash values as 16-bit order-preserving codes: verification compares them
+        # for equality (Jaccard) and order (containment), at half the memory.
         self._sig = _Column(np.uint16, s.num_perm)
         self._has_sig = _Column(np.bool_)
         self._terms = _Column(np.uint32, s.story_features)
@@ -149,13 +262,13 @@ class Deduper:
         return len(self._keys)
 
     def __contains__(self, key: Hashable) -> bool:
-        return key in self._number
+        return key in self._keys
 
     def index_nbytes(self) -> int:
-        """Bytes held by the index's arrays (excluding Python dict/list overhead)."""
+        """Bytes allocated for the index's arrays (excluding Python object overhead)."""
         columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._time,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
-        total = sum(c.nbytes for c in columns)
+        total = sum(c.nbytes for c in columns) + self._keys.nbytes
         for index in (self._dup_index, self._story_index, self._by_hash):
             if isinstance(index, BandIndex):
                 total += index.nbytes()
@@ -209,36 +322,41 @@ class Deduper:
         sig = signature or self.signature(record)
         match, similarity = self._near_duplicate(sig)
         if match is not None:
-            group = int(self._group.data[match])
-            story = int(self._story.data[match])
-            rep = int(self._rep.data[group])
-            new_rep = record.key if self._earlier(sig, rep) else self._keys[rep]
-            previous = self._keys[rep] if new_rep == record.key else None
-            return Assignment(record.key, self._keys[group], self._keys[story], similarity, None,
+            group = int(self._group[match])
+            story = int(self._story[match])
+            rep = int(self._rep[group])
+            new_rep = record.key if self._earlier(sig, rep) else self._keys.key(rep)
+            previous = self._keys.key(rep) if new_rep == record.key else None
+            return Assignment(record.key, self._keys.key(group), self._keys.key(story), similarity, None,
                               new_rep, previous, sig)
         story, story_similarity = self._same_story(sig)
-        story_key = self._keys[story] if story is not None else record.key
+        story_key = self._keys.key(story) if story is not None else record.key
         return Assignment(record.key, record.key, story_key, None, story_similarity, record.key, None, sig)
 
     def _near_duplicate(self, sig: Signature) -> tuple[int | None, float | None]:
         prefix = int(sig.content_hash[:15], 16)
-        exact = [n for n in self._by_hash.query(_prefix_values(prefix)) if int(self._prefix.data[n]) == prefix]
+        exact = [n for n in self._by_hash.query(_prefix_values(prefix)) if int(self._prefix[n]) == prefix]
         if exact:
             return min(exact), 1.0
         if sig.minhash is None:
             return None, None
         s = self.settings
-        low = (sig.minhash & 0xFFFF).astype(np.uint16)
-        best, best_sim = None, 0.0
-        for number in self._resolve(self._dup_index.query(sig.minhash)):
-            if not self._has_sig.data[number]:
-                continue
-            sim = jaccard(low, self._sig.data[number])
-            if sim < s.near_duplicate_threshold:
-                continue
-            if sim > best_sim or (sim == best_sim and number < best):
-                best, best_sim = number, sim
-        return best, (best_sim if best is not None else None)
+        numbers = np.array([n for n in self._resolve(self._dup_index.query(sig.minhash)) if self._has_sig[n]],
+                           dtype=np.int64)
+        if not len(numbers):
+            return None, None
+        similarity, containment = compare(order_codes(sig.minhash), self._sig.take(numbers))
+        verified = similarity >= s.near_duplicate_threshold
+        if sig.time is not None:
+            # A partial copy only within the window: beyond it, shared paragraphs under a
+            # new lead are a follow-up reusing background (see DedupeSettings).
+            close = np.abs(self._time.take(numbers) - sig.time) <= s.containment_window_hours * 3600  # NaN: False
+            verified |= (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & close
+        if not verified.any():
+            return None, None
+        # The most similar; numbers are sorted, so argmax breaks ties by the earliest indexed.
+        best = int(np.argmax(np.where(verified, similarity, -1.0)))
+        return int(numbers[best]), float(similarity[best])
 
     def _same_story(self, sig: Signature) -> tuple[int | None, float | None]:
         s = self.settings
@@ -247,9 +365,9 @@ class Deduper:
         candidates = self._resolve(self._story_query(sig))
         window, span = s.story_window_hours * 3600, s.story_max_span_hours * 3600
         best, best_score = None, 0.0
-        for founder in sorted({int(self._story.data[c]) for c in candidates}):
-            first, last = self._span.data[founder]
-            founder_time = self._time.data[founder]
+        for founder in sorted({int(self._story[c]) for c in candidates}):
+            first, last = self._span[founder]
+            founder_time = self._time[founder]
             threshold = s.story_threshold
             if sig.time is None or math.isnan(founder_time):
                 # No time to check against. Same-topic stories from different weeks reach
@@ -263,24 +381,25 @@ class Deduper:
         return best, (best_score if best is not None else None)
 
     def _doc_terms(self, number: int) -> tuple[np.ndarray, np.ndarray]:
-        n = int(self._nterms.data[number])
-        return self._terms.data[number, :n], self._weights.data[number, :n].astype(np.float32)
+        n = int(self._nterms[number])
+        return self._terms[number][:n], self._weights[number][:n].astype(np.float32)
 
     def _earlier(self, sig: Signature, number: int) -> bool:
         """Is the new document published (then fetched) before document ``number``?"""
         mine = (_or_inf(sig.time), _or_inf(sig.fetched))
-        theirs = (_or_inf(self._time.data[number]), _or_inf(self._fetched.data[number]))
+        theirs = (_or_inf(self._time[number]), _or_inf(self._fetched[number]))
         return mine < theirs
 
     def _resolve(self, found: set) -> list[int]:
         """Index results as document numbers, loading unknown shared-index keys via ``lookup``."""
         if not self.shared:
             return sorted(found)
-        missing = [key for key in found if key not in self._number]
+        missing = [key for key in found if key not in self._keys]
         if missing and self._lookup is not None:
             for key, signature, group, story in self._lookup(missing):
                 self.load(key, signature, group, story, index=False)
-        return sorted(self._number[key] for key in found if key in self._number)
+        numbers = (self._keys.get(key) for key in found)
+        return sorted(n for n in numbers if n is not None)
 
     # --- indexing --------------------------------------------------------------
 
@@ -288,19 +407,17 @@ class Deduper:
         """Index an assigned (and stored) document."""
         self.load(assignment.key, assignment.signature, assignment.dup_group_id, assignment.story_id)
         if assignment.previous_representative is not None:
-            group = self._number[assignment.dup_group_id]
-            self._rep.data[group] = self._number[assignment.key]
+            group = self._keys.get(assignment.dup_group_id)
+            self._rep[group] = self._keys.get(assignment.key)
 
     def load(self, key: Hashable, sig: Signature, dup_group_id: Hashable, story_id: Hashable,
              representative: Hashable | None = None, index: bool = True) -> None:
         """Index a document whose groups are already known (e.g. read back from the database)."""
-        if key in self._number:
+        if key in self._keys:
             return
-        number = len(self._keys)
-        self._keys.append(key)
-        self._number[key] = number
+        number = self._keys.append(key)
         s = self.settings
-        self._sig.append((sig.minhash & 0xFFFF).astype(np.uint16) if sig.minhash is not None else 0)
+        self._sig.append(order_codes(sig.minhash) if sig.minhash is not None else 0)
         self._has_sig.append(sig.minhash is not None)
         n = min(len(sig.terms), s.story_features)
         row_terms = np.zeros(s.story_features, dtype=np.uint32)
@@ -311,17 +428,17 @@ class Deduper:
         self._nterms.append(n)
         self._time.append(np.nan if sig.time is None else sig.time)
         self._fetched.append(np.nan if sig.fetched is None else sig.fetched)
-        group = self._number.get(dup_group_id, number)
-        story = self._number.get(story_id, number)
+        group = self._keys.get(dup_group_id, number)
+        story = self._keys.get(story_id, number)
         self._group.append(group)
         self._story.append(story)
         self._rep.append(number)
         self._span.append((np.nan, np.nan))
-        if representative is not None and representative in self._number:
-            self._rep.data[group] = self._number[representative]
+        if representative is not None and representative in self._keys:
+            self._rep[group] = self._keys.get(representative)
         if sig.time is not None:
-            first, last = self._span.data[story]
-            self._span.data[story] = (np.fmin(first, sig.time), np.fmax(last, sig.time))
+            first, last = self._span[story]
+            self._span[story] = (np.fmin(first, sig.time), np.fmax(last, sig.time))
         prefix = int(sig.content_hash[:15], 16)
         self._prefix.append(prefix)
         self._by_hash.insert(number, _prefix_values(prefix))
@@ -334,8 +451,9 @@ class Deduper:
 
     def set_representative(self, dup_group_id: Hashable, key: Hashable) -> None:
         """Record a group's representative read back from storage."""
-        if dup_group_id in self._number and key in self._number:
-            self._rep.data[self._number[dup_group_id]] = self._number[key]
+        group, number = self._keys.get(dup_group_id), self._keys.get(key)
+        if group is not None and number is not None:
+            self._rep[group] = number
 
     def replace(self, key: Hashable, sig: Signature) -> None:
         """Re-index a document whose text changed; its groups are kept.
@@ -344,27 +462,29 @@ class Deduper:
         make the document a candidate where it no longer belongs, and every
         candidate is verified against its current signature.
         """
-        number = self._number[key]
+        number = self._keys.get(key)
+        if number is None:
+            raise KeyError(key)
         s = self.settings
         if self.shared:
             self._dup_index.remove(key)
             self._story_index.remove(key)
         prefix = int(sig.content_hash[:15], 16)
-        self._prefix.data[number] = prefix  # the old entry in _by_hash no longer verifies
+        self._prefix[number] = prefix  # the old entry in _by_hash no longer verifies
         self._by_hash.insert(number, _prefix_values(prefix))
-        self._sig.data[number] = (sig.minhash & 0xFFFF).astype(np.uint16) if sig.minhash is not None else 0
-        self._has_sig.data[number] = sig.minhash is not None
+        self._sig[number] = order_codes(sig.minhash) if sig.minhash is not None else 0
+        self._has_sig[number] = sig.minhash is not None
         n = min(len(sig.terms), s.story_features)
-        self._terms.data[number] = 0
-        self._weights.data[number] = 0
-        self._terms.data[number, :n] = sig.terms[:n]
-        self._weights.data[number, :n] = sig.weights[:n]
-        self._nterms.data[number] = n
+        self._terms[number] = 0
+        self._weights[number] = 0
+        self._terms[number][:n] = sig.terms[:n]
+        self._weights[number][:n] = sig.weights[:n]
+        self._nterms[number] = n
         index_key = key if self.shared else number
         if sig.minhash is not None:
             self._dup_index.insert(index_key, sig.minhash)
         if n:
-            self._story_index.insert(index_key, self._salted(self._story_values(sig), self._bucket(self._time.data[number])))
+            self._story_index.insert(index_key, self._salted(self._story_values(sig), self._bucket(self._time[number])))
 
     def add(self, record: DocumentRecord) -> Assignment:
         assignment = self.assign(record)

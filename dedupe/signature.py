@@ -100,3 +100,38 @@ def content_hash(text: str, words: list[str] | None = None) -> str:
     ``words`` (``tokens(text)``) may be passed when the caller has them already."""
     normalised = " ".join(tokens(text) if words is None else words)
     return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+_CODE_SCALE = 2048.0  # codes per doubling: neighbouring codes differ by a factor 2**(1/2048), 0.034%
+
+
+def order_codes(values: np.ndarray) -> np.ndarray:
+    """uint16 codes of uint32 MinHash values that keep both equality and order.
+
+    Verification needs, per permutation, whether two documents' minima are
+    equal (Jaccard) and, if not, which is smaller (containment: see
+    :func:`compare`). The low 16 bits would keep equality only; a logarithmic
+    code keeps order too. Minima of sets of 10-10,000 shingles are 4e5-4e8,
+    where two different minima get one code with probability ~3e-4: a
+    negligible bias on estimates whose standard error is ~0.04.
+    """
+    codes = np.log2(values.astype(np.float64) + 1.0) * _CODE_SCALE
+    return np.minimum(codes, 65535).astype(np.uint16)
+
+
+def compare(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jaccard and containment estimates of one signature ``a`` against rows ``b``.
+
+    For each permutation the minimum over A ∪ B lies in A ∩ B (the minima are
+    equal), in A \\ B (A's is smaller) or in B \\ A, with probabilities
+    proportional to those sets' sizes. So equal / all estimates |A∩B|/|A∪B|,
+    and equal / (equal + A smaller) estimates |A∩B|/|A|: the containment of A
+    in B, without knowing either set's size. Returned is the containment of
+    the smaller set in the larger, |A∩B| / min(|A|, |B|).
+    """
+    equal = np.count_nonzero(b == a, axis=-1)
+    a_smaller = np.count_nonzero(b > a, axis=-1)
+    b_smaller = a.shape[-1] - equal - a_smaller
+    with np.errstate(invalid="ignore", divide="ignore"):
+        containment = equal / (equal + np.minimum(a_smaller, b_smaller))
+    return equal / a.shape[-1], np.nan_to_num(containment)
