@@ -180,13 +180,18 @@ def apply_generic_rules(blocks: list[str]) -> tuple[list[str], list[Removal]]:
     return kept, removed
 
 
-def apply_learned(blocks: list[str], boilerplate: set[str] | frozenset[str]) -> tuple[list[str], list[Removal]]:
+def apply_learned(
+    blocks: list[str], boilerplate: set[str] | frozenset[str], hashes: dict[str, str] | None = None
+) -> tuple[list[str], list[Removal]]:
+    """Remove the blocks whose hash is learned boilerplate. ``hashes`` maps blocks to
+    their hashes when the caller has them already (computed in the extraction worker)."""
     if not boilerplate:
         return blocks, []
+    hashes = hashes or {}
     kept: list[str] = []
     removed: list[Removal] = []
     for block in blocks:
-        if block_hash(block) in boilerplate:
+        if (hashes.get(block) or block_hash(block)) in boilerplate:
             removed.append(Removal("learned", block))
         else:
             kept.append(block)

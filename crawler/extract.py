@@ -18,7 +18,7 @@ from htmldate import find_date
 from trafilatura.metadata import extract_author, extract_sitename
 
 from crawler.body import extract_body, title_keys
-from crawler.boilerplate import Removal, apply_generic_rules, split_blocks
+from crawler.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
 from crawler.htmlmeta import (
     article_jsonld,
     html_language,
@@ -69,6 +69,11 @@ class ExtractedArticle:
     is_amp: bool = False
     blocks: list[str] = field(default_factory=list)  # trafilatura's blocks, before any removal
     removed: list[Removal] = field(default_factory=list)  # what the generic rules took out
+    block_hashes: list[str] = field(default_factory=list)  # block_hash of each of ``blocks``
+
+    def __post_init__(self) -> None:
+        if len(self.block_hashes) != len(self.blocks):
+            self.block_hashes = [block_hash(b) for b in self.blocks]
 
     @property
     def kept_blocks(self) -> list[str]:
@@ -128,6 +133,7 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         is_amp=is_amp,
         blocks=blocks,
         removed=removed,
+        block_hashes=[block_hash(b) for b in blocks],
     )
 
 

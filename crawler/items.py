@@ -25,6 +25,7 @@ class PageItem:
     listed_published: dt.datetime | None = None  # date the feed or sitemap declared
     article: ExtractedArticle | None = None
     signature: object | None = None  # dedupe.grouping.Signature of article.text, when computed in a worker
+    body_compressed: bytes | None = None  # zlib of ``body``, when compressed in a worker
     stored_as: str | None = None  # new | updated | unchanged
     article_id: int | None = None
 

@@ -70,8 +70,9 @@ class SiteBoilerplate:
         profile = session.get(SiteProfile, site)
         return profile.boilerplate_version if profile else 0
 
-    def observe(self, session: Session, site: str, blocks: list[str]) -> set[str]:
-        """Count one new page's blocks; return the hashes that just became boilerplate."""
+    def observe(self, session: Session, site: str, blocks: list[str], hashes: list[str] | None = None) -> set[str]:
+        """Count one new page's blocks; return the hashes that just became boilerplate.
+        ``hashes`` are the blocks' ``block_hash`` values, when the caller has them."""
         insert = _insert(session)
         now = dt.datetime.now(dt.timezone.utc)
         session.execute(insert(SiteProfile).values(site=site, pages_seen=0, boilerplate_version=0).on_conflict_do_nothing())
@@ -83,22 +84,25 @@ class SiteBoilerplate:
             .returning(SiteProfile.pages_seen)
         ).scalar_one()
         distinct = {}
-        for block in blocks:
-            distinct.setdefault(block_hash(block), block)
+        for block, digest in zip(blocks, hashes if hashes is not None else map(block_hash, blocks)):
+            distinct.setdefault(digest, block)
         if not distinct:
             return set()
-        stmt = insert(SiteBlock).values(
+        # One statement run with many parameter sets: SQLAlchemy compiles it once and
+        # caches it. A multi-VALUES statement (.values([...])) is compiled anew for every
+        # page, which cost more than all the rest of storing an article.
+        table = SiteBlock.__table__
+        upsert = insert(table).on_conflict_do_update(
+            index_elements=[table.c.site, table.c.block_hash],
+            set_={"page_count": table.c.page_count + 1},
+        )
+        session.execute(
+            upsert,
             [
                 {"site": site, "block_hash": h, "sample": text[:300], "page_count": 1, "is_boilerplate": False,
                  "first_seen_at": now}
                 for h, text in distinct.items()
-            ]
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[SiteBlock.site, SiteBlock.block_hash],
-                set_={"page_count": SiteBlock.page_count + 1},
-            )
+            ],
         )
         threshold = max(self.settings.min_pages, self.settings.min_share * pages_seen)
         newly = set(

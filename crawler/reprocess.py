@@ -59,6 +59,6 @@ def _relearn(engine: Engine, store, sites: list[str], ids: list[int], only_site:
                 article = store.rederive(row)
             except ExtractionError:
                 continue
-            learner.observe(session, row.site, article.blocks)
+            learner.observe(session, row.site, article.blocks, article.block_hashes)
     learner.forget()
     logger.info("Relearned boilerplate for %d sites from %d stored pages", len(affected), len(ids))
