@@ -71,41 +71,79 @@ def build_sites(root: Path, pages, n_sites: int, copies: int) -> int:
     return served
 
 
-class TreeRSS(threading.Thread):
-    """Samples the summed RSS of a process and its descendants from /proc (peak, in MB)."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class TreeSampler(threading.Thread):
+    """Samples a process and its descendants from /proc every 0.2 s.
+
+    - ``peak_rss``: the peak of the summed RSS (MB). Pages that forked workers share
+      with their parent are counted once per process, so this overstates the tree.
+    - ``peak_pss``: the peak of the summed PSS (MB, /proc/PID/smaps_rollup): each shared
+      page is split between the processes sharing it, so the sum is the tree's real
+      footprint.
+    - ``cpu``: the last CPU seconds (user + system) seen per process, split into the
+      crawl process itself and the rest (extraction workers, fork server).
+    """
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self.running = pid, 0.0, True
+        self.pid, self.peak_rss, self.peak_pss, self.running = pid, 0.0, 0.0, True
+        self.cpu: dict[int, float] = {}
 
     def run(self) -> None:
         while self.running:
-            self.peak = max(self.peak, self._tree_rss())
+            rss = pss = 0
+            for pid in self._tree():
+                rss += self._kb(f"/proc/{pid}/status", "VmRSS:")
+                pss += self._kb(f"/proc/{pid}/smaps_rollup", "Pss:")
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+                except (OSError, IndexError, ValueError):
+                    pass
+            self.peak_rss = max(self.peak_rss, rss / 1024)
+            self.peak_pss = max(self.peak_pss, pss / 1024)
             time.sleep(0.2)
 
-    def _tree_rss(self) -> float:
+    @property
+    def cpu_main(self) -> float:
+        return self.cpu.get(self.pid, 0.0)
+
+    @property
+    def cpu_others(self) -> float:
+        return sum(seconds for pid, seconds in self.cpu.items() if pid != self.pid)
+
+    def _tree(self) -> list[int]:
         children: dict[int, list[int]] = {}
-        rss: dict[int, int] = {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
             try:
-                status = Path(entry.path, "status").read_text()
-            except OSError:
+                parent = int(Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
-            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-            pid = int(entry.name)
-            children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
-            rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) if "VmRSS" in fields else 0
-        total, stack = 0, [self.pid]
+            children.setdefault(parent, []).append(int(entry.name))
+        found, stack = [], [self.pid]
         while stack:
             pid = stack.pop()
-            total += rss.get(pid, 0)
+            found.append(pid)
             stack.extend(children.get(pid, []))
-        return total / 1024
+        return found
+
+    @staticmethod
+    def _kb(path: str, key: str) -> int:
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
 
 
-def crawl(sites_file: Path, db: str, processes: int) -> tuple[float, float, str]:
+def crawl(sites_file: Path, db: str, processes: int) -> tuple[float, TreeSampler, str]:
     command = [
         str(Path(sys.executable).parent / "newscrawl"), "crawl", "--db", db, "--allow-private", "--sites",
         str(sites_file), "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "DOWNLOAD_DELAY=0",
@@ -114,14 +152,14 @@ def crawl(sites_file: Path, db: str, processes: int) -> tuple[float, float, str]
         "--set", "DEPTH_LIMIT=1",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = TreeRSS(process.pid)
+    sampler = TreeSampler(process.pid)
     sampler.start()
     out, err = process.communicate()
     sampler.running = False
     if process.returncode != 0:
         sys.exit(f"crawl failed:\n{out}\n{err[-3000:]}")
     seconds = float(re.search(r"Crawl finished in ([\d.]+) s", out).group(1))
-    return seconds, sampler.peak, out
+    return seconds, sampler, out
 
 
 def trafilatura_floor(pages) -> float:
@@ -153,13 +191,16 @@ def main() -> None:
             sites_file.write_text(sites.sites_toml(), encoding="utf-8")
             for mode in args.modes.split(","):
                 processes = -1 if mode == "pool" else 0
-                seconds, peak, out = crawl(sites_file, f"sqlite:///{tmp / (mode + '.db')}", processes)
+                seconds, sampler, out = crawl(sites_file, f"sqlite:///{tmp / (mode + '.db')}", processes)
                 rate = served / seconds
                 print(f"\nmode {mode} (NEWSCRAWL_EXTRACT_PROCESSES={processes}):")
                 for line in out.strip().splitlines()[:3]:
                     print(f"  {line}")
-                print(f"  crawl: {seconds:.1f} s, {rate:.1f} pages/s = {rate / floor:.2f}x the one-core floor; "
-                      f"peak RSS of the process tree {peak:.0f} MB")
+                print(f"  crawl: {seconds:.1f} s, {rate:.1f} pages/s = {rate / floor:.2f}x the one-core floor")
+                print(f"  memory: peak PSS of the process tree {sampler.peak_pss:.0f} MB "
+                      f"(summed RSS, shared pages counted per process: {sampler.peak_rss:.0f} MB)")
+                print(f"  CPU per served page: crawl process {sampler.cpu_main / served * 1000:.1f} ms, "
+                      f"workers {sampler.cpu_others / served * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -10,12 +10,9 @@ only ever touched by that one thread.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from scrapy.exceptions import DropItem
 
@@ -23,9 +20,9 @@ from crawler import limit_malloc_arenas
 from crawler.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.items import PageItem
 from crawler.learning import LearningSettings
-from crawler.store import ArticleStore, compress_raw_html
+from crawler import workers
+from crawler.store import ArticleStore, Offload
 from dedupe import DedupeSettings
-from dedupe.grouping import Deduper, DocumentRecord
 from models.db import make_engine, redact, resolve_database_url, upgrade
 
 logger = logging.getLogger(__name__)
@@ -36,44 +33,6 @@ def extraction_options(settings) -> ExtractionOptions:
         agreement=settings.getbool("NEWSCRAWL_PRECISION_AGREEMENT"),
         min_text_chars=settings.getint("NEWSCRAWL_MIN_TEXT_CHARS"),
     )
-
-
-def _die_with_parent() -> None:
-    """Worker initializer: exit when the parent dies, even by SIGKILL (Linux).
-
-    A killed crawl must not leave extraction workers behind: the kernel sends
-    them SIGKILL when their parent (the fork server, which itself exits with
-    the crawl process) goes away."""
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # 1 is PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def extract_and_sign(html: str, body: bytes, url: str, fetched_at, options: ExtractionOptions, dedupe: DedupeSettings):
-    """Worker-process task: the article, the dedupe signature of its text and the
-    compressed raw page.
-
-    Signing (MinHash and story terms, ~1 ms) and compressing (~3 ms) here keep
-    them off the process that owns the reactor and the database."""
-    article = extract_article(html, url, options)
-    record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
-    return article, signer(dedupe).signature(record), compress_raw_html(body)
-
-
-_signer: Deduper | None = None
-
-
-def signer(settings: DedupeSettings) -> Deduper:
-    """One in-memory Deduper per worker process, used only for its ``signature``."""
-    global _signer
-    local = dataclasses.replace(settings, storage={"type": "dict"})  # signing never touches the index
-    if _signer is None or _signer.settings != local:
-        _signer = Deduper(local)
-    return _signer
 
 
 def dedupe_settings(settings) -> DedupeSettings:
@@ -106,7 +65,7 @@ def _redis_connection(url: str) -> dict:
     return config
 
 
-def store_from_settings(engine, settings) -> ArticleStore:
+def store_from_settings(engine, settings, offload: Offload | None = None) -> ArticleStore:
     """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
     return ArticleStore(
         engine,
@@ -116,46 +75,36 @@ def store_from_settings(engine, settings) -> ArticleStore:
             min_share=settings.getfloat("NEWSCRAWL_BOILERPLATE_MIN_SHARE"),
         ),
         extraction_options(settings),
+        offload,
     )
 
 
 class ExtractionPipeline:
     """Runs trafilatura on article pages; drops pages with no article text."""
 
-    def __init__(self, options: ExtractionOptions, stats, processes: int, dedupe: DedupeSettings) -> None:
+    def __init__(self, options: ExtractionOptions, stats, pool: workers.ExtractionPool, dedupe: DedupeSettings) -> None:
         self.options = options
         self.stats = stats
-        self.processes = processes
+        self.pool = pool
         self.dedupe_settings = dedupe
-        self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
-        processes = crawler.settings.getint("NEWSCRAWL_EXTRACT_PROCESSES", -1)
-        if processes < 0:
-            processes = os.cpu_count() or 1
-        return cls(extraction_options(crawler.settings), crawler.stats, processes, dedupe_settings(crawler.settings))
+        return cls(extraction_options(crawler.settings), crawler.stats, workers.ExtractionPool.for_crawler(crawler),
+                   dedupe_settings(crawler.settings))
 
     def open_spider(self):
-        if self.processes:
-            # forkserver: workers start clean, without the parent's reactor and sockets; the
-            # server imports the extraction code once, so each worker starts in milliseconds.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["crawler.extract", "dedupe.grouping"])
-            # No max_tasks_per_child: on CPython 3.11 replacing a retired worker can hang the
-            # pool for good (seen here: a 10k-page crawl stopped after 2 x 500 pages).
-            self.pool = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_die_with_parent)
+        self.pool.start()
 
     def close_spider(self):
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown()
 
     async def process_item(self, item):
         if not isinstance(item, PageItem):
             return item
         try:
-            if self.pool is not None:
-                future = self.pool.submit(extract_and_sign, item.html, item.body, item.url, item.fetched_at,
+            if self.pool.enabled:
+                future = self.pool.submit(workers.extract_and_sign, item.html, item.body, item.url, item.fetched_at,
                                           self.options, self.dedupe_settings)
                 item.article, item.signature, item.body_compressed = await asyncio.wrap_future(future)
             else:
@@ -175,22 +124,26 @@ class StoragePipeline:
     a crawl works on an empty or older database.
     """
 
-    def __init__(self, database_url: str, settings, stats) -> None:
+    def __init__(self, database_url: str, settings, stats, pool: workers.ExtractionPool) -> None:
         limit_malloc_arenas()  # before the storage thread starts: see crawler.limit_malloc_arenas
         self.database_url = database_url
         self.settings = settings
         self.stats = stats
+        self.pool = pool
         self.store: ArticleStore | None = None
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="newscrawl-store")
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(resolve_database_url(crawler.settings.get("DATABASE_URL")), crawler.settings, crawler.stats)
+        return cls(resolve_database_url(crawler.settings.get("DATABASE_URL")), crawler.settings, crawler.stats,
+                   workers.ExtractionPool.for_crawler(crawler))
 
     def open_spider(self):
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
-        self.store = store_from_settings(self.engine, self.settings)
+        # Re-cleaning and re-signing run in the extraction workers too, off this process.
+        self.pool.start()
+        self.store = store_from_settings(self.engine, self.settings, self.pool.offload(dedupe_settings(self.settings)))
         recleaned = self.store.reclean_pending()
         if recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", recleaned)

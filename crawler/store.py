@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text
@@ -49,6 +49,25 @@ class SaveResult:
 
 
 @dataclass(frozen=True)
+class Offload:
+    """Where the store's CPU work runs: re-extraction of a stored page from its raw
+    HTML (re-cleaning, reprocess) and signing a text the store changed.
+
+    By default, here. The crawl passes functions that run them in its extraction
+    workers, so the process that owns the reactor and the database does not parse
+    pages or load the word-frequency tables."""
+
+    extract: Callable[[bytes, str, str, ExtractionOptions], ExtractedArticle] | None = None
+    sign: Callable[[DocumentRecord], Signature] | None = None
+
+
+def rederive_article(raw_compressed: bytes, encoding: str, url: str, options: ExtractionOptions) -> ExtractedArticle:
+    """The article re-extracted from its stored raw page (``articles.raw_html``)."""
+    html, _ = decode_html(zlib.decompress(raw_compressed), f"text/html; charset={encoding}")
+    return extract_article(html, url, options)
+
+
+@dataclass(frozen=True)
 class Cleaned:
     text: str
     removed: list[dict]
@@ -62,8 +81,10 @@ class ArticleStore:
         dedupe_settings: DedupeSettings | None = None,
         learning_settings: LearningSettings | None = None,
         extraction_options: ExtractionOptions | None = None,
+        offload: Offload | None = None,
     ) -> None:
         self.engine = engine
+        self.offload = offload or Offload()
         self.deduper = Deduper(dedupe_settings, lookup=self._lookup)
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
@@ -198,14 +219,14 @@ class ArticleStore:
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, site))
             if existing is not None:
                 # An edited article keeps its groups; its signature follows its text.
-                updated_sig = self.deduper.signature(self._record(row))
+                updated_sig = self._sign(self._record(row))
                 self._store_signature(session, row.id, updated_sig)
                 result = SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id)
             else:
                 session.add(row)
                 session.flush()  # assigns row.id inside the transaction
                 if signature is None or cleaned.text != article.text:
-                    signature = None  # learned boilerplate changed the text: sign what is stored
+                    signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
                 assignment = self.deduper.assign(self._record(row), signature)
                 self._apply_assignment(session, row, assignment)
                 self._store_signature(session, row.id, assignment.signature)
@@ -293,8 +314,11 @@ class ArticleStore:
     # --- re-deriving text from raw HTML ------------------------------------------
 
     def rederive(self, row: Article) -> ExtractedArticle:
-        html, _ = decode_html(zlib.decompress(row.raw_html), f"text/html; charset={row.raw_encoding}")
-        return extract_article(html, row.url, self.extraction_options)
+        extract = self.offload.extract or rederive_article
+        return extract(row.raw_html, row.raw_encoding, row.url, self.extraction_options)
+
+    def _sign(self, record: DocumentRecord) -> Signature:
+        return self.offload.sign(record) if self.offload.sign is not None else self.deduper.signature(record)
 
     def reclean_pending(self) -> int:
         """Finish re-cleaning that a killed run left undone.
@@ -360,7 +384,7 @@ class ArticleStore:
             changed = digest != row.content_hash or row.extractor_version != EXTRACTOR_VERSION
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, row.site))
             if changed:
-                new_sig = self.deduper.signature(self._record(row))
+                new_sig = self._sign(self._record(row))
                 self._store_signature(session, row.id, new_sig)
         if changed:
             self.deduper.replace(article_id, new_sig)

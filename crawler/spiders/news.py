@@ -37,9 +37,9 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from crawler.classify import classify_tree
+from crawler.classify import PageVerdict, classify_tree
 from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
-from crawler.htmlmeta import decode_html, link_href
+from crawler.htmlmeta import decode_html, link_href, parse_html
 from crawler.extract import parse_datetime
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
@@ -220,16 +220,27 @@ class NewsSpider(scrapy.Spider):
         logger.debug("Decoded %s as %s, not %s", response.url, encoding, response.encoding)
         return response.replace(cls=HtmlResponse, body=text.encode("utf-8"), encoding="utf-8")
 
-    def _parse_html(self, response: TextResponse, site: str):
-        tree = response.selector.root
+    @staticmethod
+    def _read_page(response: TextResponse) -> tuple[PageVerdict, str | None, list[str]]:
+        """What the spider needs from the parsed page: the verdict, the declared
+        canonical URL and the feed links. The tree (about ten times the page's size)
+        is dropped on return: an article's response stays referenced while its item
+        waits for extraction, and a parsel selector cached on it would keep the tree."""
+        tree = parse_html(response.text)
         verdict = classify_tree(tree, response.url)
+        if verdict.is_article:
+            return verdict, link_href(tree, "canonical"), []
+        return verdict, None, feed_links(tree)
+
+    def _parse_html(self, response: TextResponse, site: str):
+        verdict, declared, feeds = self._read_page(response)
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
             hops = response.meta.get("listing_hops", 0)
             if hops >= self.listing_depth:
                 return
-            for href in feed_links(tree):
+            for href in feeds:
                 url = urljoin(response.url, href)
                 if same_site(url, site):
                     yield self._follow(url, site, "feed")
@@ -245,7 +256,6 @@ class NewsSpider(scrapy.Spider):
             return
 
         here = canonicalize(response.url)
-        declared = link_href(tree, "canonical")
         canonical = canonicalize(urljoin(response.url, declared)) if declared else here
         if not same_site(canonical, site):
             canonical = here  # a cross-site canonical is a syndication hint, not our identity

@@ -1,0 +1,168 @@
+"""The extraction worker processes: what runs in them, and how they start.
+
+The crawl's ExtractionPipeline runs :func:`extract_and_sign` in a pool of
+forkserver processes. The fork server preloads ``crawler.forkserver_preload``,
+which runs :func:`warm_up` once, before any worker is forked:
+
+- trafilatura, lxml, numpy and the dedupe code are imported;
+- the English word-rarity table for story terms is built (loading wordfreq's
+  list costs ~30 MB for a moment and leaves ~15 MB);
+- ``gc.freeze()`` moves all of it out of the collector's reach, so the
+  collector does not write to those pages and the workers keep sharing them
+  with the server (copy-on-write) instead of each holding a private copy.
+
+Each worker also returns freed heap to the system every ``TRIM_EVERY`` pages:
+a worker parses pages of very different sizes, and glibc otherwise keeps the
+high-water mark of the largest ones.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import dataclasses
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import weakref
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from crawler.extract import ExtractedArticle, ExtractionOptions, extract_article
+from crawler.store import Offload, compress_raw_html, rederive_article
+from dedupe import DedupeSettings
+from dedupe.grouping import Deduper, DocumentRecord, Signature
+from dedupe.story import _rarity_table
+
+logger = logging.getLogger(__name__)
+
+TRIM_EVERY = 25  # pages between malloc_trim calls (each costs about a millisecond)
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+_signer: Deduper | None = None
+_tasks = 0
+
+
+def warm_up() -> None:
+    """Build what every worker needs, once, in the fork server (see the module doc)."""
+    _rarity_table("en")
+    gc.collect()
+    gc.freeze()
+
+
+def die_with_parent() -> None:
+    """Worker initializer: exit when the parent dies, even by SIGKILL (Linux).
+
+    A killed crawl must not leave extraction workers behind: the kernel sends
+    them SIGKILL when their parent (the fork server, which itself exits with
+    the crawl process) goes away."""
+    try:
+        _libc.prctl(1, signal.SIGKILL)  # 1 is PR_SET_PDEATHSIG
+    except AttributeError:
+        pass
+
+
+def signer(settings: DedupeSettings) -> Deduper:
+    """One in-memory Deduper per worker process, used only for its ``signature``."""
+    global _signer
+    local = dataclasses.replace(settings, storage={"type": "dict"})  # signing never touches the index
+    if _signer is None or _signer.settings != local:
+        _signer = Deduper(local)
+    return _signer
+
+
+def extract_and_sign(html: str, body: bytes, url: str, fetched_at, options: ExtractionOptions, dedupe: DedupeSettings):
+    """Worker-process task: the article, the dedupe signature of its text and the
+    compressed raw page.
+
+    Signing (MinHash and story terms, ~1 ms) and compressing (~3 ms) here keep
+    them off the process that owns the reactor and the database."""
+    global _tasks
+    try:
+        article = extract_article(html, url, options)
+        record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
+        return article, signer(dedupe).signature(record), compress_raw_html(body)
+    finally:
+        _tasks += 1
+        if _tasks % TRIM_EVERY == 0:
+            try:
+                _libc.malloc_trim(0)
+            except AttributeError:  # not glibc
+                pass
+
+
+def sign(record: DocumentRecord, settings: DedupeSettings) -> Signature:
+    """Worker-process task: the dedupe signature of a text the store changed."""
+    return signer(settings).signature(record)
+
+
+class ExtractionPool:
+    """The crawl's extraction processes, one pool per crawler, shared by its pipelines.
+
+    ExtractionPipeline sends every article page here; StoragePipeline sends its
+    re-extractions (re-cleaning) and re-signing, through :meth:`offload`.
+    ``NEWSCRAWL_EXTRACT_PROCESSES``: 0 runs everything in-process (simpler to
+    debug), -1 (the default) one worker per core.
+    """
+
+    _pools: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_crawler(cls, crawler) -> ExtractionPool:
+        pool = cls._pools.get(crawler)
+        if pool is None:
+            processes = crawler.settings.getint("NEWSCRAWL_EXTRACT_PROCESSES", -1)
+            pool = cls._pools[crawler] = cls(processes if processes >= 0 else os.cpu_count() or 1)
+        return pool
+
+    @property
+    def enabled(self) -> bool:
+        return self.processes > 0
+
+    def start(self) -> None:
+        with self._lock:
+            if not self.enabled or self._executor is not None:
+                return
+            # forkserver: workers start clean, without the parent's reactor and sockets; the
+            # server preloads and warms the extraction code once (crawler.forkserver_preload).
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["crawler.forkserver_preload"])
+            # No max_tasks_per_child: on CPython 3.11 replacing a retired worker can hang the
+            # pool for good (seen here: a 10k-page crawl stopped after 2 x 500 pages).
+            self._executor = ProcessPoolExecutor(self.processes, mp_context=context, initializer=die_with_parent)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, fn, *args) -> Future:
+        if self._executor is None:
+            raise RuntimeError("the extraction pool is not running")
+        return self._executor.submit(fn, *args)
+
+    def call(self, fn, *args):
+        """Run ``fn(*args)`` in a worker and wait (from a thread that may block); in this
+        process when the pool is off or already shut down (the end of a crawl)."""
+        try:
+            future = self.submit(fn, *args)
+        except RuntimeError:
+            return fn(*args)
+        return future.result()
+
+    def offload(self, dedupe: DedupeSettings) -> Offload:
+        """The store's CPU work, sent to this pool."""
+        if not self.enabled:
+            return Offload()
+        return Offload(
+            extract=lambda raw, encoding, url, options: self.call(rederive_article, raw, encoding, url, options),
+            sign=lambda record: self.call(sign, record, dedupe),
+        )
+
