@@ -10,7 +10,12 @@ sub-heads and tables in the middle. We run both and remove, block by block:
 - list items that are whole links, in lists that are mostly links (teaser lists);
 - ALL-CAPS lines that are links ("RELATED STORY" promos);
 - bare image URLs, the page's own URL and ISO timestamps (residue of JSON blobs);
-- loose text sitting directly in wrapper divs (widgets kept wholesale).
+- loose text sitting directly in wrapper divs (widgets kept wholesale);
+- runs of three or more blocks that are each a whole link's text (menus);
+- the menu and footer lines of a whole-page dump (trafilatura's last resort).
+
+And one addition: when the body is split over sibling containers of one tag and
+class, trafilatura keeps only the first; the paragraphs of the others are added.
 
 Each rule was kept only if it improved F1 on both halves of the public
 benchmark (even and odd page ids); bench/extraction_quality.py measures it.
@@ -24,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 import trafilatura
+from lxml import etree
 from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
@@ -160,6 +166,59 @@ def _trim_page_dump(el) -> str | None:
     return "\n".join(line for line in lines if len(line.split()) < DUMP_KEEP_WORDS)
 
 
+def _has_short_edge(body) -> bool:
+    texts = [_text(b) for b in _blocks(body)]
+    long_blocks = [i for i, t in enumerate(texts) if len(t) >= EDGE_MAX_CHARS]
+    if not long_blocks:
+        return True
+    return any(t and len(t) < EDGE_MAX_CHARS for t in texts[:long_blocks[0]] + texts[long_blocks[-1] + 1:])
+
+
+CHUNK_MIN_CHARS = 80  # paragraphs of a continuation chunk shorter than this are not taken
+CHUNK_LEVELS = 3  # how far above the last paragraph to look for the chunk's container
+
+
+def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[str]:
+    """Paragraphs of an article body split over sibling containers.
+
+    Some templates (Condé Nast's "article__chunks", the NYT's "StoryBodyCompanionColumn")
+    cut one body into several containers of the same tag and class, with ads
+    between them. trafilatura takes the first container that matches its body
+    rules, so the rest of the article is lost. From the last extracted paragraph,
+    look up to ``CHUNK_LEVELS`` ancestors for an element whose later siblings share
+    its tag and class, and return their paragraphs that are not in the body yet.
+    """
+    known = {key for key, text in zip(keys, texts) if len(text) >= CHUNK_MIN_CHARS}
+    if not known:
+        return []
+    last = None
+    for el in tree.iter("p"):
+        if _norm(el.text_content()) in known:
+            last = el
+    if last is None:
+        return []
+    seen = set(keys)
+    ancestor = last.getparent()
+    for _ in range(CHUNK_LEVELS):
+        if ancestor is None or ancestor.getparent() is None:
+            break
+        cls = (ancestor.get("class") or "").strip()
+        if cls:
+            siblings = [s for s in ancestor.itersiblings() if s.tag == ancestor.tag and (s.get("class") or "").strip() == cls]
+            found = []
+            for sibling in siblings:
+                for p in sibling.iter("p"):
+                    text = _WS.sub(" ", p.text_content()).strip()
+                    key = _norm(text)
+                    if len(text) >= CHUNK_MIN_CHARS and key not in seen:
+                        seen.add(key)
+                        found.append(text)
+            if found:
+                return found
+        ancestor = ancestor.getparent()
+    return []
+
+
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
                  fallback_extractors: bool = False) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
@@ -178,13 +237,20 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
         return Body("", doc)
     body = doc.body
     precise = None
-    if agreement:
+    if agreement and _has_short_edge(body):
         pdoc = trafilatura.bare_extraction(
             tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
         )
         if pdoc is not None and pdoc.body is not None:
             precise = f" {_norm(xmltotxt(pdoc.body, False))} "  # padded: whole-word membership tests
 
+    first_blocks = list(_blocks(body))
+    first_texts = [_text(b) for b in first_blocks]
+    continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts)
+    for text in continued:
+        paragraph = etree.SubElement(body, "p")
+        paragraph.text = text
+    continued_keys = {_norm(t) for t in continued}  # taken on structural evidence: not edge candidates
     removed = []
     for el in _blocks(body):
         dumped = _trim_page_dump(el)
@@ -212,7 +278,8 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
             items = list(el.getparent().iter("item"))
             if sum(_norm(_text(item)) in anchors for item in items) >= max(2, 0.7 * len(items)):
                 reasons[i] = "structure:link_list"
-        if reasons[i] is None and precise is not None and len(text) < EDGE_MAX_CHARS and f" {key} " not in precise:
+        if (reasons[i] is None and precise is not None and len(text) < EDGE_MAX_CHARS and f" {key} " not in precise
+                and key not in continued_keys):
             edge_candidate[i] = True
     _mark_link_runs(keys, texts, anchors, reasons)
     if precise is not None:

@@ -2,6 +2,7 @@
 import datetime as dt
 
 import pytest
+import trafilatura
 
 from crawler.classify import classify_tree, url_verdict
 from crawler.extract import ExtractionError, clean_authors, clean_title, extract_article, parse_datetime
@@ -210,3 +211,34 @@ def test_page_dump_keeps_its_prose_lines():
     short = etree.Element("p")
     short.text = "\n".join(menu[:10])
     assert _trim_page_dump(short) is None and short.text.count("\n") == 9
+
+
+def test_an_article_split_over_sibling_containers_is_whole():
+    # trafilatura keeps the first body container once it holds enough text
+    first = "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS * 2)
+    rest = "The second chunk carries the end of the story, with the crews' reaction and the board's timetable."
+    html = (
+        "<html><body><main><h1>Harbour expansion approved</h1><div class='chunks'>"
+        f"<div class='article-body'>{first}</div><div class='ad-slot'>Advertisement</div>"
+        f"<div class='article-body'><p>{rest}</p></div></div>"
+        "<aside class='more'><p>A different story entirely, about the regional rail timetable and its changes.</p></aside>"
+        "</main></body></html>"
+    )
+    assert rest not in (trafilatura.extract(html, fast=True) or "")
+    text = _body_text(html)
+    assert rest in text and PROSE_PARAGRAPHS[0] in text
+    assert "rail timetable" not in text
+
+
+def test_continuation_needs_the_same_container_class():
+    from crawler.body import _continuation_paragraphs, _norm
+    from crawler.htmlmeta import parse_html
+
+    other = "A reader's letter about parking fees, printed beside the story in a box of its own design."
+    tree = parse_html(
+        f"<html><body><div><div class='story-body'><p>{PROSE_PARAGRAPHS[0]}</p></div>"
+        f"<div class='letters'><p>{other}</p></div>"
+        f"<div class='story-body'><p>{PROSE_PARAGRAPHS[1]}</p></div></div></body></html>"
+    )
+    found = _continuation_paragraphs(tree, [_norm(PROSE_PARAGRAPHS[0])], [PROSE_PARAGRAPHS[0]])
+    assert found == [PROSE_PARAGRAPHS[1]]
