@@ -125,18 +125,58 @@ class _Column:
 
     def take(self, numbers: np.ndarray) -> np.ndarray:
         """Rows ``numbers`` (an int array) as one array."""
-        chunk = numbers >> _CHUNK_BITS
-        if len(numbers) and chunk[0] == chunk[-1]:  # the common case: candidates from one chunk
-            return self.chunks[int(chunk[0])][numbers & _IN_CHUNK]
-        out = np.empty((len(numbers),) + self.shape[1:], dtype=self.dtype)
-        for c in np.unique(chunk).tolist():
-            mask = chunk == c
-            out[mask] = self.chunks[c][numbers[mask] & _IN_CHUNK]
-        return out
+        first, last = int(numbers[0]) >> _CHUNK_BITS, int(numbers[-1]) >> _CHUNK_BITS
+        if first == last:  # candidates from one chunk (numbers come sorted)
+            return self.chunks[first][numbers & _IN_CHUNK]
+        if len(numbers) <= 8:  # a few rows: one by one is cheaper than grouping by chunk
+            out = np.empty((len(numbers),) + self.shape[1:], dtype=self.dtype)
+            for j, n in enumerate(numbers.tolist()):
+                out[j] = self.chunks[n >> _CHUNK_BITS][n & _IN_CHUNK]
+            return out
+        # Sorted numbers: each chunk's rows are one contiguous run.
+        bounds = np.searchsorted(numbers, np.arange(first, last + 2, dtype=np.int64) << _CHUNK_BITS).tolist()
+        within = numbers & _IN_CHUNK
+        return np.concatenate([self.chunks[first + i][within[lo:hi]]
+                               for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])) if hi > lo])
 
     @property
     def nbytes(self) -> int:
         return sum(c.nbytes for c in self.chunks)
+
+
+class _Slots:
+    """Document numbers by a hash, in open addressing (linear probing) on an int32
+    table kept at most 5/8 full: 6.4-12.8 bytes per document, where a dict entry
+    with its int objects takes ~100. Several numbers may share a hash: lookups
+    walk the probe run and the caller checks each number."""
+
+    def __init__(self) -> None:
+        self.table = np.full(1024, -1, dtype=np.int32)
+        self.count = 0
+
+    def add(self, h: int, number: int, rehash) -> None:
+        """``rehash()`` yields (hash, number) of everything added so far, for growing."""
+        self.count += 1
+        if self.count * 8 > len(self.table) * 5:
+            self.table = np.full(len(self.table) * 2, -1, dtype=np.int32)
+            for old_hash, old_number in rehash():
+                self._place(old_hash, old_number)
+        self._place(h, number)
+
+    def _place(self, h: int, number: int) -> None:
+        table, mask = self.table, len(self.table) - 1
+        i = h & mask
+        while table[i] >= 0:
+            i = (i + 1) & mask
+        table[i] = number
+
+    def probe(self, h: int):
+        """The numbers in ``h``'s probe run (a superset of those added with ``h``)."""
+        table, mask = self.table, len(self.table) - 1
+        i = h & mask
+        while (number := int(table[i])) >= 0:
+            yield number
+            i = (i + 1) & mask
 
 
 class _Keys:
@@ -145,8 +185,7 @@ class _Keys:
     A dict and a list of keys cost ~100 bytes per document at 100k, a tenth of
     the budget. Integer keys (article ids) are kept in an int64 column and
     string keys as UTF-8 in one buffer with end offsets; other keys fall back
-    to a list. Numbers are found by open addressing (linear probing) in an
-    int32 table kept at most 5/8 full: 6.4-12.8 bytes per document."""
+    to a list. Numbers are found through :class:`_Slots` by ``hash(key)``."""
 
     def __init__(self) -> None:
         self._mode: str | None = None  # "int", "str" or "object"
@@ -154,7 +193,7 @@ class _Keys:
         self._blob = bytearray()
         self._ends = _Column(np.uint64)
         self._objects: list[Hashable] = []
-        self._slots = np.full(1024, -1, dtype=np.int32)
+        self._slots = _Slots()
         self._count = 0
 
     def __len__(self) -> int:
@@ -169,15 +208,10 @@ class _Keys:
         return self._objects[number]
 
     def get(self, key: Hashable, default=None):
-        slots, mask = self._slots, len(self._slots) - 1
-        i = hash(key) & mask
-        while True:
-            number = int(slots[i])
-            if number < 0:
-                return default
+        for number in self._slots.probe(hash(key)):
             if self.key(number) == key:
                 return number
-            i = (i + 1) & mask
+        return default
 
     def __contains__(self, key: Hashable) -> bool:
         return self.get(key) is not None
@@ -198,28 +232,13 @@ class _Keys:
             self._ends.append(len(self._blob))
         else:
             self._objects.append(key)
+        self._slots.add(hash(key), number, lambda: ((hash(self.key(n)), n) for n in range(number)))
         self._count += 1
-        if self._count * 8 > len(self._slots) * 5:
-            self._rehash(len(self._slots) * 2)
-        else:
-            self._place(key, number)
         return number
-
-    def _place(self, key: Hashable, number: int) -> None:
-        slots, mask = self._slots, len(self._slots) - 1
-        i = hash(key) & mask
-        while slots[i] >= 0:
-            i = (i + 1) & mask
-        slots[i] = number
-
-    def _rehash(self, size: int) -> None:
-        self._slots = np.full(size, -1, dtype=np.int32)
-        for number in range(self._count):
-            self._place(self.key(number), number)
 
     @property
     def nbytes(self) -> int:
-        return self._slots.nbytes + self._ints.nbytes + len(self._blob) + self._ends.nbytes
+        return self._slots.table.nbytes + self._ints.nbytes + len(self._blob) + self._ends.nbytes
 
 
 class Deduper:
@@ -233,8 +252,8 @@ class Deduper:
         self.settings = s = settings or DedupeSettings()
         self._lookup = lookup
         self.shared = s.storage.get("type") == "redis"  # the index is shared with other processes
-        # Candidates down to the partial-copy Jaccard, verified more strictly below.
-        bands, rows = candidate_params(s.containment_min_jaccard, s.num_perm)
+        # Candidates well below the whole-text threshold (partial copies), verified below.
+        bands, rows = candidate_params(s.candidate_jaccard, s.num_perm)
         self._dup_index = make_index(s.storage, bands, rows, s.num_perm, s.seed, "dup")
         self._story_index = make_index(
             s.storage, s.story_bands, s.story_num_perm // s.story_bands, s.story_num_perm, s.seed, "story"
@@ -254,9 +273,8 @@ class Deduper:
         self._rep = _Column(np.int32)  # for a founder: number of its group's representative
         self._span = _Column(np.float64, 2, fill=np.nan)  # for a story founder: first and last time
         self._prefix = _Column(np.uint64)  # content-hash prefix of each document
-        # Exact copies: documents by content-hash prefix, in a one-band index (12 bytes per
-        # document, where a dict would take ~100).
-        self._by_hash = BandIndex(bands=1, rows=2)
+        # Exact copies: documents by content-hash prefix (where a dict would take ~100 bytes each).
+        self._by_hash = _Slots()
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -268,8 +286,8 @@ class Deduper:
         """Bytes allocated for the index's arrays (excluding Python object overhead)."""
         columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._time,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
-        total = sum(c.nbytes for c in columns) + self._keys.nbytes
-        for index in (self._dup_index, self._story_index, self._by_hash):
+        total = sum(c.nbytes for c in columns) + self._keys.nbytes + self._by_hash.table.nbytes
+        for index in (self._dup_index, self._story_index):
             if isinstance(index, BandIndex):
                 total += index.nbytes()
         return total
@@ -306,14 +324,22 @@ class Deduper:
             return -1  # articles without a time share one bucket
         return int(time // (self.settings.story_window_hours * 3600))
 
-    def _story_query(self, sig: Signature) -> set:
+    def _story_query(self, sig: Signature) -> np.ndarray:
         bucket = self._bucket(sig.time)
         buckets = (bucket,) if bucket == -1 else (bucket - 1, bucket, bucket + 1)
         values = self._story_values(sig)
+        salts = np.array([zlib.crc32(b"t%d" % b) for b in buckets], dtype=np.uint32)
+        return self._candidates(self._story_index, values[None, :] ^ salts[:, None])
+
+    def _candidates(self, index, values: np.ndarray) -> np.ndarray:
+        """Document numbers (sorted int64) sharing a band with ``values`` (one signature,
+        or a matrix of them) in ``index``."""
+        if isinstance(index, BandIndex):
+            return index.query_array(values).astype(np.int64)
         found: set = set()
-        for b in buckets:
-            found |= self._story_index.query(self._salted(values, b))
-        return found
+        for row in np.atleast_2d(values):
+            found |= index.query(row)
+        return np.array(self._resolve(found), dtype=np.int64)
 
     # --- assignment ------------------------------------------------------------
 
@@ -335,23 +361,26 @@ class Deduper:
 
     def _near_duplicate(self, sig: Signature) -> tuple[int | None, float | None]:
         prefix = int(sig.content_hash[:15], 16)
-        exact = [n for n in self._by_hash.query(_prefix_values(prefix)) if int(self._prefix[n]) == prefix]
+        exact = [n for n in self._by_hash.probe(prefix) if int(self._prefix[n]) == prefix]
         if exact:
             return min(exact), 1.0
         if sig.minhash is None:
             return None, None
         s = self.settings
-        numbers = np.array([n for n in self._resolve(self._dup_index.query(sig.minhash)) if self._has_sig[n]],
-                           dtype=np.int64)
+        numbers = self._candidates(self._dup_index, sig.minhash)
+        if len(numbers):
+            numbers = numbers[self._has_sig.take(numbers)]
         if not len(numbers):
             return None, None
         similarity, containment = compare(order_codes(sig.minhash), self._sig.take(numbers))
         verified = similarity >= s.near_duplicate_threshold
-        if sig.time is not None:
+        partial = (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & ~verified
+        if sig.time is not None and partial.any():
             # A partial copy only within the window: beyond it, shared paragraphs under a
             # new lead are a follow-up reusing background (see DedupeSettings).
-            close = np.abs(self._time.take(numbers) - sig.time) <= s.containment_window_hours * 3600  # NaN: False
-            verified |= (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & close
+            which = np.flatnonzero(partial)
+            close = np.abs(self._time.take(numbers[which]) - sig.time) <= s.containment_window_hours * 3600
+            verified[which[close]] = True  # NaN (no time) compares False
         if not verified.any():
             return None, None
         # The most similar; numbers are sorted, so argmax breaks ties by the earliest indexed.
@@ -362,10 +391,12 @@ class Deduper:
         s = self.settings
         if not len(sig.terms):
             return None, None
-        candidates = self._resolve(self._story_query(sig))
+        candidates = self._story_query(sig)
+        if not len(candidates):
+            return None, None
         window, span = s.story_window_hours * 3600, s.story_max_span_hours * 3600
         best, best_score = None, 0.0
-        for founder in sorted({int(self._story[c]) for c in candidates}):
+        for founder in np.unique(self._story.take(candidates)).tolist():
             first, last = self._span[founder]
             founder_time = self._time[founder]
             threshold = s.story_threshold
@@ -441,13 +472,19 @@ class Deduper:
             self._span[story] = (np.fmin(first, sig.time), np.fmax(last, sig.time))
         prefix = int(sig.content_hash[:15], 16)
         self._prefix.append(prefix)
-        self._by_hash.insert(number, _prefix_values(prefix))
+        self._by_hash.add(prefix, number, self._prefixes)
         if index:
             index_key = key if self.shared else number
             if sig.minhash is not None:
                 self._dup_index.insert(index_key, sig.minhash)
             if n:
                 self._story_index.insert(index_key, self._salted(self._story_values(sig), self._bucket(sig.time)))
+
+    def _prefixes(self):
+        """(prefix, number) of every indexed document, for growing ``_by_hash``.
+        A replaced document is listed once, under its current prefix."""
+        for number in range(len(self._keys)):
+            yield int(self._prefix[number]), number
 
     def set_representative(self, dup_group_id: Hashable, key: Hashable) -> None:
         """Record a group's representative read back from storage."""
@@ -471,7 +508,7 @@ class Deduper:
             self._story_index.remove(key)
         prefix = int(sig.content_hash[:15], 16)
         self._prefix[number] = prefix  # the old entry in _by_hash no longer verifies
-        self._by_hash.insert(number, _prefix_values(prefix))
+        self._by_hash.add(prefix, number, self._prefixes)
         self._sig[number] = order_codes(sig.minhash) if sig.minhash is not None else 0
         self._has_sig[number] = sig.minhash is not None
         n = min(len(sig.terms), s.story_features)
@@ -492,8 +529,6 @@ class Deduper:
         return assignment
 
 
-def _prefix_values(prefix: int) -> np.ndarray:
-    return np.array([prefix & 0xFFFFFFFF, prefix >> 32], dtype=np.uint32)
 
 
 def _or_inf(value) -> float:

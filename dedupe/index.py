@@ -3,11 +3,7 @@
 datasketch's in-memory ``MinHashLSH`` keeps Python sets per bucket: about
 3.5 KB per document at threshold 0.8. ``BandIndex`` keeps the same bands as
 one sorted numpy array of 32-bit band keys with a 32-bit document number
-beside each (8 bytes per band per document). Recent inserts wait in a small
-dict, are merged into a "young" sorted array every ``FLUSH_EVERY`` documents,
-and that into the main array every ``MERGE_EVERY``: a merge copies the array
-it grows, so two levels keep both the dict (Python objects, ~100 bytes an
-entry) and the copying small. For several workers sharing one index,
+beside each (8 bytes per band per document). For several workers sharing one index,
 ``RedisBandIndex`` wraps datasketch's ``MinHashLSH`` with its Redis storage and
 a fixed basename.
 """
@@ -28,24 +24,26 @@ class LSHIndex(Protocol):
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_NONE = np.zeros(0, dtype=np.uint32)
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
 def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One 32-bit key per band: the band number in the high bits, a hash of the band's
-    rows below (multiply-xor mixing, vectorised over all bands at once).
+    rows below (multiply-xor mixing, vectorised over all bands at once). ``values``
+    may be one signature or a matrix of them (one row each).
 
-    With 42 bands the hash keeps 26 bits: a document then shares a band key with
-    an unrelated one by chance with probability 2**-26 per band and document, so
-    at 100k documents about one query in 16 gets one spurious candidate. Every
+    With 32 bands the hash keeps 27 bits: a document then shares a band key with
+    an unrelated one by chance with probability 2**-27 per band and document, so
+    at 100k documents about one query in 40 gets one spurious candidate. Every
     candidate is verified on the signature anyway, and 4 bytes a key instead of 8
     is part of what keeps the index under a kilobyte per article."""
     band_bits = max(1, int(bands - 1).bit_length())
-    matrix = values[: bands * rows].astype(np.uint64).reshape(bands, rows)
-    key = np.zeros(bands, dtype=np.uint64)
+    matrix = values[..., : bands * rows].astype(np.uint64).reshape(values.shape[:-1] + (bands, rows))
     with np.errstate(over="ignore"):  # arithmetic mod 2**64 is the mixing
-        for column in range(rows):
-            key = (key ^ matrix[:, column]) * _MIX
+        key = matrix[..., 0] * _MIX
+        for column in range(1, rows):
+            key = (key ^ matrix[..., column]) * _MIX
         key ^= key >> np.uint64(32)
     hash_bits = np.uint64(32 - band_bits)
     return ((np.arange(bands, dtype=np.uint64) << hash_bits) | ((key & _LOW32) >> np.uint64(band_bits))).astype(np.uint32)
@@ -69,14 +67,21 @@ class _Sorted:
         keep = ~np.isin(self.ids, removed)
         self.keys, self.ids = self.keys[keep], self.ids[keep]
 
-    def find(self, wanted: np.ndarray, found: set[int]) -> None:
+    def find(self, wanted: np.ndarray) -> np.ndarray:
+        """Ids under any of the keys ``wanted`` (with repeats)."""
         if not len(self.keys):
-            return
-        left = np.searchsorted(self.keys, wanted, side="left")
-        right = np.searchsorted(self.keys, wanted, side="right")
-        hit = np.flatnonzero(right > left)
-        for i in hit.tolist():
-            found.update(self.ids[left[i] : right[i]].tolist())
+            return _NONE
+        left = np.searchsorted(self.keys, wanted)
+        hit = self.keys[np.minimum(left, len(self.keys) - 1)] == wanted
+        if not hit.any():  # most queries: no band shared with anything
+            return _NONE
+        starts = left[hit]
+        lengths = np.searchsorted(self.keys, wanted[hit], side="right") - starts
+        if len(starts) == 1:
+            return self.ids[starts[0] : starts[0] + lengths[0]]
+        # All the ranges at once: position j of range r is starts[r] + j.
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        return self.ids[offsets + np.arange(len(offsets))]
 
     @property
     def nbytes(self) -> int:
@@ -84,10 +89,17 @@ class _Sorted:
 
 
 class BandIndex:
-    """Compact in-memory LSH over integer keys (the Deduper's dense document numbers)."""
+    """Compact in-memory LSH over integer keys (the Deduper's dense document numbers).
 
-    FLUSH_EVERY = 64  # documents buffered in the dict before merging into the young array
-    MERGE_EVERY = 4096  # documents in the young array before merging it into the main one
+    Three levels: the last ``FLUSH_EVERY`` documents' band keys as rows of a small
+    matrix (a query compares it whole, one numpy operation), merged into a
+    "young" sorted array, merged every ``MERGE_EVERY`` documents into the main
+    one. A merge copies the array it grows: the levels keep the copying to
+    about one pass over the index per ``MERGE_EVERY`` documents, and no level
+    holds a Python object per entry."""
+
+    FLUSH_EVERY = 128
+    MERGE_EVERY = 4096
 
     def __init__(self, bands: int, rows: int) -> None:
         if bands > 2**16:
@@ -97,43 +109,59 @@ class BandIndex:
         self._main = _Sorted()
         self._young = _Sorted()
         self._young_docs = 0
-        self._pending: dict[int, list[int]] = {}
+        self._pending = np.zeros((self.FLUSH_EVERY, bands), dtype=np.uint32)
+        self._pending_ids = np.zeros(self.FLUSH_EVERY, dtype=np.uint32)
         self._pending_docs = 0
         self._removed: set[int] = set()
+        self._last: tuple[np.ndarray, np.ndarray] | None = None  # (values, their band keys)
+
+    def _keys_of(self, values: np.ndarray) -> np.ndarray:
+        # The Deduper queries a signature and then inserts the same one: hash it once.
+        if self._last is not None and np.array_equal(self._last[0], values):
+            return self._last[1]
+        keys = band_keys(values, self.bands, self.rows)
+        self._last = (values.copy(), keys)
+        return keys
 
     def insert(self, key: int, values: np.ndarray) -> None:
         self._removed.discard(key)
-        for band_key in band_keys(values, self.bands, self.rows).tolist():
-            bucket = self._pending.get(band_key)
-            if bucket is None:
-                self._pending[band_key] = [key]
-            else:
-                bucket.append(key)
+        self._pending[self._pending_docs] = self._keys_of(values)
+        self._pending_ids[self._pending_docs] = key
         self._pending_docs += 1
-        if self._pending_docs >= self.FLUSH_EVERY:
+        if self._pending_docs == self.FLUSH_EVERY:
             self._flush()
 
     def query(self, values: np.ndarray) -> set[int]:
-        wanted = band_keys(values, self.bands, self.rows)
-        found: set[int] = set()
-        self._main.find(wanted, found)
-        self._young.find(wanted, found)
-        if self._pending:
-            for band_key in wanted.tolist():
-                found.update(self._pending.get(band_key, ()))
-        return found - self._removed if self._removed else found
+        return set(self.query_array(values).tolist())
+
+    def query_array(self, values: np.ndarray) -> np.ndarray:
+        """Documents sharing a band with ``values``, or with any row of a matrix
+        ``values``: a sorted array of distinct document numbers."""
+        if values.ndim == 1:
+            wanted = self._keys_of(values)
+        else:
+            wanted = band_keys(values, self.bands, self.rows)
+        parts = [self._main.find(wanted.ravel()), self._young.find(wanted.ravel())]
+        if self._pending_docs:
+            pending = self._pending[: self._pending_docs]
+            if wanted.ndim == 1:
+                hit = (pending == wanted).any(axis=1)
+            else:
+                hit = (pending[:, None, :] == wanted[None, :, :]).any(axis=(1, 2))
+            parts.append(self._pending_ids[: self._pending_docs][hit])
+        found = np.unique(np.concatenate(parts))
+        if self._removed:
+            found = found[~np.isin(found, np.fromiter(self._removed, dtype=np.uint32, count=len(self._removed)))]
+        return found
 
     def remove(self, key: int) -> None:
         self._removed.add(key)
 
     def _flush(self) -> None:
-        if self._pending:
-            count = sum(map(len, self._pending.values()))
-            new_keys = np.fromiter((k for k, ids in self._pending.items() for _ in ids), dtype=np.uint32, count=count)
-            new_ids = np.fromiter((i for ids in self._pending.values() for i in ids), dtype=np.uint32, count=count)
-            self._young.merge(new_keys, new_ids)
-            self._young_docs += self._pending_docs
-            self._pending.clear()
+        if self._pending_docs:
+            m = self._pending_docs
+            self._young.merge(self._pending[:m].ravel(), np.repeat(self._pending_ids[:m], self.bands))
+            self._young_docs += m
             self._pending_docs = 0
         if self._young_docs >= self.MERGE_EVERY:
             if self._removed:  # compact: drop removed documents while we copy anyway
@@ -149,7 +177,7 @@ class BandIndex:
         return (len(self._main.ids) + len(self._young.ids)) // self.bands + self._pending_docs
 
     def nbytes(self) -> int:
-        return self._main.nbytes + self._young.nbytes
+        return self._main.nbytes + self._young.nbytes + self._pending.nbytes + self._pending_ids.nbytes
 
 
 class RedisBandIndex:
@@ -201,7 +229,7 @@ def optimal_params(threshold: float, num_perm: int) -> tuple[int, int]:
     return _optimal_param(threshold, num_perm, 0.5, 0.5)
 
 
-def candidate_params(jaccard: float, num_perm: int, recall: float = 0.9) -> tuple[int, int]:
+def candidate_params(jaccard: float, num_perm: int, recall: float = 0.85) -> tuple[int, int]:
     """(bands, rows) that make a pair of Jaccard ``jaccard`` a candidate with probability
     at least ``recall``, with as many rows per band as allow it (more rows: fewer
     low-similarity candidates to verify).

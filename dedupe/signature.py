@@ -132,6 +132,5 @@ def compare(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     equal = np.count_nonzero(b == a, axis=-1)
     a_smaller = np.count_nonzero(b > a, axis=-1)
     b_smaller = a.shape[-1] - equal - a_smaller
-    with np.errstate(invalid="ignore", divide="ignore"):
-        containment = equal / (equal + np.minimum(a_smaller, b_smaller))
-    return equal / a.shape[-1], np.nan_to_num(containment)
+    inside = equal + np.minimum(a_smaller, b_smaller)  # 0 only when nothing is equal either
+    return equal / a.shape[-1], equal / np.maximum(inside, 1)

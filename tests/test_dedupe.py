@@ -5,8 +5,8 @@ import pytest
 
 from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
 from dedupe.grouping import Deduper, DocumentRecord, cluster_records
-from dedupe.index import BandIndex
-from dedupe.signature import jaccard, minhash_values, shingle_hashes, tokens
+from dedupe.index import BandIndex, candidate_params
+from dedupe.signature import compare, jaccard, minhash_values, order_codes, shingle_hashes, tokens
 from dedupe.story import story_terms, weighted_jaccard
 from tests.helpers import seed_texts
 
@@ -173,8 +173,140 @@ def test_story_terms_prefer_rare_names_and_title():
         ({"storage": {"type": "mongo"}}, "storage type must be"),
         ({"story_num_perm": 10, "story_bands": 4}, "must be a multiple of story_bands"),
         ({"story_window_hours": 100, "story_max_span_hours": 10}, "story_max_span_hours >= story_window_hours"),
+        ({"containment_min_jaccard": 0.8}, "containment_min_jaccard must be > 0 and <= near_duplicate_threshold"),
+        ({"containment_threshold": 0.0}, "containment_threshold must be in"),
+        ({"candidate_jaccard": 1.0}, "candidate_jaccard must be strictly between"),
+        ({"containment_window_hours": -1}, "containment_window_hours must be >= 0"),
     ],
 )
 def test_settings_validation_messages(kwargs, message):
     with pytest.raises(ValueError, match=message):
         DedupeSettings(**kwargs)
+
+
+# --- partial copies (containment) ------------------------------------------------
+
+def _paragraphs(seed: int, count: int, words: int = 40) -> list[str]:
+    """Distinct made-up paragraphs (pseudo-words from a seeded generator), so that
+    shingle overlap is exactly the shared paragraphs and nothing else."""
+    rng = np.random.RandomState(seed)
+    syllables = ["ka", "lo", "mi", "ter", "san", "vu", "dre", "po", "lin", "ga", "sho", "bel", "rum", "tiv"]
+    return [" ".join("".join(rng.choice(syllables, size=rng.randint(2, 4))) for _ in range(words)) + "."
+            for _ in range(count)]
+
+
+ARTICLE = _paragraphs(7, 10)
+
+
+def _text(paragraphs: list[str]) -> str:
+    return "\n\n".join(paragraphs)
+
+
+def test_trimmed_copy_within_the_window_is_a_near_duplicate():
+    """The wire text cut to its first 6 of 10 paragraphs (Jaccard ~0.6, containment 1) hours later."""
+    deduper = Deduper()
+    deduper.add(DocumentRecord("full", _text(ARTICLE), at(0)))
+    trimmed = deduper.add(DocumentRecord("trimmed", _text(ARTICLE[:6]), at(5)))
+    assert trimmed.dup_group_id == "full"
+    assert 0.45 < trimmed.similarity < 0.7  # below the whole-text threshold: found by containment
+    # With a promo line added and its own last paragraph: still the same text.
+    edited = deduper.add(DocumentRecord("edited", _text(ARTICLE[:7] + ["Subscribe to our newsletter for more."]), at(9)))
+    assert edited.dup_group_id == "full"
+
+
+def test_trimmed_copy_far_apart_in_time_is_not_a_near_duplicate():
+    """Six of the ten paragraphs again a month later: reused background, not a republication."""
+    deduper = Deduper()
+    deduper.add(DocumentRecord("full", _text(ARTICLE), at(0)))
+    later = deduper.add(DocumentRecord("later", _text(ARTICLE[:6]), at(24 * 30)))
+    assert later.dup_group_id == "later"
+    undated = Deduper()
+    undated.add(DocumentRecord("full", _text(ARTICLE)))
+    assert undated.add(DocumentRecord("no-time", _text(ARTICLE[:6]))).dup_group_id == "no-time"
+
+
+def test_whole_text_copy_needs_no_time_window():
+    deduper = Deduper()
+    deduper.add(DocumentRecord("full", _text(ARTICLE), at(0)))
+    assert deduper.add(DocumentRecord("repost", _text(ARTICLE[:9]), at(24 * 300))).dup_group_id == "full"
+
+
+def test_excerpt_or_shared_half_is_not_a_near_duplicate():
+    deduper = Deduper()
+    deduper.add(DocumentRecord("full", _text(ARTICLE), at(0)))
+    # Containment 1 but only 3 of 10 paragraphs (Jaccard ~0.3): an excerpt, not a copy.
+    excerpt = deduper.add(DocumentRecord("excerpt", _text(ARTICLE[:3]), at(1)))
+    assert excerpt.dup_group_id == "excerpt"
+    # Half of the paragraphs plus as much new text: containment ~0.5.
+    mixed = deduper.add(DocumentRecord("mixed", _text(ARTICLE[:5] + _paragraphs(8, 5)), at(2)))
+    assert mixed.dup_group_id == "mixed"
+
+
+def test_containment_threshold_both_sides():
+    """6 of the 10 paragraphs plus k new ones: the copy is the smaller text, with
+    containment 6/(6+k) in the original and Jaccard 6/(10+k)."""
+    settings = DedupeSettings(near_duplicate_threshold=0.95)  # keep the whole-text path out of the way
+    results = {}
+    for extra in (1, 3):
+        deduper = Deduper(settings)
+        deduper.add(DocumentRecord("full", _text(ARTICLE), at(0)))
+        copy = deduper.add(DocumentRecord("copy", _text(ARTICLE[:6] + _paragraphs(9, extra)), at(1)))
+        results[extra] = copy.dup_group_id
+    assert results == {1: "full", 3: "copy"}  # containment ~0.86 >= 0.8 joins; ~0.67 does not
+
+
+def test_order_codes_keep_equality_and_order():
+    values = np.random.RandomState(3).randint(0, 2**32 - 1, size=10_000, dtype=np.uint64).astype(np.uint32)
+    codes = order_codes(values)
+    order = np.argsort(values, kind="stable")
+    assert np.all(np.diff(codes[order].astype(np.int64)) >= 0)  # monotone
+    assert np.array_equal(order_codes(values.copy()), codes)
+
+
+def test_compare_estimates_jaccard_and_containment():
+    rng = np.random.RandomState(5)
+    base = np.unique(rng.randint(0, 2**32 - 1, size=3000, dtype=np.uint64))
+    subset = base[:1000]
+    half = np.concatenate([base[:500], rng.randint(0, 2**32 - 1, size=500, dtype=np.uint64)])
+    codes = {name: order_codes(minhash_values(np.unique(v), 256, 1)) for name, v in
+             (("base", base), ("subset", subset), ("half", half))}
+    similarity, containment = compare(codes["subset"], codes["base"][None, :])
+    assert abs(similarity[0] - 1 / 3) < 0.1 and containment[0] > 0.9
+    similarity, containment = compare(codes["half"], codes["base"][None, :])
+    assert abs(containment[0] - 0.5) < 0.12 and similarity[0] < 0.25
+
+
+def test_candidate_params_reach_the_recall():
+    assert candidate_params(DedupeSettings().candidate_jaccard, 128) == (32, 4)  # as documented
+    for jaccard in (0.4, 0.5, 0.7):
+        bands, rows = candidate_params(jaccard, 128, recall=0.9)
+        assert bands * rows <= 128
+        assert 1 - (1 - jaccard**rows) ** bands >= 0.9
+        assert 1 - (1 - jaccard ** (rows + 1)) ** (128 // (rows + 1)) < 0.9  # the most rows that do
+
+
+def test_band_index_merges_levels_and_forgets_removed():
+    index = BandIndex(bands=32, rows=4)
+    rng = np.random.RandomState(1)
+    sigs = rng.randint(0, 2**32 - 1, size=(BandIndex.MERGE_EVERY + 300, 128), dtype=np.uint64).astype(np.uint32)
+    for i, sig in enumerate(sigs):
+        index.insert(i, sig)
+    assert len(index) == len(sigs)
+    for i in (0, 17, BandIndex.MERGE_EVERY - 1, BandIndex.MERGE_EVERY + 5, len(sigs) - 1):  # main, young, pending
+        assert i in index.query(sigs[i])
+    index.remove(17)
+    assert 17 not in index.query(sigs[17])
+    assert index.query_array(sigs[[3, 4]]).tolist() == [3, 4]  # a matrix: any of its rows
+
+
+def test_deduper_keys_of_any_type_are_found_after_growth():
+    deduper = Deduper()
+    for i in range(3000):  # past the key table's first growth
+        deduper.add(DocumentRecord(i, f"item{i}"))  # no story terms: time-less notes sharing one would all be candidates
+    assert 2999 in deduper and 3000 not in deduper and "7" not in deduper
+    assert deduper.add(DocumentRecord(5000, "ITEM42")).dup_group_id == 42
+    named = Deduper()
+    for key in ("a", "b", ("tuple", 1), 7):  # mixed types fall back to a list
+        named.add(DocumentRecord(key, f"text of {key}"))
+    assert all(k in named for k in ("a", "b", ("tuple", 1), 7)) and "c" not in named
+    assert named.add(DocumentRecord("again", "text of b")).dup_group_id == "b"
