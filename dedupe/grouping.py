@@ -372,20 +372,43 @@ class Deduper:
             numbers = numbers[self._has_sig.take(numbers)]
         if not len(numbers):
             return None, None
-        similarity, containment = compare(order_codes(sig.minhash), self._sig.take(numbers))
+        codes = order_codes(sig.minhash)
+        similarity, containment = compare(codes, self._sig.take(numbers))
         verified = similarity >= s.near_duplicate_threshold
-        partial = (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & ~verified
-        if sig.time is not None and partial.any():
-            # A partial copy only within the window: beyond it, shared paragraphs under a
-            # new lead are a follow-up reusing background (see DedupeSettings).
-            which = np.flatnonzero(partial)
-            close = np.abs(self._time.take(numbers[which]) - sig.time) <= s.containment_window_hours * 3600
-            verified[which[close]] = True  # NaN (no time) compares False
+        partial = np.flatnonzero(
+            (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & ~verified)
+        if sig.time is not None and len(partial):
+            partial = partial[self._partial_copy(sig, codes, numbers[partial])]
+            verified[partial] = True
         if not verified.any():
             return None, None
         # The most similar; numbers are sorted, so argmax breaks ties by the earliest indexed.
         best = int(np.argmax(np.where(verified, similarity, -1.0)))
         return int(numbers[best]), float(similarity[best])
+
+    def _partial_copy(self, sig: Signature, codes: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+        """Which of ``numbers`` (already past the containment and Jaccard tests) are
+        partial copies: published within the window, and with the group's founder
+        passing the same tests. A partial copy only within the window: beyond it,
+        shared paragraphs under a new lead are a follow-up reusing background (see
+        DedupeSettings). And against the founder too, because partial copies chain
+        where whole copies do not: a 3-paragraph excerpt of a 6-paragraph cut of a
+        10-paragraph text would join the 10's group through the 6 alone."""
+        s = self.settings
+        window = s.containment_window_hours * 3600
+        ok = np.abs(self._time.take(numbers) - sig.time) <= window  # NaN (no time) compares False
+        founders = self._group.take(numbers).astype(np.int64)
+        other = np.flatnonzero(ok & (founders != numbers))
+        if len(other):
+            f = founders[other]
+            order = np.argsort(f, kind="stable")  # take wants sorted numbers
+            f_sorted = f[order]
+            similarity, containment = compare(codes, self._sig.take(f_sorted))
+            close = np.abs(self._time.take(f_sorted) - sig.time) <= window
+            passes = (similarity >= s.near_duplicate_threshold) | (
+                (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & close)
+            ok[other[order]] = passes
+        return ok
 
     def _same_story(self, sig: Signature) -> tuple[int | None, float | None]:
         s = self.settings

@@ -310,3 +310,15 @@ def test_deduper_keys_of_any_type_are_found_after_growth():
         named.add(DocumentRecord(key, f"text of {key}"))
     assert all(k in named for k in ("a", "b", ("tuple", 1), 7)) and "c" not in named
     assert named.add(DocumentRecord("again", "text of b")).dup_group_id == "b"
+
+
+def test_partial_copies_do_not_chain_past_the_founder():
+    """A 3-paragraph excerpt is a partial copy of a 6-paragraph cut, but not of the
+    10-paragraph text that founded the cut's group: it must not join that group."""
+    deduper = Deduper()
+    deduper.add(DocumentRecord("full", _text(ARTICLE), at(0)))
+    assert deduper.add(DocumentRecord("cut", _text(ARTICLE[:6]), at(1))).dup_group_id == "full"
+    assert deduper.add(DocumentRecord("excerpt", _text(ARTICLE[:3]), at(2))).dup_group_id == "excerpt"
+    alone = Deduper()  # the other side: with the cut as founder, the excerpt is its partial copy
+    alone.add(DocumentRecord("cut", _text(ARTICLE[:6]), at(1)))
+    assert alone.add(DocumentRecord("excerpt", _text(ARTICLE[:3]), at(2))).dup_group_id == "cut"
