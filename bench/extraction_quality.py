@@ -8,7 +8,10 @@
    text, and leaks (the site's declared boilerplate strings found in the stored text). These
    are measured on a real crawl, so that site-level learning has seen the whole site.
 
-    python bench/extraction_quality.py [--no-sites]
+    python bench/extraction_quality.py [--no-sites] [--set NAME=VALUE ...]
+
+``--set`` passes crawl settings to both `newscrawl extract` and the crawl, e.g.
+``--set NEWSCRAWL_PRECISION_AGREEMENT=False`` to measure without the precision pass.
 """
 from __future__ import annotations
 
@@ -62,13 +65,14 @@ def score(predictions: dict[str, str], truth: dict[str, dict]) -> tuple[float, f
     return precision, recall, 2 * precision * recall / (precision + recall)
 
 
-def public_benchmark() -> None:
+def public_benchmark(settings: list[str]) -> None:
     truth = json.loads((BENCH_DIR / "ground-truth.json").read_text(encoding="utf-8"))
     ids = sorted(truth)
     files = [str(BENCH_DIR / "html" / f"{i}.html.gz") for i in ids]
 
     started = time.perf_counter()
-    out = subprocess.run([NEWSCRAWL, "extract", *files], capture_output=True, text=True, check=True).stdout
+    sets = [arg for pair in settings for arg in ("--set", pair)]
+    out = subprocess.run([NEWSCRAWL, "extract", *sets, *files], capture_output=True, text=True, check=True).stdout
     ours_seconds = time.perf_counter() - started
     records = [json.loads(line) for line in out.splitlines()]
     ours = {i: r.get("text") or "" for i, r in zip(ids, records)}
@@ -93,7 +97,7 @@ def public_benchmark() -> None:
         print(f"  {label:<30} {p:9.4f} {r:7.4f} {f:7.4f}  {f_even:7.4f} {f_odd:7.4f}  {seconds}")
 
 
-def sample_sites() -> None:
+def sample_sites(settings: list[str]) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -105,7 +109,7 @@ def sample_sites() -> None:
         db = f"sqlite:///{Path(tmp) / 'quality.db'}"
         subprocess.run(
             [NEWSCRAWL, "crawl", "--db", db, "--allow-private", "--set", "AUTOTHROTTLE_ENABLED=False",
-             "--set", "DOWNLOAD_DELAY=0", *sites.start_urls],
+             "--set", "DOWNLOAD_DELAY=0", *[arg for pair in settings for arg in ("--set", pair)], *sites.start_urls],
             capture_output=True, text=True, check=True,
         )
         engine = make_engine(db)
@@ -143,10 +147,12 @@ def sample_sites() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-sites", action="store_true", help="only the public benchmark")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a crawl setting for `newscrawl extract` and the crawl (repeatable)")
     args = parser.parse_args()
-    public_benchmark()
+    public_benchmark(args.settings)
     if not args.no_sites:
-        sample_sites()
+        sample_sites(args.settings)
 
 
 if __name__ == "__main__":

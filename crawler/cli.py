@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="Prints one JSON object per input file, in input order. .gz files are read compressed.")
     extract.add_argument("files", nargs="+", metavar="FILE")
     extract.add_argument("--url", help="the URL the pages came from (helps relative links and site names)")
+    extract.add_argument("--set", dest="settings", action="append", metavar="NAME=VALUE", default=[],
+                         help="extract with this crawl setting, e.g. NEWSCRAWL_PRECISION_AGREEMENT=False (repeatable)")
     extract.set_defaults(func=cmd_extract)
 
     cluster = commands.add_parser("cluster", help="group a JSONL dump into near-duplicates and stories, without a database",
@@ -300,9 +302,19 @@ def cmd_report(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from crawler.extract import ExtractionError, ExtractionOptions, extract_article
+    import dataclasses
 
-    options = ExtractionOptions(min_text_chars=1)
+    from crawler.extract import ExtractionError, extract_article
+    from crawler.pipelines import extraction_options
+    from crawler.run import build_settings, parse_setting_overrides
+
+    try:
+        settings = build_settings(overrides=parse_setting_overrides(args.settings))
+    except ValueError as exc:
+        print(f"newscrawl extract: {exc}", file=sys.stderr)
+        return 2
+    # The crawl's extraction, but every text is printed: short ones too.
+    options = dataclasses.replace(extraction_options(settings), min_text_chars=1)
     failures = 0
     for name in args.files:
         path = Path(name)
