@@ -56,7 +56,10 @@ class Body:
 
 def _norm(text: str) -> str:
     """Comparison key: lower-case word tokens only (quotes, dashes and punctuation vary by site)."""
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text or "").lower()))
+    text = text or ""
+    if not text.isascii():  # ASCII is NFKC-normal already: this runs for every link on the page
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(_WORD.findall(text.lower()))
 
 
 def _text(el) -> str:
@@ -120,8 +123,10 @@ def _strip_stray_text(body) -> None:
 
 
 def _is_caps_line(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 12 and not any(c.islower() for c in letters)
+    if text != text.upper():  # any lower-case letter: the common case, decided in C
+        return False
+    # Upper-case letters, not just no lower-case ones: CJK and Arabic have no case at all.
+    return sum(c.isupper() for c in text) >= 12
 
 
 LINK_RUN_MIN = 3  # consecutive link-text blocks that make a menu, not prose
