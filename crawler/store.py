@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import apply_learned, block_hash
+from crawler.boilerplate import apply_learned
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions, extract_article
 from crawler.htmlmeta import decode_html
 from crawler.learning import LearningSettings, SiteBoilerplate

@@ -29,7 +29,7 @@ import threading
 import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 
-from crawler.extract import ExtractedArticle, ExtractionOptions, extract_article
+from crawler.extract import ExtractionOptions, extract_article
 from crawler.store import Offload, compress_raw_html, rederive_article
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
