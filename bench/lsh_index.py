@@ -1,6 +1,7 @@
 """LSH index: insert and query cost, and memory per signature.
 
-Compares, on the same random 128-permutation signatures at the crawl's near-duplicate threshold:
+Compares, on the same random 128-permutation signatures with the crawl's band layout
+(``candidate_params(DedupeSettings().candidate_jaccard)``: 32 bands x 4 rows):
 - newscrawl's compact in-memory BandIndex (dedupe/index.py), at 100k and 1M signatures;
 - datasketch's in-memory MinHashLSH (the baseline), at 100k;
 - datasketch's MinHashLSH on the Redis at 127.0.0.1:6379 (the shared index), at --redis-n.
@@ -26,11 +27,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dedupe import DedupeSettings  # noqa: E402
-from dedupe.index import BandIndex, RedisBandIndex, optimal_params  # noqa: E402
+from dedupe.index import BandIndex, RedisBandIndex, candidate_params  # noqa: E402
 from dedupe.signature import minhash_values, shingle_hashes, to_lean, tokens  # noqa: E402
 
 NUM_PERM, QUERIES = 128, 2000
-THRESHOLD = DedupeSettings().near_duplicate_threshold  # the crawl's own setting
+CANDIDATE_JACCARD = DedupeSettings().candidate_jaccard  # the crawl's own layout
 BENCH_DIR = REPO.parent / "shared" / "benchmarks" / "article-extraction"
 
 
@@ -70,8 +71,7 @@ def measure(label: str, make, sigs: np.ndarray, to_value=lambda v: v, memory_of=
 
 
 def band_index_bytes(index: BandIndex) -> int:
-    index._flush()  # merge the pending dict into the sorted arrays, as happens every 1024 inserts
-    return index.nbytes()
+    return index.nbytes()  # every level (main and young arrays, the pending matrix) as it stands
 
 
 def minhash_cost() -> None:
@@ -101,8 +101,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--redis-n", type=int, default=20000, help="signatures for the Redis index (0: skip)")
     args = parser.parse_args()
-    bands, rows = optimal_params(THRESHOLD, NUM_PERM)
-    print(f"threshold {THRESHOLD}, {NUM_PERM} permutations: {bands} bands x {rows} rows")
+    bands, rows = candidate_params(CANDIDATE_JACCARD, NUM_PERM)
+    print(f"candidate Jaccard {CANDIDATE_JACCARD}, {NUM_PERM} permutations: {bands} bands x {rows} rows")
     minhash_cost()
     print("Index:")
     for n in (int(x) for x in args.sizes.split(",")):
@@ -111,7 +111,7 @@ def main() -> None:
         if n <= 100_000:
             from datasketch import MinHashLSH
 
-            measure("datasketch MinHashLSH (in memory)", lambda: MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM),
+            measure("datasketch MinHashLSH (in memory)", lambda: MinHashLSH(num_perm=NUM_PERM, params=(bands, rows)),
                     sigs, to_value=lambda v: to_lean(v, 1))
         del sigs
     if args.redis_n:

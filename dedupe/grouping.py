@@ -25,6 +25,9 @@ Order of arrival: a document joins the best verified group at the time it
 arrives, and groups never merge afterwards. The result can therefore depend on
 order only for borderline documents: one that verifies against two existing
 groups, or a founder that would not itself verify against later members.
+Partial copies add one case: they are also verified against the group's
+founder (see ``Deduper._partial_copy``), so a 3-paragraph cut joins a group
+founded by a 6-paragraph cut but not one founded by the full text.
 ``cluster_records`` removes this for batches by processing in publication
 order; the crawl processes in arrival order, and bench/dedupe_quality.py
 measures the difference on shuffled input.
@@ -114,6 +117,13 @@ class _Column:
         if self.size == len(self.chunks) * _CHUNK:
             self.chunks.append(np.full(self.shape, self.fill, dtype=self.dtype))
         self.chunks[-1][self.size & _IN_CHUNK] = value
+        self.size += 1
+
+    def append_prefix(self, values: np.ndarray) -> None:
+        """Append a row of a wide column given by its first ``len(values)`` entries (the rest stay ``fill``)."""
+        if self.size == len(self.chunks) * _CHUNK:
+            self.chunks.append(np.full(self.shape, self.fill, dtype=self.dtype))
+        self.chunks[-1][self.size & _IN_CHUNK, : len(values)] = values
         self.size += 1
 
     def __getitem__(self, number: int):
@@ -474,11 +484,8 @@ class Deduper:
         self._sig.append(order_codes(sig.minhash) if sig.minhash is not None else 0)
         self._has_sig.append(sig.minhash is not None)
         n = min(len(sig.terms), s.story_features)
-        row_terms = np.zeros(s.story_features, dtype=np.uint32)
-        row_weights = np.zeros(s.story_features, dtype=np.float16)
-        row_terms[:n], row_weights[:n] = sig.terms[:n], sig.weights[:n]
-        self._terms.append(row_terms)
-        self._weights.append(row_weights)
+        self._terms.append_prefix(sig.terms[:n])
+        self._weights.append_prefix(sig.weights[:n])
         self._nterms.append(n)
         self._time.append(np.nan if sig.time is None else sig.time)
         self._fetched.append(np.nan if sig.fetched is None else sig.fetched)

@@ -10,6 +10,7 @@ a fixed basename.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -38,15 +39,21 @@ def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:
     at 100k documents about one query in 40 gets one spurious candidate. Every
     candidate is verified on the signature anyway, and 4 bytes a key instead of 8
     is part of what keeps the index under a kilobyte per article."""
-    band_bits = max(1, int(bands - 1).bit_length())
+    prefix, band_bits = _band_prefix(bands)
     matrix = values[..., : bands * rows].astype(np.uint64).reshape(values.shape[:-1] + (bands, rows))
     with np.errstate(over="ignore"):  # arithmetic mod 2**64 is the mixing
         key = matrix[..., 0] * _MIX
         for column in range(1, rows):
             key = (key ^ matrix[..., column]) * _MIX
-        key ^= key >> np.uint64(32)
-    hash_bits = np.uint64(32 - band_bits)
-    return ((np.arange(bands, dtype=np.uint64) << hash_bits) | ((key & _LOW32) >> np.uint64(band_bits))).astype(np.uint32)
+    # The high half of the mixed value, then the top (32 - band_bits) bits of that.
+    return prefix | (key >> band_bits).astype(np.uint32)
+
+
+@lru_cache(maxsize=16)
+def _band_prefix(bands: int) -> tuple[np.ndarray, np.uint64]:
+    band_bits = max(1, int(bands - 1).bit_length())
+    prefix = (np.arange(bands, dtype=np.uint64) << np.uint64(32 - band_bits)).astype(np.uint32)
+    return prefix, np.uint64(32 + band_bits)
 
 
 class _Sorted:
