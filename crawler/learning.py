@@ -75,13 +75,13 @@ class SiteBoilerplate:
         ``hashes`` are the blocks' ``block_hash`` values, when the caller has them."""
         insert = _insert(session)
         now = dt.datetime.now(dt.timezone.utc)
-        session.execute(insert(SiteProfile).values(site=site, pages_seen=0, boilerplate_version=0).on_conflict_do_nothing())
-        # An UPDATE with an expression increments atomically under concurrent writers.
+        # One atomic upsert counts the page, under concurrent writers too.
+        profiles = SiteProfile.__table__
         pages_seen = session.execute(
-            update(SiteProfile)
-            .where(SiteProfile.site == site)
-            .values(pages_seen=SiteProfile.pages_seen + 1)
-            .returning(SiteProfile.pages_seen)
+            insert(profiles)
+            .values(site=site, pages_seen=1, boilerplate_version=0)
+            .on_conflict_do_update(index_elements=[profiles.c.site], set_={"pages_seen": profiles.c.pages_seen + 1})
+            .returning(profiles.c.pages_seen)
         ).scalar_one()
         distinct = {}
         for block, digest in zip(blocks, hashes if hashes is not None else map(block_hash, blocks)):
@@ -89,32 +89,28 @@ class SiteBoilerplate:
         if not distinct:
             return set()
         # One statement run with many parameter sets: SQLAlchemy compiles it once and
-        # caches it. A multi-VALUES statement (.values([...])) is compiled anew for every
-        # page, which cost more than all the rest of storing an article.
+        # caches it (a multi-VALUES .values([...]) is compiled anew for every page, which
+        # cost more than the rest of storing an article). RETURNING gives each block's
+        # new count, so no second query looks them up.
         table = SiteBlock.__table__
-        upsert = insert(table).on_conflict_do_update(
-            index_elements=[table.c.site, table.c.block_hash],
-            set_={"page_count": table.c.page_count + 1},
+        upsert = (
+            insert(table)
+            .on_conflict_do_update(
+                index_elements=[table.c.site, table.c.block_hash],
+                set_={"page_count": table.c.page_count + 1},
+            )
+            .returning(table.c.block_hash, table.c.page_count, table.c.is_boilerplate)
         )
-        session.execute(
+        counted = session.execute(
             upsert,
             [
                 {"site": site, "block_hash": h, "sample": text[:300], "page_count": 1, "is_boilerplate": False,
                  "first_seen_at": now}
                 for h, text in distinct.items()
             ],
-        )
+        ).all()
         threshold = max(self.settings.min_pages, self.settings.min_share * pages_seen)
-        newly = set(
-            session.scalars(
-                select(SiteBlock.block_hash).where(
-                    SiteBlock.site == site,
-                    SiteBlock.block_hash.in_(list(distinct)),
-                    SiteBlock.is_boilerplate.is_(False),
-                    SiteBlock.page_count >= threshold,
-                )
-            )
-        )
+        newly = {digest for digest, count, learned in counted if not learned and count >= threshold}
         if newly:
             session.execute(
                 update(SiteBlock)

@@ -231,7 +231,7 @@ class ArticleStore:
                     signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
                 assignment = self.deduper.assign(self._record(row), signature)
                 self._apply_assignment(session, row, assignment)
-                self._store_signature(session, row.id, assignment.signature)
+                self._store_signature(session, row.id, assignment.signature, new=True)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
                 if self.deduper.shared:
                     # Index before our commit releases the lock, so that the next worker to
@@ -297,8 +297,10 @@ class ArticleStore:
             if previous is not None:
                 previous.is_canonical = False
 
-    def _store_signature(self, session: Session, article_id: int, sig: Signature) -> None:
-        existing = session.get(ArticleSignature, article_id)
+    def _store_signature(self, session: Session, article_id: int, sig: Signature, new: bool = False) -> None:
+        """Write ``sig`` for the article; ``new``: the article was inserted in this session, so
+        it has no signature row yet (and no query is needed to find out)."""
+        existing = None if new else session.get(ArticleSignature, article_id)
         s = self.deduper.settings
         values = dict(
             scheme=s.scheme, num_perm=s.num_perm, seed=s.seed, shingle_size=s.shingle_size,
