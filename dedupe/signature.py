@@ -5,19 +5,19 @@ in SHA-1 over each shingle string. Here shingles are never built as strings:
 each token is hashed once (CRC-32), shingle hashes are combined from token
 hashes in numpy, and the 128 affine permutations run as one vectorised
 product: about a quarter of the cost. The values are stored as datasketch
-``LeanMinHash`` bytes, so datasketch's LSH (e.g. its Redis storage) reads
-them; the scheme name stored beside them says they are ours.
+``LeanMinHash`` bytes, so datasketch reads them; the scheme name stored
+beside them says they are ours.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import unicodedata
 import zlib
 from functools import lru_cache
 
 import numpy as np
-from datasketch import LeanMinHash
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -80,19 +80,37 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
-def to_lean(values: np.ndarray, seed: int) -> LeanMinHash:
+def to_lean(values: np.ndarray, seed: int):
+    """A datasketch ``LeanMinHash`` of ``values``, for datasketch's own LSH (the Redis index).
+    Imported here, not at the top: see the note on the byte format below."""
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=seed, hashvalues=values.astype(np.uint64), scheme="affine32")
 
 
+# LeanMinHash byte format, written here rather than through datasketch.LeanMinHash:
+# importing datasketch imports its whole package, scipy included (~47 MB in every crawl
+# process), and the crawl only needs this fixed layout. tests/test_dedupe.py checks that
+# datasketch reads what we write and that we read what datasketch writes.
+_LEAN_HEADER = struct.Struct("<qiB")  # seed, -(number of values), scheme code (1 = affine32)
+_AFFINE32 = 1
+
+
 def minhash_to_bytes(values: np.ndarray, seed: int) -> bytes:
-    lean = to_lean(values, seed)
-    buf = bytearray(lean.bytesize())
-    lean.serialize(buf, byteorder="<")  # fixed byte order: the bytes may move between machines
-    return bytes(buf)
+    """datasketch ``LeanMinHash(seed, values, scheme="affine32").serialize(buf, "<")``."""
+    return _LEAN_HEADER.pack(seed, -len(values), _AFFINE32) + values.astype("<u4").tobytes()
 
 
 def minhash_from_bytes(data: bytes) -> np.ndarray:
-    return LeanMinHash.deserialize(data, byteorder="<").hashvalues.astype(np.uint32)
+    """The uint32 values of datasketch LeanMinHash bytes (affine32 or legacy, little-endian)."""
+    seed, count, code = _LEAN_HEADER.unpack_from(data)
+    if count >= 0:  # the pre-2.0 layout: no scheme byte
+        offset = 12
+    elif code == _AFFINE32:
+        count, offset = -count, _LEAN_HEADER.size
+    else:
+        raise ValueError(f"unsupported LeanMinHash scheme code {code}")
+    return np.frombuffer(data, dtype="<u4", count=count, offset=offset).astype(np.uint32)
 
 
 def content_hash(text: str, words: list[str] | None = None) -> str:

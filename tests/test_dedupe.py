@@ -1,4 +1,7 @@
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,10 +143,35 @@ def test_numpy_minhash_estimates_jaccard():
     assert abs(estimate - true) < 0.1
 
 
-def test_signature_bytes_roundtrip_as_leanminhash():
+def test_signature_bytes_are_datasketch_leanminhash_bytes():
+    from datasketch import LeanMinHash
+
     values = minhash_values(shingle_hashes(tokens(WIRE), 5), 128, 1)
-    data = minhash_to_bytes(values, 1)
+    data = minhash_to_bytes(values, 7)
     assert np.array_equal(minhash_from_bytes(data), values)
+    # datasketch reads what we write ...
+    lean = LeanMinHash.deserialize(data, byteorder="<")
+    assert lean.seed == 7 and lean.scheme == "affine32" and np.array_equal(lean.hashvalues, values)
+    # ... we read what datasketch writes, and the bytes are the same
+    theirs = LeanMinHash(seed=7, hashvalues=values.astype(np.uint64), scheme="affine32")
+    buf = bytearray(theirs.bytesize(byteorder="<"))
+    theirs.serialize(buf, byteorder="<")
+    assert bytes(buf) == data
+    assert np.array_equal(minhash_from_bytes(bytes(buf)), values)
+    # datasketch's pre-2.0 layout (no scheme byte) still reads
+    legacy = LeanMinHash(seed=7, hashvalues=values.astype(np.uint64), scheme="legacy")
+    buf = bytearray(legacy.bytesize(byteorder="<"))
+    legacy.serialize(buf, byteorder="<")
+    assert np.array_equal(minhash_from_bytes(bytes(buf)), values)
+
+
+def test_crawl_processes_do_not_import_datasketch():
+    # datasketch's package import pulls in scipy: ~47 MB in every process that imports it
+    code = ("import sys, crawler.cli, crawler.run, crawler.workers, crawler.pipelines, crawler.spiders.news; "
+            "print('datasketch' in sys.modules)")
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo).stdout
+    assert out.strip() == "False"
 
 
 def test_band_index_finds_inserted_and_survives_flush():
