@@ -29,7 +29,11 @@ from crawler.htmlmeta import (
 
 logger = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = f"newscrawl-0.1+trafilatura-{trafilatura.__version__}"
+# Stored with every article (articles.extractor_version). Bump the first part when the
+# extraction rules change, so that `newscrawl reprocess` shows which articles predate them.
+# 2: trafilatura fast mode, split bodies joined, page-dump and link-run filters.
+EXTRACTOR_RULES = 2
+EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
 class ExtractionError(Exception):
