@@ -30,7 +30,7 @@ import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from crawler.extract import ExtractionOptions, extract_article
-from crawler.store import Offload, compress_raw_html, rederive_article
+from crawler.rawhtml import compress_raw_html, rederive_article
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
 from dedupe.story import _rarity_table
@@ -157,8 +157,9 @@ class ExtractionPool:
             return fn(*args)
         return future.result()
 
-    def offload(self, dedupe: DedupeSettings) -> Offload:
-        """The store's CPU work, sent to this pool."""
+    def offload(self, dedupe: DedupeSettings):
+        """The store's CPU work (a crawler.store.Offload), sent to this pool."""
+        from crawler.store import Offload  # not at the top: workers never import the store
         if not self.enabled:
             return Offload()
         return Offload(
