@@ -225,7 +225,9 @@ class NewsSpider(scrapy.Spider):
         """What the spider needs from the parsed page: the verdict, the declared
         canonical URL and the feed links. The tree (about ten times the page's size)
         is dropped on return: an article's response stays referenced while its item
-        waits for extraction, and a parsel selector cached on it would keep the tree."""
+        waits for extraction, and a parsel selector cached on it would keep the tree.
+        (A listing page is parsed a second time, by the link extractor; listings are
+        not stored, and are far fewer than the articles they list.)"""
         tree = parse_html(response.text)
         verdict = classify_tree(tree, response.url)
         if verdict.is_article:
