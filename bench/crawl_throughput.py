@@ -5,7 +5,8 @@ on loopback: every page under several URLs, spread over many local sites, each w
 sitemap. Runs the real `newscrawl crawl` with politeness off into a fresh SQLite database,
 once with the extraction process pool (the default) and once in-process, and prints pages/s
 and the peak RSS of the crawl's whole process tree. On the same pages, in this process and
-on one core, it measures plain trafilatura extraction: the floor.
+on one core, it measures plain trafilatura extraction: the floor; and the same extraction
+in one process per core with nothing else running: the ceiling no crawl can pass here.
 
     python bench/crawl_throughput.py                      # ~540 pages, both modes
     python bench/crawl_throughput.py --pages 10000 --modes pool   # the 10k-page memory run
@@ -16,6 +17,7 @@ import argparse
 import gzip
 import json
 import math
+import multiprocessing
 import os
 import re
 import subprocess
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import trafilatura
@@ -169,6 +172,26 @@ def trafilatura_floor(pages) -> float:
     return len(pages) / (time.perf_counter() - started)
 
 
+def _extract_all(htmls: list[bytes]) -> int:
+    for html in htmls:
+        trafilatura.extract(html, include_comments=False)
+    return len(htmls)
+
+
+def trafilatura_ceiling(pages, processes: int) -> float:
+    """Plain trafilatura on every core at once, nothing else: no fetching, storing or dedupe.
+
+    No crawl that extracts with trafilatura can beat this rate on this machine, so it
+    bounds what the end-to-end figure can reach (and shows how far the cores scale).
+    """
+    htmls = [html for _, _, html in pages]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        list(pool.map(_extract_all, [htmls[:2]] * processes))  # start and warm the workers
+        started = time.perf_counter()
+        done = sum(pool.map(_extract_all, [htmls] * processes))
+        return done / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=540, help="pages to serve (each benchmark page under several URLs)")
@@ -182,6 +205,9 @@ def main() -> None:
     copies = min(copies, n_sites)
     floor = trafilatura_floor(pages)
     print(f"trafilatura-only floor (one core, {len(pages)} pages): {floor:.1f} pages/s, {1000 / floor:.1f} ms/page")
+    cores = os.cpu_count() or 1
+    ceiling = trafilatura_ceiling(pages, cores)
+    print(f"trafilatura-only ceiling ({cores} processes, nothing else): {ceiling:.1f} pages/s = {ceiling / floor:.2f}x the floor")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         served = build_sites(tmp / "sites", pages, n_sites, copies)
