@@ -10,6 +10,7 @@ in one process per core with nothing else running: the ceiling no crawl can pass
 
     python bench/crawl_throughput.py                      # ~540 pages, both modes
     python bench/crawl_throughput.py --pages 10000 --modes pool   # the 10k-page memory run
+    python bench/crawl_throughput.py --modes pool --set NEWSCRAWL_PRECISION_AGREEMENT=False
 """
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ class TreeSampler(threading.Thread):
         return 0
 
 
-def crawl(sites_file: Path, db: str, processes: int) -> tuple[float, TreeSampler, str]:
+def crawl(sites_file: Path, db: str, processes: int, overrides: list[str]) -> tuple[float, TreeSampler, str]:
     command = [
         str(Path(sys.executable).parent / "newscrawl"), "crawl", "--db", db, "--allow-private", "--sites",
         str(sites_file), "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "DOWNLOAD_DELAY=0",
@@ -154,6 +155,8 @@ def crawl(sites_file: Path, db: str, processes: int) -> tuple[float, TreeSampler
         # sitemap -> article only: the benchmark pages link to their original sites' paths, 404s here
         "--set", "DEPTH_LIMIT=1",
     ]
+    for override in overrides:
+        command += ["--set", override]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler(process.pid)
     sampler.start()
@@ -197,6 +200,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=540, help="pages to serve (each benchmark page under several URLs)")
     parser.add_argument("--sites", type=int, default=0, help="local sites (default: one per 45 pages, at least 12)")
     parser.add_argument("--modes", default="pool,inprocess", help="comma list of: pool, inprocess")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra crawl setting, e.g. NEWSCRAWL_PRECISION_AGREEMENT=False (repeatable)")
     args = parser.parse_args()
 
     pages = load_pages()
@@ -217,7 +222,7 @@ def main() -> None:
             sites_file.write_text(sites.sites_toml(), encoding="utf-8")
             for mode in args.modes.split(","):
                 processes = -1 if mode == "pool" else 0
-                seconds, sampler, out = crawl(sites_file, f"sqlite:///{tmp / (mode + '.db')}", processes)
+                seconds, sampler, out = crawl(sites_file, f"sqlite:///{tmp / (mode + '.db')}", processes, args.overrides)
                 rate = served / seconds
                 print(f"\nmode {mode} (NEWSCRAWL_EXTRACT_PROCESSES={processes}):")
                 for line in out.strip().splitlines()[:3]:
