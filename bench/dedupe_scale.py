@@ -81,6 +81,7 @@ def pipelined_speed(n: int, seed: int, settings: DedupeSettings, workers: int, c
     extraction, which the crawl does in its workers, and done here it would take a
     third of this process's time away from the assignment being measured."""
     import collections
+    import itertools
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -115,8 +116,9 @@ def pipelined_speed(n: int, seed: int, settings: DedupeSettings, workers: int, c
         wall = time.perf_counter() - started
         # The same assignment once more, alone on the machine: the signatures made
         # beforehand (the crawl's workers make them as part of extraction).
-        signed = [(record, signature) for batch in batches for record, signature in
-                  zip(batch, pool.submit(_sign_chunk, settings, batch).result())]
+        signed = [(record, signature) for batch, signatures in
+                  zip(batches, pool.map(_sign_chunk, itertools.repeat(settings), batches))
+                  for record, signature in zip(batch, signatures)]
     alone = Deduper(settings)
     t = time.perf_counter()
     for record, signature in signed:

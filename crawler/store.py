@@ -28,6 +28,8 @@ from models import Article, ArticleSignature, SiteProfile
 logger = logging.getLogger(__name__)
 
 SAVE_LOCK_KEY = 0x6E65777373617665  # advisory lock serialising saves of workers sharing one database
+
+
 @dataclass(frozen=True)
 class SaveResult:
     outcome: str  # new | updated | unchanged

@@ -27,12 +27,16 @@ import signal
 import threading
 import weakref
 from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from crawler.extract import ExtractionOptions, extract_article
 from crawler.rawhtml import compress_raw_html, rederive_article
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
 from dedupe.story import _rarity_table
+
+if TYPE_CHECKING:
+    from crawler.store import Offload
 
 TRIM_EVERY = 25  # pages between malloc_trim calls (each costs about a millisecond)
 
@@ -154,8 +158,8 @@ class ExtractionPool:
             return fn(*args)
         return future.result()
 
-    def offload(self, dedupe: DedupeSettings):
-        """The store's CPU work (a crawler.store.Offload), sent to this pool."""
+    def offload(self, dedupe: DedupeSettings) -> Offload:
+        """The store's CPU work, sent to this pool."""
         from crawler.store import Offload  # not at the top: workers never import the store
         if not self.enabled:
             return Offload()
