@@ -18,6 +18,7 @@ from scrapy.exceptions import DropItem
 
 from crawler import limit_malloc_arenas
 from crawler.extract import ExtractionError, ExtractionOptions, extract_article
+from crawler.htmlmeta import decode_html
 from crawler.items import PageItem
 from crawler.learning import LearningSettings
 from crawler import workers
@@ -80,7 +81,8 @@ def store_from_settings(engine, settings, offload: Offload | None = None) -> Art
 
 
 class ExtractionPipeline:
-    """Runs trafilatura on article pages; drops pages with no article text."""
+    """Counts the extracted articles; extracts those that come without one (the
+    spider's pages arrive extracted by the worker that classified them)."""
 
     def __init__(self, options: ExtractionOptions, stats, pool: workers.ExtractionPool, dedupe: DedupeSettings) -> None:
         self.options = options
@@ -103,12 +105,15 @@ class ExtractionPipeline:
         if not isinstance(item, PageItem):
             return item
         try:
-            if self.pool.enabled:
-                future = self.pool.submit(workers.extract_and_sign, item.html, item.body, item.url, item.fetched_at,
+            if item.article is not None:
+                pass
+            elif self.pool.enabled:
+                html, _ = decode_html(item.body, None)
+                future = self.pool.submit(workers.extract_and_sign, html, item.body, item.url, item.fetched_at,
                                           self.options, self.dedupe_settings)
                 item.article, item.signature, item.body_compressed = await asyncio.wrap_future(future)
             else:
-                item.article = extract_article(item.html, item.url, self.options)
+                item.article = extract_article(decode_html(item.body, None)[0], item.url, self.options)
         except ExtractionError as exc:
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.stats.inc_value(f"newscrawl/site/{item.site}/{exc.reason}")

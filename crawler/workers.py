@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from crawler.extract import ExtractionOptions, extract_article
 from crawler.rawhtml import compress_raw_html, rederive_article
+from crawler.readpage import read_page
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
 from dedupe.story import _rarity_table
@@ -84,6 +85,29 @@ def extract_and_sign(html: str, body: bytes, url: str, fetched_at, options: Extr
         article = extract_article(html, url, options)
         record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
         return article, signer(dedupe).signature(record), compress_raw_html(body)
+    finally:
+        _tasks += 1
+        if _tasks % TRIM_EVERY == 0:
+            try:
+                _libc.malloc_trim(0)
+            except AttributeError:  # not glibc
+                pass
+
+
+def read_and_sign(body: bytes, url: str, content_type: str, fetched_at, options: ExtractionOptions,
+                  dedupe: DedupeSettings):
+    """Worker-process task for every fetched HTML page: the page read once
+    (crawler.readpage: decoded, parsed, classified, its article extracted) and,
+    for an article, its dedupe signature and compressed raw page.
+    Returns (PageReading, Signature | None, bytes | None)."""
+    global _tasks
+    try:
+        reading = read_page(body, url, content_type, options)
+        article = reading.article
+        if not reading.verdict.is_article or article is None:
+            return reading, None, None
+        record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
+        return reading, signer(dedupe).signature(record), compress_raw_html(body)
     finally:
         _tasks += 1
         if _tasks % TRIM_EVERY == 0:

@@ -7,7 +7,6 @@ storage live in the item pipelines.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import datetime as dt
 import logging
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -25,8 +24,9 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
-from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.http import Response
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.gz import gunzip
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
     ConnectionLost,
@@ -37,10 +37,11 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from crawler.classify import PageVerdict, classify_tree
-from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
-from crawler.htmlmeta import decode_html, link_href, parse_html
+from crawler.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
 from crawler.extract import parse_datetime
+from crawler.pipelines import dedupe_settings, extraction_options
+from crawler.readpage import PageReading, read_page
+from crawler.workers import ExtractionPool, read_and_sign
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
 from crawler.middlewares import PrivateAddressError
@@ -55,6 +56,9 @@ logger = logging.getLogger(__name__)
 # (Not application/octet-stream: servers label pages and sitemaps with it too.)
 _BINARY_TYPE_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
                          "application/msword", "application/vnd.")
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _is_binary_type(content_type: str) -> bool:
@@ -120,6 +124,10 @@ class NewsSpider(scrapy.Spider):
         if since and spider.since is None:
             raise ValueError(f"NEWSCRAWL_SINCE must be an ISO 8601 date, got {since!r}")
         spider.database_url = resolve_database_url(s.get("DATABASE_URL"))
+        spider.max_decompressed = s.getint("DOWNLOAD_MAXSIZE")
+        spider.options = extraction_options(s)
+        spider.dedupe = dedupe_settings(s)
+        spider.pool = ExtractionPool.for_crawler(crawler)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         return spider
 
@@ -135,10 +143,9 @@ class NewsSpider(scrapy.Spider):
         self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
         self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
-        # Links only: article pages, not their images or downloads.
-        self._links = LinkExtractor(unique=True, tags=("a", "area"), attrs=("href",))
 
     async def start(self):
+        self.pool.start()
         # Read what earlier runs stored in a worker thread: the reactor keeps running.
         self.known_urls, self.validators = await asyncio.to_thread(
             load_state, self.database_url, not self.refresh
@@ -170,12 +177,13 @@ class NewsSpider(scrapy.Spider):
             if same_site(url, site):
                 yield self._follow(url, site, "sitemap")
 
-    def parse_page(self, response: Response):
+    async def parse_page(self, response: Response):
         site = response.meta["site"]
         if response.status == 304:
             self.crawler.stats.inc_value("newscrawl/pages/not_modified")
             return
-        if not response.body.strip():
+        body = response.body
+        if not body.strip():
             self._skip("empty_body", response.url)
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
@@ -183,71 +191,76 @@ class NewsSpider(scrapy.Spider):
             # A PDF or an image can hold "<p" in its first bytes; its declared type says enough.
             self._skip("not_html", response.url, content_type)
             return
-        kind = detect_kind(response.body)
+        if body.startswith(_GZIP_MAGIC):
+            # A gzip *file* (sitemap.xml.gz, a feed served as application/x-gzip): Scrapy's
+            # HttpCompressionMiddleware only undoes Content-Encoding. Same bomb limit as it.
+            try:
+                body = gunzip(body, max_size=self.max_decompressed)
+            except _DecompressionMaxSizeExceeded:
+                self._skip("too_large_decompressed", response.url)
+                return
+            except (OSError, EOFError, ValueError) as exc:
+                self._skip("bad_gzip", response.url, str(exc))
+                return
+            self.crawler.stats.inc_value("newscrawl/pages/gunzipped")
+            content_type = ""  # the declared type was the archive's
+        kind = detect_kind(body, content_type)
         if kind in (Kind.FEED, Kind.SITEMAP):
             self._remember_validators(response)
         self.crawler.stats.inc_value(f"newscrawl/pages/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX):
             try:
-                entries = sitemap_entries(response.body)
+                entries = sitemap_entries(body)
             except (ValueError, etree.LxmlError) as exc:
                 self._skip("bad_sitemap", response.url, str(exc))
                 return
-            yield from self._from_entries(response, entries, site, "sitemap")
+            for request in self._from_entries(response, entries, site, "sitemap"):
+                yield request
         elif kind is Kind.FEED:
             try:
-                entries = feed_entries(response.body)
+                entries = feed_entries(body)
             except ValueError as exc:
                 self._skip("bad_feed", response.url, str(exc))
                 return
-            yield from self._from_entries(response, entries, site, "feed")
-        elif kind is Kind.HTML and isinstance(response, TextResponse):
-            yield from self._parse_html(self._redecoded(response, content_type), site)
+            for request in self._from_entries(response, entries, site, "feed"):
+                yield request
+        elif kind is Kind.HTML:
+            fetched_at = dt.datetime.now(dt.timezone.utc)
+            read = await self._read(body, response.url, content_type, fetched_at)
+            if read is None:
+                return
+            for result in self._parse_html(response, body, site, fetched_at, *read):
+                yield result
         else:
             self._skip("not_html", response.url, content_type or "?")
 
-    def _redecoded(self, response: TextResponse, content_type: str) -> TextResponse:
-        """The response as UTF-8 text decoded with our charset rules.
+    async def _read(self, body: bytes, url: str, content_type: str, fetched_at: dt.datetime):
+        """The page read in an extraction worker: decoded, parsed once, classified and,
+        for an article, extracted, signed and compressed (crawler.workers.read_and_sign).
+        In this process when the pool is off. None when reading the page failed."""
+        args = (body, url, content_type, fetched_at, self.options, self.dedupe)
+        try:
+            if self.pool.enabled:
+                return await asyncio.wrap_future(self.pool.submit(read_and_sign, *args))
+            return read_page(body, url, content_type, self.options), None, None
+        except Exception as exc:  # a page that breaks the parser is one page's skip, not the crawl's
+            self._skip("read_failed", url, f"{type(exc).__name__}: {exc}")
+            return None
 
-        Scrapy trusts the declared charset, and falls back to cp1252; pages
-        in windows-1251 or koi8-r that declare nothing or the wrong charset
-        come out as mojibake. Classification, links and the stored html and
-        encoding all read the replaced response."""
-        text, encoding = decode_html(response.body, content_type)
-        if codecs.lookup(encoding).name == codecs.lookup(response.encoding).name:
-            return response
-        self.crawler.stats.inc_value("newscrawl/pages/charset_corrected")
-        logger.debug("Decoded %s as %s, not %s", response.url, encoding, response.encoding)
-        return response.replace(cls=HtmlResponse, body=text.encode("utf-8"), encoding="utf-8")
-
-    @staticmethod
-    def _read_page(response: TextResponse) -> tuple[PageVerdict, str | None, list[str]]:
-        """What the spider needs from the parsed page: the verdict, the declared
-        canonical URL and the feed links. The tree (about ten times the page's size)
-        is dropped on return: an article's response stays referenced while its item
-        waits for extraction, and a parsel selector cached on it would keep the tree.
-        (A listing page is parsed a second time, by the link extractor; listings are
-        not stored, and are far fewer than the articles they list.)"""
-        tree = parse_html(response.text)
-        verdict = classify_tree(tree, response.url)
-        if verdict.is_article:
-            return verdict, link_href(tree, "canonical"), []
-        return verdict, None, feed_links(tree)
-
-    def _parse_html(self, response: TextResponse, site: str):
-        verdict, declared, feeds = self._read_page(response)
+    def _parse_html(self, response: Response, body: bytes, site: str, fetched_at: dt.datetime,
+                    reading: PageReading, signature, compressed: bytes | None):
+        verdict = reading.verdict
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
             hops = response.meta.get("listing_hops", 0)
             if hops >= self.listing_depth:
                 return
-            for href in feeds:
-                url = urljoin(response.url, href)
+            for url in reading.feeds:
                 if same_site(url, site):
                     yield self._follow(url, site, "feed")
-            for link in self._links.extract_links(response):
-                url = self._normalise_link(link.url)
+            for link in reading.links:
+                url = self._normalise_link(link)
                 if url in self.known_urls:
                     self.crawler.stats.inc_value("newscrawl/skipped/known")
                     continue
@@ -258,7 +271,8 @@ class NewsSpider(scrapy.Spider):
             return
 
         here = canonicalize(response.url)
-        canonical = canonicalize(urljoin(response.url, declared)) if declared else here
+        declared = reading.canonical
+        canonical = canonicalize(declared) if declared else here
         if not same_site(canonical, site):
             canonical = here  # a cross-site canonical is a syndication hint, not our identity
         if canonical == here and is_amp_url(here):
@@ -283,12 +297,14 @@ class NewsSpider(scrapy.Spider):
             url=response.url,
             canonical_url=canonical,
             site=site,
-            body=response.body,
-            encoding=response.encoding,
-            html=response.text,
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            body=body,
+            encoding=reading.encoding,
+            fetched_at=fetched_at,
             via=response.meta.get("via", "listing"),
             listed_published=response.meta.get("listed_published"),
+            article=reading.article,
+            signature=signature,
+            body_compressed=compressed,
         )
 
     def _from_entries(self, response: Response, entries, site: str, via: str):
