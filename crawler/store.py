@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import apply_learned
+from crawler.boilerplate import Removal, apply_learned
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
 from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
@@ -142,10 +142,22 @@ class ArticleStore:
     # --- cleaning ----------------------------------------------------------------
 
     def clean(self, article: ExtractedArticle, learned: frozenset[str]) -> Cleaned:
+        """The article's text without the site's learned boilerplate.
+
+        Learned boilerplate never removes an article: when removing the learned
+        blocks would leave less than the minimum text, they stay (the generic
+        rules still applied), and the audit says so ("learned:not_applied").
+        Such a page shares most of its text with the site's other pages (serial
+        parts, templated reports); dedupe groups it with its near-copies."""
         kept, learned_removed = apply_learned(article.kept_blocks, learned, dict(zip(article.blocks, article.block_hashes)))
         text = "\n".join(kept)
-        if len(text) < self.extraction_options.min_text_chars:
-            raise ExtractionError("only_boilerplate", f"{len(text)} characters left after removing the site's boilerplate")
+        minimum = self.extraction_options.min_text_chars
+        if learned_removed and len(text) < minimum <= len(article.text):
+            note = Removal("learned:not_applied", f"{len(learned_removed)} learned blocks kept: without them "
+                                                   f"{len(text)} characters would be left (< {minimum})")
+            return Cleaned(article.text, [r.as_dict() for r in article.removed + [note]], list(article.block_hashes))
+        if len(text) < minimum:
+            raise ExtractionError("no_text", f"{len(text)} characters of article text (< {minimum})")
         removed = [r.as_dict() for r in article.removed + learned_removed]
         return Cleaned(text, removed, list(article.block_hashes))
 
@@ -187,9 +199,16 @@ class ArticleStore:
                 self._serialise_workers(session, site)
             existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one_or_none()
             if existing is None:
-                # Count this page's blocks first, so that a block crossing the
-                # threshold on this page is removed from this page too.
-                newly = self.boilerplate.observe(session, site, article.blocks, article.block_hashes)
+                if signature is None:
+                    signature = self._sign(DocumentRecord(None, article.text, article.published_at, fetched_at,
+                                                          article.title, article.language))
+                # A block is boilerplate when it recurs next to *different* main content:
+                # a near-copy of a stored page (a wire copy, a re-posted article, one report
+                # in two sections) repeats all of its blocks and teaches nothing. Otherwise
+                # count this page's blocks first, so that a block crossing the threshold on
+                # this page is removed from this page too.
+                if self.deduper.copy_of(signature) is None:
+                    newly = self.boilerplate.observe(session, site, article.blocks, article.block_hashes)
             learned = self.boilerplate.learned(session, site) | newly
             cleaned = self.clean(article, learned)
             digest = content_hash(cleaned.text)

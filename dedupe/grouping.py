@@ -369,6 +369,12 @@ class Deduper:
         story_key = self._keys.key(story) if story is not None else record.key
         return Assignment(record.key, record.key, story_key, None, story_similarity, record.key, None, sig)
 
+    def copy_of(self, sig: Signature) -> Hashable | None:
+        """The key of an indexed document that ``sig``'s text is an exact, near or
+        partial copy of; None when it is new."""
+        match, _ = self._near_duplicate(sig)
+        return None if match is None else self._keys.key(match)
+
     def _near_duplicate(self, sig: Signature) -> tuple[int | None, float | None]:
         prefix = int(sig.content_hash[:15], 16)
         exact = [n for n in self._by_hash.probe(prefix) if int(self._prefix[n]) == prefix]
