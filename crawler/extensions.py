@@ -54,6 +54,40 @@ def failure_share(stats: dict) -> float:
     return failed / attempts if attempts else 0.0
 
 
+def completeness(stats: dict) -> dict:
+    """What became of every page the crawl fetched, so a user sees at a glance that
+    nothing went missing silently.
+
+    Each response that reached the spider has exactly one outcome
+    (``newscrawl/outcome/<what>``): an article page, or the reason it is not one
+    (a listing, a feed, a sitemap, not HTML, known, ...). Each article page is
+    stored or dropped with a reason (``newscrawl/dropped/<reason>``). Article
+    pages neither stored nor dropped were still in flight when the run ended
+    (an interrupted run); the next run fetches them again."""
+    outcomes = {k.removeprefix("newscrawl/outcome/"): int(v) for k, v in stats.items()
+                if k.startswith("newscrawl/outcome/")}
+    dropped = {k.removeprefix("newscrawl/dropped/"): int(v) for k, v in stats.items()
+               if k.startswith("newscrawl/dropped/")}
+    article_pages = outcomes.pop("article", 0)
+    stored = sum(int(stats.get(f"newscrawl/articles/{o}", 0)) for o in ("new", "updated", "unchanged"))
+    not_stored = dict(sorted({**outcomes, **{f"article/{k}": v for k, v in dropped.items()}}.items()))
+    in_flight = article_pages - stored - sum(dropped.values())
+    if in_flight > 0:
+        not_stored["article/unfinished"] = in_flight
+    _, failed = split_skips(stats)
+    return {
+        "fetched": article_pages + sum(outcomes.values()),
+        "article_pages": article_pages,
+        "stored": stored,
+        "not_stored": not_stored,
+        "fetch_failed": {k: v for k, v in failed.items() if not k.startswith("http_")},  # no response at all
+        # Responses that are not pages: redirects followed, and Scrapy's robots.txt checks.
+        "redirects": sum(int(v) for k, v in stats.items()
+                         if k.startswith("downloader/response_status_count/3") and not k.endswith("/304")),
+        "robots_checks": int(stats.get("robotstxt/response_count", 0)),
+    }
+
+
 def site_health(stats: dict) -> dict[str, dict[str, int]]:
     sites: dict[str, dict[str, int]] = {}
     for key, value in stats.items():
@@ -134,6 +168,7 @@ class CrawlRunRecorder:
             run.skips = skips
             run.errors = errors
             run.sites = site_health(stats)
+            run.completeness = completeness(stats)
         self.crawler.stats.set_value("newscrawl/run_status", status)
         self.engine.dispose()
 

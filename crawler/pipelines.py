@@ -117,6 +117,7 @@ class ExtractionPipeline:
         except ExtractionError as exc:
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.stats.inc_value(f"newscrawl/site/{item.site}/{exc.reason}")
+            self.stats.inc_value(f"newscrawl/dropped/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
         self.stats.inc_value("newscrawl/extracted")
         return item
@@ -178,9 +179,11 @@ class StoragePipeline:
             result = await asyncio.wrap_future(future)
         except ExtractionError as exc:  # nothing left once the site's boilerplate is removed
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
+            self.stats.inc_value(f"newscrawl/dropped/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
         except Exception:
             self.stats.inc_value("newscrawl/errors/storage")
+            self.stats.inc_value("newscrawl/dropped/storage_error")
             raise
         if result.recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", result.recleaned)

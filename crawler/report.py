@@ -20,6 +20,7 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
         f"unchanged {report.count('newscrawl/articles/unchanged')}",
         file=out,
     )
+    print(completeness_line(report.stats), file=out)
     skipped = report.by_prefix("newscrawl/skipped/")
     if skipped:
         print("Skipped: " + ", ".join(f"{k}={v}" for k, v in skipped.items()), file=out)
@@ -40,6 +41,19 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
         f"Database: {articles} articles from {sites} sites, {groups} near-duplicate groups, {stories} stories",
         file=out,
     )
+
+
+def completeness_line(stats: dict) -> str:
+    """One line: pages fetched, article pages, stored, and why the rest were not stored."""
+    from crawler.extensions import completeness
+
+    c = completeness(stats)
+    line = f"Completeness: {c['fetched']} pages fetched, {c['article_pages']} article pages, {c['stored']} stored"
+    if c["not_stored"]:
+        line += "; not stored: " + ", ".join(f"{k}={v}" for k, v in c["not_stored"].items())
+    if c["fetch_failed"]:
+        line += "; fetches failed: " + ", ".join(f"{k}={v}" for k, v in sorted(c["fetch_failed"].items()))
+    return line
 
 
 def print_one_line(report: CrawlReport, out: IO[str]) -> None:

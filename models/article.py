@@ -132,6 +132,8 @@ class CrawlRun(Base):
     skips: Mapped[dict] = mapped_column(JSON, default=dict)  # reason -> count
     errors: Mapped[dict] = mapped_column(JSON, default=dict)  # reason -> count
     sites: Mapped[dict] = mapped_column(JSON, default=dict)  # site -> {"article_pages": n, "stored": m}
+    # What became of every fetched page: crawler.extensions.completeness (NULL for runs before 0012).
+    completeness: Mapped[dict | None] = mapped_column(JSON)
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None] = mapped_column(Integer)
 

@@ -211,3 +211,22 @@ def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
     engine.dispose()
     relearn = run_cli("reprocess", "--db", url, "--relearn")
     assert relearn.returncode == 0 and "0 changed" in relearn.stdout, relearn.stdout + relearn.stderr
+
+
+def test_completeness_accounts_for_every_fetched_page(sqlite_crawl, sample_sites):
+    """The summary and crawl_runs say what became of every page fetched: the article pages
+    were all stored, and every other page has its reason."""
+    from models import CrawlRun
+
+    url, output, requests = sqlite_crawl
+    engine = make_engine(url)
+    with Session(engine) as session:
+        run = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).first()
+    engine.dispose()
+    c = run.completeness
+    articles = len(expected_articles(sample_sites))
+    assert c["article_pages"] == articles and c["stored"] == articles
+    assert not any(reason.startswith("article/") for reason in c["not_stored"])
+    assert c["fetched"] == c["article_pages"] + sum(c["not_stored"].values())
+    assert c["fetched"] + c["redirects"] + c["robots_checks"] == run.pages_fetched
+    assert f"{c['fetched']} pages fetched, {articles} article pages, {articles} stored" in output

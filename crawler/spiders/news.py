@@ -172,6 +172,7 @@ class NewsSpider(scrapy.Spider):
     # --- callbacks -----------------------------------------------------------
 
     def parse_robots(self, response: Response):
+        self._outcome("robots_txt")
         site = response.meta["site"]
         for url in robots_sitemaps(response.body):
             if same_site(url, site):
@@ -181,6 +182,7 @@ class NewsSpider(scrapy.Spider):
         site = response.meta["site"]
         if response.status == 304:
             self.crawler.stats.inc_value("newscrawl/pages/not_modified")
+            self._outcome("not_modified")
             return
         body = response.body
         if not body.strip():
@@ -214,6 +216,7 @@ class NewsSpider(scrapy.Spider):
             except (ValueError, etree.LxmlError) as exc:
                 self._skip("bad_sitemap", response.url, str(exc))
                 return
+            self._outcome(kind.value)
             for request in self._from_entries(response, entries, site, "sitemap"):
                 yield request
         elif kind is Kind.FEED:
@@ -222,6 +225,7 @@ class NewsSpider(scrapy.Spider):
             except ValueError as exc:
                 self._skip("bad_feed", response.url, str(exc))
                 return
+            self._outcome(kind.value)
             for request in self._from_entries(response, entries, site, "feed"):
                 yield request
         elif kind is Kind.HTML:
@@ -252,6 +256,7 @@ class NewsSpider(scrapy.Spider):
         verdict = reading.verdict
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
+            self._outcome(f"not_article/{verdict.reason}")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
             hops = response.meta.get("listing_hops", 0)
             if hops >= self.listing_depth:
@@ -283,16 +288,20 @@ class NewsSpider(scrapy.Spider):
             # Store the original, not this copy (AMP, print, tracking variant):
             # fetch the canonical page and let it speak for itself.
             self.crawler.stats.inc_value("newscrawl/pages/canonical_redirect")
+            self._outcome("canonical_redirect")
             yield self._follow(canonical, site, "canonical")
             return
         if canonical in self._seen_canonical:
             self.crawler.stats.inc_value("newscrawl/skipped/duplicate_url")
+            self._outcome("duplicate_url")
             return
         if canonical in self.known_urls and response.meta.get("via") != "start":
             self.crawler.stats.inc_value("newscrawl/skipped/known")
+            self._outcome("known")
             return
         self._seen_canonical.add(canonical)
         self.crawler.stats.inc_value(f"newscrawl/site/{site}/article_pages")
+        self._outcome("article")
         yield PageItem(
             url=response.url,
             canonical_url=canonical,
@@ -364,15 +373,26 @@ class NewsSpider(scrapy.Spider):
         """A redirect back to a URL of its own chain is a loop. The duplicate
         filter drops it silently before REDIRECT_MAX_TIMES is reached; record it."""
         if request.url in request.meta.get("redirect_urls", ()):
-            self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}")
+            self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}",
+                       fetched=False)
 
-    def _skip(self, reason: str, url: str, detail: str = "") -> None:
+    def _outcome(self, outcome: str) -> None:
+        """What became of one fetched page: exactly one outcome per response that reached
+        the spider, so the run's completeness line adds up (crawler.extensions.completeness)."""
+        self.crawler.stats.inc_value(f"newscrawl/outcome/{outcome}")
+
+    def _skip(self, reason: str, url: str, detail: str = "", fetched: bool = True) -> None:
+        """A page or URL not taken further; ``fetched``: it was a response that reached us."""
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
+        if fetched:
+            self._outcome(reason)
         logger.warning("Skipped %s (%s) %s", url, reason, detail)
 
     def on_error(self, failure):
         request = failure.request
         reason = _failure_reason(failure)
+        if failure.check(HttpError):  # a response came: the page was fetched, with an error status
+            self._outcome("robots_txt" if request.meta.get("via") == "robots" else reason)
         if request.meta.get("quiet_errors"):
             self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
             return
