@@ -12,9 +12,9 @@ extraction workers run on every fetched HTML page) over:
   replaced by a section front, a tag page, a paginated archive, search results,
   an author page or a 404 page served with status 200, built from real
   headlines (the corpora's own link texts) and real teaser sentences (the
-  corpora's first sentences). Half of them keep the page's article
-  declarations (JSON-LD, og:type=article), as CMSs that declare every page an
-  article do. Each is read at a neutral URL and at a realistic listing path.
+  corpora's first sentences). Half of them keep the page's
+  og:type=article, as CMSs that declare every page an article do (the
+  article's own JSON-LD, article:* and publication-date meta are removed). Each is read at a neutral URL and at a realistic listing path.
 
 Prints, per corpus: article recall at neutral URLs and at original paths, and
 the share of non-article pages rejected (with every miss and its reason).
@@ -42,6 +42,7 @@ BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 CORPORA = ("article-extraction", "readability-pages")
 HOST = "http://news.bench.test"
 
+from crawler.classify import PUBLISHED_META  # noqa: E402
 from crawler.extract import ExtractionOptions  # noqa: E402
 from crawler.readpage import read_page  # noqa: E402
 from crawler.sampleserver import SAMPLE_SITES_DIR, load_sample_sites  # noqa: E402
@@ -96,8 +97,8 @@ def material(pages) -> tuple[list[str], list[str]]:
             text = " ".join(a.text_content().split())
             if 5 <= len(text.split()) <= 14:
                 headlines.add(text)
-        first = re.split(r"(?<=[.!?])\s", " ".join(gold.split()), maxsplit=1)[0]
-        if 8 <= len(first.split()) <= 45:
+        first = re.split(r"(?<=[.!?。！？])\s*", " ".join(gold.split()), maxsplit=1)[0]
+        if 8 <= len(first.split()) <= 45 and len(first) <= 300 or 40 <= len(first) <= 120:
             teasers.append(first)
     return sorted(headlines), teasers
 
@@ -182,13 +183,16 @@ def make_listing(body: bytes, gold: str, kind: str, keep_declarations: bool, rng
             el.getparent().remove(el)
     for el in tree.xpath("//title"):
         el.text = f"{title} | News"
-    # The page's JSON-LD describes the article that was here (its articleBody, headline):
-    # a listing carries none of that. og:type and article:* meta stay on half of them.
-    for el in tree.xpath('//script[@type="application/ld+json"]'):
+    # The page's JSON-LD and article:* meta describe the article that was here (its body,
+    # headline, publication time): a listing has none of its own. og:type=article stays on
+    # half of them, as CMSs whose templates declare every page an article do.
+    dated = {name.lower() for name in PUBLISHED_META}
+    for el in tree.xpath('//script[@type="application/ld+json"] | //meta[starts-with(@property, "article:")]'):
         el.getparent().remove(el)
-    if not keep_declarations:
-        for el in tree.xpath('//meta[starts-with(@property, "article:")]'):
+    for el in tree.iter("meta"):
+        if (el.get("property") or el.get("name") or el.get("itemprop") or "").lower() in dated:
             el.getparent().remove(el)
+    if not keep_declarations:
         for el in tree.xpath('//meta[@property="og:type"]'):
             el.set("content", "website")
     return lxml_html.tostring(tree, encoding="utf-8")
@@ -219,8 +223,8 @@ def jobs_for(name: str, pages, rng, headlines, teasers):
         if listing is None:
             skipped["body not located for a listing"] += 1
             continue
-        jobs.append((f"{name}/listings/neutral", False, listing, f"{HOST}/news/2019/0/list-{number}.html"))
-        jobs.append((f"{name}/listings/path", False, listing, HOST + _LISTING_PATHS[kind]))
+        jobs.append((f"{name}/listings/neutral/{kind}", False, listing, f"{HOST}/news/2019/0/list-{number}.html"))
+        jobs.append((f"{name}/listings/path/{kind}", False, listing, HOST + _LISTING_PATHS[kind]))
     return jobs, skipped
 
 

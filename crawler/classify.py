@@ -57,13 +57,25 @@ _WORD = re.compile(r"\w+")
 # same sites' own navigation (bench/article_detection.py).
 MIN_DECLARED_ARTICLE_WORDS = 40  # a short brief that declares itself an article: a few sentences
 MIN_ARTICLE_WORDS = 100  # a page that declares nothing must show a real body
+LISTING_URL_MAX_WORDS = 300  # a listing-like path (/video/..., /columnists/...) with more prose is an article
 MAX_LINK_DENSITY = 0.6  # more of the main container's words than this are in links: a listing
 AROUND_LINK_DENSITY = 0.35  # ... or this much of the region around it, in a long column
 AROUND_MIN_HEADLINES = 20  # of headline links (articles carry related-story boxes of up to ~15)
+SHORT_TEXT_MIN_HEADLINES = 8  # ... or a short text with this many headline links around it
 RELIABLE_CONTAINER_SHARE = 0.5
+UNPLACED_TEXT_FACTOR = 4  # a page dump needs this many times the words: it holds the page's chrome too
 MIN_TRUNCATED_TEASERS = 2  # "... would combine…": a listing's teasers end mid-sentence
 TRUNCATED_SHARE = 0.5  # ... most of its lines do; an article may quote a line that trails off
+PROSE_WORDS = 8
+MIN_CARD_TEASERS = 4  # teasers each in its own card with a headline link: section fronts, search results
+CARD_SHARE = 0.5
+CARD_EXTRA_WORDS = 12  # a card's date, byline or section label
 MIN_ANCHOR_WORDS = 3  # shorter link texts ("Read more", "Politics") also occur in prose
+
+
+# Meta tags (property, name or itemprop) that state the page's own publication time.
+PUBLISHED_META = ("article:published_time", "og:article:published_time", "datePublished", "pubdate",
+                   "publishdate", "publish-date", "dc.date.issued", "sailthru.date", "parsely-pub-date")
 
 
 @dataclass(frozen=True)
@@ -79,13 +91,17 @@ class PageSignals:
     url: str
     title: str
     declares_article: bool  # JSON-LD Article type, og:type=article or article:published_time
+    declares_published: bool  # a publication time of its own: article:published_time, JSON-LD datePublished
     declares_listing: bool  # JSON-LD CollectionPage, ItemList, SearchResultsPage ... and no Article type
 
 
 def page_signals(tree, url: str) -> PageSignals:
     types: set[str] = set()
+    dated = False
     for obj in jsonld_objects(tree):
-        types |= jsonld_types(obj)
+        found = jsonld_types(obj)
+        types |= found
+        dated = dated or bool(found & ARTICLE_TYPES and obj.get("datePublished"))
     og_type = (meta_content(tree, "og:type") or "").lower()
     declares_article = bool(types & ARTICLE_TYPES) or og_type == "article" or bool(
         meta_content(tree, "article:published_time")
@@ -94,6 +110,7 @@ def page_signals(tree, url: str) -> PageSignals:
         url=url,
         title=" ".join(" ".join(tree.xpath("//title//text()")).split()),
         declares_article=declares_article,
+        declares_published=dated or bool(meta_content(tree, *PUBLISHED_META)),
         declares_listing=bool(types & LISTING_TYPES) and not types & ARTICLE_TYPES,
     )
 
@@ -133,11 +150,18 @@ class BodyShape:
     around_link_words: int = 0
     around_headline_links: int = 0
     truncated_blocks: int = 0  # lines cut off with an ellipsis: teasers of other pages
-    prose_blocks: int = 0  # lines of 8 words or more
+    prose_blocks: int = 0  # lines of PROSE_WORDS words or more
+    card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.classify)
 
     @property
     def link_density(self) -> float:
         return self.link_words / self.container_words if self.container_words else 0.0
+
+    @property
+    def container_found(self) -> bool:
+        """The extracted lines are elements of the page, mostly in one container. When they
+        are not, trafilatura fell back to a dump of the page's text (its baseline)."""
+        return self.container_words >= RELIABLE_CONTAINER_SHARE * self.words
 
     @property
     def looks_like_listing(self) -> bool:
@@ -148,9 +172,14 @@ class BodyShape:
         if self.truncated_blocks >= MIN_TRUNCATED_TEASERS and \
                 self.truncated_blocks >= TRUNCATED_SHARE * self.prose_blocks:
             return True
-        if self.container_words < RELIABLE_CONTAINER_SHARE * self.words:
+        if self.card_teasers >= MIN_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.prose_blocks:
+            return True
+        if not self.container_found:
             return False
         around = self.around_link_words / self.around_words if self.around_words else 0.0
+        if self.words < MIN_ARTICLE_WORDS and around > AROUND_LINK_DENSITY and \
+                self.around_headline_links >= SHORT_TEXT_MIN_HEADLINES:
+            return True  # a blurb above a column of headlines: an author's or a topic's page
         return self.link_density > MAX_LINK_DENSITY or (
             around > AROUND_LINK_DENSITY and self.around_headline_links >= AROUND_MIN_HEADLINES)
 
@@ -165,17 +194,21 @@ _CONTAINER_SHARE = 0.7  # the container holds at least this share of the matched
 def body_shape(tree, blocks: list[str]) -> BodyShape:
     keys = {_text_key(block) for block in blocks}
     keys.discard("")
-    words = sum(key.count(" ") + 1 for key in keys)
-    held, matched = _match(_leaf_blocks(tree), keys)
+    words = sum(_count_words(key) for key in keys)
+    held, matched, elements = _match(_leaf_blocks(tree), keys)
     if matched < words / 2:
         # trafilatura joined several elements into one line (a whole-page dump, a card's
         # headline and date): look at every element's whole text. Slower (text of nested
         # elements is read once per level), so only when the cheap pass fell short.
-        held, matched = _match((el for el in tree.iter() if isinstance(el.tag, str)), keys)
-    truncated = sum(block.rstrip().endswith(("…", "...")) for block in blocks)
-    prose = sum(len(block.split()) >= 8 for block in blocks)
+        held, matched, elements = _match((el for el in tree.iter() if isinstance(el.tag, str)), keys)
+    prose_lines = [block for block in blocks if _count_words(block) >= PROSE_WORDS]
+    truncated = sum(block.rstrip().endswith(("…", "...")) for block in prose_lines)
+    prose = len(prose_lines)
     if not matched:
-        return BodyShape(words, 0, 0, 0, truncated_blocks=truncated, prose_blocks=prose)
+        # No line of the extraction is an element's text: trafilatura dumped the page as
+        # one line. Only the page as a whole can be measured.
+        page = tree.find("body") if tree.find("body") is not None else tree
+        return BodyShape(words, 0, 0, 0, *_link_counts(page), truncated_blocks=truncated, prose_blocks=prose)
     # The deepest ancestor holding most of the matched text: among those over the share,
     # the one with the fewest words in total.
     candidates = [el for el, n in held.items() if n >= _CONTAINER_SHARE * matched]
@@ -183,35 +216,57 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
     inside = _link_counts(container)
     parent = container.getparent()
     around = _link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
-    return BodyShape(words, *inside, *around, truncated, prose)
+    cards = sum(_is_card_teaser(el) for el in elements)
+    return BodyShape(words, *inside, *around, truncated, prose, cards)
+
+
+def _is_card_teaser(el) -> bool:
+    """A prose line that sits in a card: an element (its parent or grandparent) holding this
+    line, a headline link outside it, and little else (a date, a byline). That is a teaser
+    on a listing; an article's paragraphs sit together in its body, with other text."""
+    own = _count_words(el.text_content())
+    if own < PROSE_WORDS:
+        return False
+    for card in (el.getparent(), el.getparent().getparent() if el.getparent() is not None else None):
+        if card is None or card.tag in ("body", "html"):
+            return False
+        total, link_words, headline_links = _link_counts(card)
+        if headline_links and link_words >= MIN_ANCHOR_WORDS and total - own - link_words <= CARD_EXTRA_WORDS:
+            inside = sum(_count_words(a.text_content()) for a in el.iter("a"))
+            if link_words - inside >= MIN_ANCHOR_WORDS:
+                return True
+    return False
 
 
 def _link_counts(el) -> tuple[int, int, int]:
     """(words, words in links, links of MIN_ANCHOR_WORDS words or more) of an element."""
     link_words = headline_links = 0
     for a in el.iter("a"):
-        n = len(_WORD.findall(a.text_content()))
+        n = _count_words(a.text_content())
         link_words += n
         headline_links += n >= MIN_ANCHOR_WORDS
-    return len(_WORD.findall(el.text_content())), link_words, headline_links
+    return _count_words(el.text_content()), link_words, headline_links
 
 
-def _match(elements, keys: set[str]) -> tuple[dict, int]:
-    """(element -> words of matched blocks at or below it, matched words in all)."""
+def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
+    """(element -> words of matched blocks at or below it, matched words in all, the
+    matched elements)."""
     held: dict = {}
     matched = 0
     found = set()
+    matched_elements = []
     for el in elements:
         key = _text_key(el.text_content())
         if key not in keys or key in found:
             continue
         found.add(key)
-        n = key.count(" ") + 1
+        matched_elements.append(el)
+        n = _count_words(key)
         matched += n
         held[el] = held.get(el, 0) + n
         for ancestor in el.iterancestors():
             held[ancestor] = held.get(ancestor, 0) + n
-    return held, matched
+    return held, matched, matched_elements
 
 
 def _leaf_blocks(tree):
@@ -241,16 +296,34 @@ def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
         return PageVerdict(False, "too_little_text")
     if shape.looks_like_listing:
         return PageVerdict(False, "listing")
-    if signals.declares_article:
+    if signals.declares_article and signals.declares_published:
+        # A brief of a few sentences is an article when the page says so and says when it
+        # was published: og:type alone is often site-wide template, a date is the page's own.
         if shape.words >= MIN_DECLARED_ARTICLE_WORDS:
             return PageVerdict(True, "article")
         return PageVerdict(False, "too_little_text")
     # (og:type=website says little: real articles declare it too, measured on both corpora.)
-    if shape.words < MIN_ARTICLE_WORDS:
+    needed = MIN_ARTICLE_WORDS if shape.container_found else MIN_ARTICLE_WORDS * UNPLACED_TEXT_FACTOR
+    if shape.words < needed:
         return PageVerdict(False, "too_little_text")
-    if url_looks_like_listing(signals.url):
+    if url_looks_like_listing(signals.url) and not signals.declares_article and \
+            shape.words < LISTING_URL_MAX_WORDS:
         return PageVerdict(False, "listing")
     return PageVerdict(True, "article")
+
+
+# Scripts written without spaces between words: a run of their characters is one \w+ token.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+CHARS_PER_UNSPACED_WORD = 2  # Chinese and Japanese words average about two characters
+
+
+def _count_words(text: str) -> int:
+    """Words, in any script: Chinese, Japanese and Thai text counts by its characters."""
+    count = 0
+    for token in _WORD.findall(text):
+        unspaced = len(_UNSPACED.findall(token))
+        count += max(1, unspaced // CHARS_PER_UNSPACED_WORD) if unspaced else 1
+    return count
 
 
 def _text_key(text: str) -> str:
