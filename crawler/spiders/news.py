@@ -44,6 +44,7 @@ from crawler.extract import parse_datetime
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
 from crawler.middlewares import PrivateAddressError
+from crawler.settingscheck import check_settings
 from crawler.sites import load_sites_file, parse_url_list
 from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
@@ -111,6 +112,7 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        check_settings(s)  # `scrapy crawl news -s NAME=bad` too: refused before anything starts
         spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
         if spider.listing_depth < 1:
             raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
