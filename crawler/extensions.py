@@ -64,6 +64,40 @@ def site_health(stats: dict) -> dict[str, dict[str, int]]:
     return sites
 
 
+def site_problems(spider, stats: dict) -> dict[str, str]:
+    """Sites asked for that gave nothing, or whose start URL failed: site -> the reason.
+
+    Every start URL's site is listed in the run's report; one that answered no request
+    at all (DNS, refused connection, timeouts, 5xx, a refused private address) is the
+    usual sign of a dead or misspelt site, and makes the run partial (exit 3)."""
+    from crawler.urls import site_of
+
+    problems: dict[str, str] = {}
+    for url, reason in getattr(spider, "start_failures", {}).items():
+        site = site_of(url)
+        if int(stats.get(f"newscrawl/site/{site}/responses", 0)) == 0:
+            problems[site] = f"nothing fetched ({reason})"
+        else:
+            problems.setdefault(site, f"start URL failed ({reason}): {url}")
+    return problems
+
+
+def requested_sites(spider) -> list[str]:
+    from crawler.urls import site_of
+
+    return sorted({site_of(url) for url in getattr(spider, "start_url_list", [])})
+
+
+def run_status(reason: str, stats: dict, problems: dict, max_failure_share: float) -> str:
+    if reason == "shutdown":  # Scrapy's reason for a SIGINT or SIGTERM
+        return "interrupted"
+    if reason != "finished":
+        return "failed"
+    if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/errors/extraction_crashed", 0)):
+        return "partial"
+    return "finished"
+
+
 class CrawlRunRecorder:
     """Records each run in ``crawl_runs``: a row when it starts, completed when it ends.
 
@@ -116,12 +150,15 @@ class CrawlRunRecorder:
             return
         stats = self.crawler.stats.get_stats()
         skips, errors = split_skips(stats)
-        if reason != "finished":
-            status = "failed"
-        elif failure_share(stats) > self.max_failure_share:
-            status = "partial"
-        else:
-            status = "finished"
+        problems = site_problems(spider, stats)
+        status = run_status(reason, stats, problems, self.max_failure_share)
+        sites = site_health(stats)
+        for site in requested_sites(spider):
+            sites.setdefault(site, {})  # every site asked for is in the report, even one that gave nothing
+        for site, problem in problems.items():
+            sites.setdefault(site, {})["problem"] = problem
+        self.crawler.stats.set_value("newscrawl/site_problems", problems)
+        self.crawler.stats.set_value("newscrawl/skip_examples", dict(getattr(spider, "skip_examples", {})))
         with Session(self.engine) as session, session.begin():
             run = session.get(CrawlRun, self.run_id)
             run.finished_at = dt.datetime.now(dt.timezone.utc)
@@ -133,7 +170,7 @@ class CrawlRunRecorder:
             run.articles_unchanged = int(stats.get("newscrawl/articles/unchanged", 0))
             run.skips = skips
             run.errors = errors
-            run.sites = site_health(stats)
+            run.sites = sites
         self.crawler.stats.set_value("newscrawl/run_status", status)
         self.engine.dispose()
 

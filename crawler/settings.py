@@ -30,9 +30,10 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 8
 RETRY_TIMES = 2
 # A fetch that still fails after its retries is one page's outcome, counted by reason in
-# the run's report (crawl_runs.errors, the summary line); logged at ERROR, Scrapy's
-# default, every dead link would reach `--quiet` cron mail.
-RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
+# the run's report (crawl_runs.errors, the summary with example URLs); logged at ERROR,
+# Scrapy's default, every dead link would reach `--quiet` cron mail, and at WARNING it
+# floods a terminal. -vv or --set LOG_LEVEL=DEBUG shows each one.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 # Safety net only; NEWSCRAWL_LISTING_DEPTH bounds how far listings are followed.
 # robots -> sitemap index -> sitemap -> article is depth 3.
 DEPTH_LIMIT = 6

@@ -38,6 +38,7 @@ from twisted.internet.error import (
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawler.classify import PageVerdict, classify_tree
+from crawler.extensions import FAILURE_REASONS
 from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
 from crawler.htmlmeta import decode_html, link_href, parse_html
 from crawler.extract import parse_datetime
@@ -45,12 +46,14 @@ from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
 from crawler.middlewares import PrivateAddressError
 from crawler.settingscheck import check_settings
+from crawler import logfilters
 from crawler.sites import load_sites_file, parse_url_list
 from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
 
+SKIP_EXAMPLES = 3  # example URLs kept per skip reason for the end-of-run summary
 
 # Types that are never a web page, whatever their bytes look like when sniffed.
 # (Not application/octet-stream: servers label pages and sitemaps with it too.)
@@ -113,6 +116,7 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
         check_settings(s)  # `scrapy crawl news -s NAME=bad` too: refused before anything starts
+        logfilters.install()
         spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
         if spider.listing_depth < 1:
             raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
@@ -123,6 +127,7 @@ class NewsSpider(scrapy.Spider):
             raise ValueError(f"NEWSCRAWL_SINCE must be an ISO 8601 date, got {since!r}")
         spider.database_url = resolve_database_url(s.get("DATABASE_URL"))
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.response_received, signal=signals.response_received)
         return spider
 
     def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
@@ -137,6 +142,11 @@ class NewsSpider(scrapy.Spider):
         self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
         self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
+        # Feeds and sitemaps with an entry whose fetch failed: their validators are not saved,
+        # so that the next run reads them in full and tries those entries again.
+        self.incomplete_listings: set[str] = set()
+        self.start_failures: dict[str, str] = {}  # start URL -> why it gave nothing
+        self.skip_examples: dict[str, list[str]] = {}  # reason -> a few URLs, for the summary
         # Links only: article pages, not their images or downloads.
         self._links = LinkExtractor(unique=True, tags=("a", "area"), attrs=("href",))
 
@@ -308,6 +318,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             request = self._follow(url, site, via)
             request.meta["listed_published"] = entry.published
+            request.meta["listing"] = response.url  # whose validators wait for this entry
             yield request
 
     # --- helpers -------------------------------------------------------------
@@ -336,8 +347,19 @@ class NewsSpider(scrapy.Spider):
             )
 
     def closed(self, reason: str) -> None:
-        if self.new_validators:
-            save_validators(self.database_url, self.new_validators)
+        # A feed's or sitemap's validators tell the next run "nothing new here" (304). They are
+        # saved only when every entry the listing gave was stored or recorded as skipped: the
+        # run finished (not interrupted), nothing failed to be stored, and no entry's fetch
+        # failed. Otherwise the next run reads the listing in full; stored entries are then
+        # skipped as known, so the price is one full read of the listing.
+        stats = self.crawler.stats.get_stats()
+        if reason != "finished" or any(k.startswith("newscrawl/errors/") for k in stats):
+            if self.new_validators:
+                logger.info("Feed and sitemap validators not saved (run %s): the next run reads them in full", reason)
+            return
+        complete = {url: v for url, v in self.new_validators.items() if url not in self.incomplete_listings}
+        if complete:
+            save_validators(self.database_url, complete)
 
     @staticmethod
     def _normalise_link(url: str) -> str | None:
@@ -352,9 +374,23 @@ class NewsSpider(scrapy.Spider):
         if request.url in request.meta.get("redirect_urls", ()):
             self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}")
 
+    def response_received(self, response, request, spider=None) -> None:
+        """A site that answered at all is reachable (see start_failures)."""
+        site = request.meta.get("site")
+        if site and response.status < 400:
+            self.crawler.stats.inc_value(f"newscrawl/site/{site}/responses")
+
+    def _example(self, reason: str, url: str) -> None:
+        examples = self.skip_examples.setdefault(reason, [])
+        if len(examples) < SKIP_EXAMPLES:
+            examples.append(url)
+
     def _skip(self, reason: str, url: str, detail: str = "") -> None:
+        # Per URL at DEBUG: a crawl skips hundreds of pages; the end of the run shows them
+        # grouped by reason, with a few examples (crawler.report).
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
-        logger.warning("Skipped %s (%s) %s", url, reason, detail)
+        self._example(reason, url)
+        logger.debug("Skipped %s (%s) %s", url, reason, detail)
 
     def on_error(self, failure):
         request = failure.request
@@ -363,5 +399,15 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
             return
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
-        level = logging.INFO if reason == "robots_disallowed" else logging.WARNING
-        logger.log(level, "Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())
+        self._example(reason, request.url)
+        if reason.startswith(FAILURE_REASONS) and request.meta.get("listing"):
+            self.incomplete_listings.add(request.meta["listing"])
+        if request.meta.get("via") == "start":
+            self.start_failures[request.url] = reason
+            if reason == "private_address":
+                # One line, even under --quiet: the usual cause is a local test site.
+                logger.error("Refused start URL %s: %s. To crawl local or private sites, use --allow-private "
+                             "(scrapy crawl news -s NEWSCRAWL_ALLOW_PRIVATE=True)",
+                             request.url, failure.getErrorMessage())
+                return
+        logger.debug("Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())
