@@ -329,7 +329,16 @@ def _summarise(report, database_url: str, show_articles: bool = False, quiet: bo
     from crawler.report import print_articles_and_stories, print_crawl_summary, print_one_line
     from models.db import make_engine
 
-    code = EXIT_FAILED if not report.ok else EXIT_PARTIAL if report.partial else EXIT_OK
+    if report.interrupted:
+        # 128 + the signal's number, as a shell reports a process the signal killed.
+        code = 128 + report.signal if report.signal else EXIT_INTERRUPTED
+        print(f"newscrawl: crawl interrupted ({_signal_name(report.signal)}): "
+              f"{report.count('newscrawl/articles/new')} new articles stored; the next run continues from there",
+              file=sys.stderr)
+        if quiet:
+            return code
+    else:
+        code = EXIT_FAILED if not report.ok else EXIT_PARTIAL if report.partial else EXIT_OK
     engine = make_engine(database_url)
     try:
         if quiet:
@@ -345,6 +354,12 @@ def _summarise(report, database_url: str, show_articles: bool = False, quiet: bo
     finally:
         engine.dispose()
     return code
+
+
+def _signal_name(number: int | None) -> str:
+    import signal
+
+    return signal.Signals(number).name if number else "signal"
 
 
 def cmd_export(args) -> int:

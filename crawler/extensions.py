@@ -19,7 +19,7 @@ from models.db import make_engine, resolve_database_url
 logger = logging.getLogger(__name__)
 
 # Skip reasons that mean something went wrong (as opposed to pages we chose not to store).
-FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage")
+FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage", "worker_crashed")
 
 
 def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
@@ -93,7 +93,7 @@ def run_status(reason: str, stats: dict, problems: dict, max_failure_share: floa
         return "interrupted"
     if reason != "finished":
         return "failed"
-    if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/errors/extraction_crashed", 0)):
+    if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/skipped/worker_crashed", 0)):
         return "partial"
     return "finished"
 

@@ -353,7 +353,8 @@ class NewsSpider(scrapy.Spider):
         # failed. Otherwise the next run reads the listing in full; stored entries are then
         # skipped as known, so the price is one full read of the listing.
         stats = self.crawler.stats.get_stats()
-        if reason != "finished" or any(k.startswith("newscrawl/errors/") for k in stats):
+        if reason != "finished" or any(k.startswith("newscrawl/errors/") for k in stats) or stats.get(
+                "newscrawl/skipped/worker_crashed"):
             if self.new_validators:
                 logger.info("Feed and sitemap validators not saved (run %s): the next run reads them in full", reason)
             return
