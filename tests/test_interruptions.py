@@ -44,6 +44,14 @@ def process_tree(pid: int) -> list[int]:
     return [int(p) for p, g in (line.split() for line in out.splitlines()) if int(g) == pid and int(p) != pid]
 
 
+def leftovers(pid: int, within: float = 10.0) -> list[int]:
+    """The crawl's processes still alive ``within`` seconds after it ended."""
+    deadline = time.monotonic() + within
+    while process_tree(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return process_tree(pid)
+
+
 def children_of(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
     return [int(p) for p, pp in (line.split() for line in out.splitlines()) if int(pp) == pid]
@@ -92,8 +100,10 @@ def test_signal_finishes_in_flight_pages_exits_interrupted_and_the_rerun_complet
             assert process.wait(timeout=60) == code, output(log)
             took = time.monotonic() - started
             text = output(log)
+            left = leftovers(process.pid)  # before running_crawl reaps what is left
     finally:
         sample_sites.delay = 0.0
+    assert left == [], "processes outlived the interrupted crawl"
     assert took < 30
     assert "Traceback" not in text and "BrokenProcessPool" not in text, text
     assert f"crawl interrupted ({signal.Signals(signum).name})" in text
@@ -101,7 +111,6 @@ def test_signal_finishes_in_flight_pages_exits_interrupted_and_the_rerun_complet
     assert consistency_problems(db_url) == []
     run = last_run(db_url)
     assert run.status == "interrupted" and run.finished_at is not None
-    assert process_tree(process.pid) == [], "processes outlived the interrupted crawl"
 
     again = run_cli("crawl", "--db", db_url, "--sites", str(sites_file), *CRAWL_FLAGS)
     assert again.returncode == 0, again.stdout + again.stderr
@@ -137,10 +146,7 @@ def test_sigkill_leaves_no_process_behind_and_the_rerun_completes(db_url, sample
             assert group, "the extraction pool should be running"
             process.send_signal(signal.SIGKILL)  # the crawl process only, as the OOM killer would
             process.wait(timeout=30)
-            deadline = time.monotonic() + 10
-            while process_tree(process.pid) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            left = process_tree(process.pid)
+            left = leftovers(process.pid)
     finally:
         sample_sites.delay = 0.0
     assert left == [], f"processes outlived the killed crawl by 10 s: {left}"
