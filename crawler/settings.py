@@ -42,6 +42,8 @@ DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
+    # Below RetryMiddleware (550): sees each fetch's final outcome, after its retries.
+    "crawler.deadends.DeadEndMiddleware": 60,
 }
 ADDONS = {
     "crawler.distributed.DistributedAddon": 0,
@@ -79,6 +81,12 @@ NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run
 NEWSCRAWL_MAX_FAILURE_SHARE = 0.5  # above this share of failed fetches the run is "partial" (exit 3)
 NEWSCRAWL_PROGRESS = True  # a progress line on stderr when it is a terminal (the CLI turns it off with --quiet)
 NEWSCRAWL_PROGRESS_INTERVAL = 5.0
+# Dead ends (crawler/deadends.py): a URL that answered 404/410, or failed this many runs in a
+# row, is not requested again for this many days (0 turns it off; --refresh overrides).
+NEWSCRAWL_DEAD_END_DAYS = 7.0
+NEWSCRAWL_DEAD_END_FAILURES = 3
+# A lost database connection is retried with backoff for this long, then the run fails.
+NEWSCRAWL_DB_RETRY_SECONDS = 60.0
 
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

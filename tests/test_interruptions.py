@@ -297,3 +297,60 @@ def test_skips_are_debug_lines_and_a_grouped_summary(tmp_path):
     summary = [line for line in result.stdout.splitlines() if "http_404" in line]
     assert len(summary) == 1 and "12" in summary[0] and summary[0].count("missing-story") == 3, result.stdout
     assert debug.stderr.count("missing-story") >= 12
+
+
+def test_dead_ends_are_remembered_per_site_and_refresh_overrides(db_url, tmp_path):
+    from models import DeadEnd
+    from models.db import make_engine
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    site = SiteBuilder(tmp_path / "sites", "dead")
+    site.article("/news/2025/05/01/the-living-story/", "Living", 910)
+    missing = [f"/news/2025/05/02/removed-story-{n}/" for n in range(4)]
+    flaky = "/news/2025/05/03/flaky-backend-story/"
+    site.link(*missing, flaky)
+    with serving(site) as sites:
+        sites.routes[("dead", flaky)] = lambda request: (503, {"Content-Type": "text/plain"}, b"busy")
+        home = sites["dead"].url("/")
+        for run in range(3):
+            result = crawl(db_url, home, settings=("RETRY_TIMES=0", "NEWSCRAWL_DEAD_END_FAILURES=2"))
+            assert result.returncode == 0, result.stdout + result.stderr
+            requested = {path for slug, path in sites.request_log if slug == "dead"}
+            sites.request_log.clear()
+            if run == 0:
+                assert set(missing) | {flaky} <= requested
+            elif run == 1:  # the 404s are dead at once; the 503 has failed once
+                assert not set(missing) & requested and flaky in requested
+                assert last_run(db_url).skips.get("dead_end") == len(missing)
+            else:  # and now the 503 too, after its second failure in a row
+                assert not (set(missing) | {flaky}) & requested
+        engine = make_engine(db_url)
+        try:
+            with Session(engine) as session:
+                rows = {row.url.split("/", 3)[3]: row for row in session.scalars(select(DeadEnd))}
+        finally:
+            engine.dispose()
+        assert {"/" + p.lstrip("/") for p in rows} == set(missing) | {flaky}
+        assert all(row.site == site_of(home) and row.dead_until is not None for row in rows.values())
+        assert rows[flaky.lstrip("/")].reason == "http_503" and rows[flaky.lstrip("/")].failures == 2
+
+        # --refresh requests them again; a URL that answers again is forgotten.
+        del sites.routes[("dead", flaky)]
+        site.article(flaky, "Flaky is back", 911, linked=False)
+        assert crawl(db_url, home, args=("--refresh",)).returncode == 0
+        requested = {path for slug, path in sites.request_log if slug == "dead"}
+        assert set(missing) | {flaky} <= requested
+    assert flaky.rstrip("/") in " ".join(stored_articles(db_url))
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            assert flaky.lstrip("/") not in {row.url.split("/", 3)[3] for row in session.scalars(select(DeadEnd))}
+    finally:
+        engine.dispose()
+
+
+def site_of(url: str) -> str:
+    from crawler.urls import site_of as _site_of
+
+    return _site_of(url)

@@ -44,6 +44,7 @@ from crawler.htmlmeta import decode_html, link_href, parse_html
 from crawler.extract import parse_datetime
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
+from crawler.deadends import DeadEndError
 from crawler.middlewares import PrivateAddressError
 from crawler.settingscheck import check_settings
 from crawler import logfilters
@@ -86,6 +87,8 @@ def _failure_reason(failure) -> str:
         return "too_large"
     if failure.check(PrivateAddressError):
         return "private_address"
+    if failure.check(DeadEndError):
+        return "dead_end"  # answered 404/410 or kept failing in earlier runs: crawler.deadends
     if failure.check(IgnoreRequest):
         if "robots.txt" in message:
             return "robots_disallowed"
