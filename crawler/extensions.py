@@ -11,6 +11,7 @@ import time
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import CrawlRun
@@ -159,6 +160,15 @@ class CrawlRunRecorder:
             sites.setdefault(site, {})["problem"] = problem
         self.crawler.stats.set_value("newscrawl/site_problems", problems)
         self.crawler.stats.set_value("newscrawl/skip_examples", dict(getattr(spider, "skip_examples", {})))
+        try:
+            self._finish(stats, status, reason, skips, errors, sites)
+        except SQLAlchemyError as exc:  # the database may be what ended the run
+            logger.error("Could not record the end of run %s in crawl_runs: %s", self.run_id,
+                         str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        self.crawler.stats.set_value("newscrawl/run_status", status)
+        self.engine.dispose()
+
+    def _finish(self, stats, status, reason, skips, errors, sites) -> None:
         with Session(self.engine) as session, session.begin():
             run = session.get(CrawlRun, self.run_id)
             run.finished_at = dt.datetime.now(dt.timezone.utc)
@@ -171,8 +181,6 @@ class CrawlRunRecorder:
             run.skips = skips
             run.errors = errors
             run.sites = sites
-        self.crawler.stats.set_value("newscrawl/run_status", status)
-        self.engine.dispose()
 
 
 class Progress:

@@ -34,6 +34,9 @@ RETRY_TIMES = 2
 # Scrapy's default, every dead link would reach `--quiet` cron mail, and at WARNING it
 # floods a terminal. -vv or --set LOG_LEVEL=DEBUG shows each one.
 RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
+# Likewise a page dropped by the pipelines (no article text, only boilerplate): counted by
+# reason in the summary, one DEBUG line each.
+DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"
 # Safety net only; NEWSCRAWL_LISTING_DEPTH bounds how far listings are followed.
 # robots -> sitemap index -> sitemap -> article is depth 3.
 DEPTH_LIMIT = 6

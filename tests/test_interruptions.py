@@ -354,3 +354,77 @@ def site_of(url: str) -> str:
     from crawler.urls import site_of as _site_of
 
     return _site_of(url)
+
+
+def pg_admin():
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL
+
+    return psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def database_name(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.mark.postgres
+def test_killed_database_connections_are_retried_and_the_run_completes(pg_url, sample_sites, sites_file, reference,
+                                                                       tmp_path):
+    sample_sites.delay = 0.3
+    try:
+        with running_crawl(pg_url, sites_file, tmp_path) as (process, log), pg_admin() as admin:
+            wait_for_articles(pg_url, process)
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()", (database_name(pg_url),)).fetchone()[0]
+            assert killed >= 2  # the store's connection and the run lock's
+            code = process.wait(timeout=120)
+            text = output(log)
+    finally:
+        sample_sites.delay = 0.0
+    assert code == 0, text
+    assert "Traceback" not in text, text
+    assert last_run(pg_url).status == "finished"
+    assert consistency_problems(pg_url) == []
+    assert end_state(pg_url) == reference
+
+
+@pytest.mark.postgres
+def test_a_run_that_lost_its_lock_stops_storing_once_another_run_holds_it(pg_url, sample_sites, sites_file,
+                                                                          reference, tmp_path):
+    from crawler.runlock import ADVISORY_LOCK_KEY, COMMIT_GATE_KEY
+
+    lock_row = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND classid = %s AND objid = %s")
+    key = (ADVISORY_LOCK_KEY >> 32, ADVISORY_LOCK_KEY & 0xFFFFFFFF)
+    sample_sites.delay = 0.3
+    try:
+        with running_crawl(pg_url, sites_file, tmp_path) as (process, log), pg_admin() as admin, \
+                pg_admin() as second_run:
+            wait_for_articles(pg_url, process)
+            # The connection holding the run lock ends (a pooler restart, idle_session_timeout), and a
+            # second run takes the lock at once, as `newscrawl crawl` does: the lock, then the commit gate.
+            holder = admin.execute(lock_row, key).fetchone()[0]
+            admin.execute("SELECT pg_terminate_backend(%s)", (holder,))
+            deadline = time.monotonic() + 10
+            while not second_run.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()[0]:
+                assert time.monotonic() < deadline, "the terminated connection kept the lock"
+                time.sleep(0.01)
+            second_run.execute("SELECT pg_advisory_lock(%s)", (COMMIT_GATE_KEY,))
+            second_run.execute("SELECT pg_advisory_unlock(%s)", (COMMIT_GATE_KEY,))
+            stored_when_second_started = article_count(pg_url)
+            code = process.wait(timeout=120)
+            text = output(log)
+            assert article_count(pg_url) == stored_when_second_started, "the first run stored after losing its lock"
+            second_run.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+    finally:
+        sample_sites.delay = 0.0
+    assert code == 1, text
+    assert "lost its PostgreSQL run lock" in text
+    assert "Traceback" not in text and "KeyError" not in text, text
+    assert last_run(pg_url).status == "failed"
+    again = run_cli("crawl", "--db", pg_url, "--sites", str(sites_file), *CRAWL_FLAGS)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert consistency_problems(pg_url) == []
+    assert end_state(pg_url) == reference
