@@ -76,7 +76,7 @@ def site_problems(spider, stats: dict) -> dict[str, str]:
     problems: dict[str, str] = {}
     for url, reason in getattr(spider, "start_failures", {}).items():
         site = site_of(url)
-        if int(stats.get(f"newscrawl/site/{site}/responses", 0)) == 0:
+        if int(stats.get(f"newscrawl/responses/{site}", 0)) == 0:
             problems[site] = f"nothing fetched ({reason})"
         else:
             problems.setdefault(site, f"start URL failed ({reason}): {url}")

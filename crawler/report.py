@@ -49,12 +49,11 @@ def print_skip_summary(report: CrawlReport, out: IO[str]) -> None:
     if not skipped:
         return
     examples = report.stats.get("newscrawl/skip_examples", {})
-    print(f"Skipped {sum(skipped.values())} pages:", file=out)
-    width = max(len(reason) for reason in skipped)
-    for reason, count in sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0])):
-        shown = examples.get(reason, [])
-        more = f" e.g. {', '.join(shown)}" if shown else ""
-        print(f"  {reason:<{width}} {count:>6}{more}", file=out)
+    ordered = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    print("Skipped: " + ", ".join(f"{reason}={count}" for reason, count in ordered), file=out)
+    for reason, _ in ordered:
+        if examples.get(reason):
+            print(f"  {reason}: e.g. {', '.join(examples[reason])}", file=out)
 
 
 def print_one_line(report: CrawlReport, out: IO[str]) -> None:

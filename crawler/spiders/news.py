@@ -382,7 +382,7 @@ class NewsSpider(scrapy.Spider):
         """A site that answered at all is reachable (see start_failures)."""
         site = request.meta.get("site")
         if site and response.status < 400:
-            self.crawler.stats.inc_value(f"newscrawl/site/{site}/responses")
+            self.crawler.stats.inc_value(f"newscrawl/responses/{site}")
 
     def _example(self, reason: str, url: str) -> None:
         examples = self.skip_examples.setdefault(reason, [])
