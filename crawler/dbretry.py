@@ -35,12 +35,12 @@ def is_connection_loss(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def retrying(fn, seconds: float, sleep=time.sleep):
+def retrying(fn, seconds: float, sleep=time.sleep, clock=time.monotonic):
     """``fn`` retried on connection loss with exponential backoff, for at most ``seconds``."""
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
-        deadline = time.monotonic() + seconds
+        deadline = clock() + seconds
         delay = FIRST_DELAY
         while True:
             try:
@@ -48,7 +48,7 @@ def retrying(fn, seconds: float, sleep=time.sleep):
             except (OperationalError, InterfaceError, DBAPIError) as exc:
                 if not is_connection_loss(exc):
                     raise
-                if time.monotonic() + delay > deadline:
+                if clock() + delay > deadline:
                     raise DatabaseLostError(f"the database stayed unreachable for {seconds:.0f} s: {_detail(exc)}") from exc
                 logger.warning("Database connection lost (%s); trying again in %.1f s", _detail(exc), delay)
                 sleep(delay)

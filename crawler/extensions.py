@@ -206,6 +206,18 @@ class Progress:
 
         self._task = task.LoopingCall(self.report)
         self._task.start(self.interval, now=False)
+        # A log line must start on a line of its own, not after the progress line.
+        self._line_open = False
+        self._handlers = [h for h in logging.getLogger().handlers
+                          if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr]
+        for handler in self._handlers:
+            handler.addFilter(self._end_line)
+
+    def _end_line(self, record) -> bool:
+        if self._line_open:
+            self._line_open = False
+            print(file=sys.stderr)
+        return True
 
     def report(self) -> None:
         s = self.stats.get_stats()
@@ -215,8 +227,11 @@ class Progress:
             f"  skipped {sum(v for k, v in s.items() if k.startswith('newscrawl/skipped/'))}",
             end="", file=sys.stderr, flush=True,
         )
+        self._line_open = True
 
     def spider_closed(self, spider) -> None:
+        for handler in getattr(self, "_handlers", []):
+            handler.removeFilter(self._end_line)
         if self._task is not None and self._task.running:
             self._task.stop()
             print(file=sys.stderr)
