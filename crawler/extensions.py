@@ -80,6 +80,12 @@ def site_problems(spider, stats: dict) -> dict[str, str]:
             problems[site] = f"nothing fetched ({reason})"
         else:
             problems.setdefault(site, f"start URL failed ({reason}): {url}")
+    for key, value in stats.items():
+        # Article pages were found, but not one gave an article (template change, paywall...).
+        if key.startswith("newscrawl/site/") and key.endswith("/article_pages") and int(value) > 0:
+            site = key[len("newscrawl/site/"):-len("/article_pages")]
+            if not int(stats.get(f"newscrawl/site/{site}/stored", 0)):
+                problems.setdefault(site, f"no article text from {int(value)} article pages")
     return problems
 
 

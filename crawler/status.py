@@ -93,6 +93,12 @@ def print_status(engine: Engine, out: IO[str], runs: int = 10, days: int = 7) ->
         print(f"{site[:28]:<28}  {total:>8}  {recent_count / days:>7.1f}  {(undated or 0) / total:>7.0%}  "
               f"{yield_text:>10}  {last:%Y-%m-%d %H:%M}", file=out)
 
+    latest = next((run for run in recent if run.finished_at is not None), None)
+    listed = {site for site, *_ in sites}
+    for site in sorted(set((latest.sites or {}) if latest else ()) - listed):
+        # Asked for in the latest run, but nothing stored yet: shown, not left out.
+        print(f"{site[:28]:<28}  {0:>8}  {0:>7.1f}  {'-':>7}  {'-':>10}  never", file=out)
+
     warnings = yield_warnings(history) + site_problem_warnings(recent)
     for warning in warnings:
         print(f"WARNING: {warning}", file=out)

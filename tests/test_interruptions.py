@@ -429,3 +429,21 @@ def test_a_run_that_lost_its_lock_stops_storing_once_another_run_holds_it(pg_url
     assert again.returncode == 0, again.stdout + again.stderr
     assert consistency_problems(pg_url) == []
     assert end_state(pg_url) == reference
+
+
+def test_a_site_whose_pages_give_no_article_is_reported(tmp_path):
+    site = SiteBuilder(tmp_path / "sites", "hollow")
+    for n in range(3):
+        site.article(f"/news/2025/05/0{n + 1}/hollow-story-number-{n}/", f"Hollow story {n}", 920 + n)
+    db = f"sqlite:///{tmp_path / 'hollow.db'}"
+    with serving(site) as sites:
+        # Every article page fails extraction, as after a template change the extractor cannot read.
+        result = crawl(db, sites["hollow"].url("/"), settings=("NEWSCRAWL_MIN_TEXT_CHARS=100000",))
+    run = last_run(db)
+    hollow = site_of(sites["hollow"].url("/"))
+    assert run.sites[hollow].get("article_pages") == 3 and not run.sites[hollow].get("stored"), result.stdout
+    assert run.sites[hollow]["problem"] == "no article text from 3 article pages"
+    assert result.returncode == 3
+    assert f"Site {hollow}: no article text from 3 article pages" in result.stdout
+    status = run_cli("status", "--db", db)
+    assert hollow in status.stdout
