@@ -16,7 +16,8 @@ import pytest
 
 from tests.badsite import CRAWL_FLAGS, SiteBuilder, consistency_problems, crawl, last_run, stored_articles
 from tests.conftest import REPO, run_cli
-from tests.test_cron import article_count, end_state, serving
+from tests.test_cron import article_count, serving
+from tests.test_cron import end_state as article_state
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +29,27 @@ def db_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'int.db'}"
     return request.getfixturevalue("pg_url")
+
+
+def end_state(db_url: str) -> dict:
+    """Articles, texts, near-duplicate groups and stories (tests.test_cron.end_state), and the
+    sites' learning: block counts, learned boilerplate and pages seen."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from models import SiteBlock, SiteProfile
+    from models.db import make_engine
+
+    state = article_state(db_url)
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            state["blocks"] = sorted((b.site, b.block_hash, b.page_count, b.is_boilerplate)
+                                     for b in session.scalars(select(SiteBlock)))
+            state["profiles"] = sorted((p.site, p.pages_seen) for p in session.scalars(select(SiteProfile)))
+    finally:
+        engine.dispose()
+    return state
 
 
 @pytest.fixture(scope="module")
@@ -278,10 +300,16 @@ def test_private_start_url_refusal_suggests_allow_private(tmp_path):
         scrapy = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={sites['local'].url('/')}",
                                  "-s", f"DATABASE_URL={db}", "-s", "LOG_LEVEL=ERROR"],
                                 cwd=REPO, capture_output=True, text=True, timeout=120)
+        allowed_db = f"sqlite:///{tmp_path / 'allowed.db'}"
+        allowed = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={sites['local'].url('/')}",
+                                  "-s", f"DATABASE_URL={allowed_db}", "-s", "NEWSCRAWL_ALLOW_PRIVATE=True",
+                                  "-s", "LOG_LEVEL=ERROR"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 3
     assert "--allow-private" in result.stderr and "NEWSCRAWL_ALLOW_PRIVATE=True" in result.stderr
     assert "nothing fetched (private_address)" in result.stdout
     assert "--allow-private" in scrapy.stderr
+    assert allowed.returncode == 0, allowed.stderr  # the development path, as the README documents it
+    assert len(stored_articles(allowed_db)) == 1
 
 
 def test_skips_are_debug_lines_and_a_grouped_summary(tmp_path):
