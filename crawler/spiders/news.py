@@ -28,6 +28,7 @@ from scrapy.exceptions import (
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.error import (
     ConnectionLost,
     ConnectionRefusedError as TxConnectionRefusedError,
@@ -363,7 +364,11 @@ class NewsSpider(scrapy.Spider):
             return
         complete = {url: v for url, v in self.new_validators.items() if url not in self.incomplete_listings}
         if complete:
-            save_validators(self.database_url, complete)
+            try:
+                save_validators(self.database_url, complete)
+            except SQLAlchemyError as exc:  # the safe direction: the next run reads them in full
+                logger.error("Could not save feed and sitemap validators: %s",
+                             str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
 
     @staticmethod
     def _normalise_link(url: str) -> str | None:
