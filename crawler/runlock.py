@@ -136,7 +136,9 @@ class PostgresRunLock:
         """Called before each commit on ``conn`` (a connection of the crawl's store)."""
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock_shared(%s)" % COMMIT_GATE_KEY)
         holder = conn.exec_driver_sql(
+            # Advisory locks belong to a database: other databases on the server have their own runs.
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
             "AND classid = %d AND objid = %d" % (ADVISORY_LOCK_KEY >> 32, ADVISORY_LOCK_KEY & 0xFFFFFFFF)
         ).scalar()
         if holder is not None and holder == self.backend_pid:

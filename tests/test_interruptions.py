@@ -385,12 +385,13 @@ def site_of(url: str) -> str:
     return _site_of(url)
 
 
-def pg_admin():
+def pg_admin(url: str | None = None):
+    """A plain connection to the test server (``url``: to that database; advisory locks are per database)."""
     import psycopg
 
     from tests.conftest import PG_ADMIN_URL
 
-    return psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    return psycopg.connect((url or PG_ADMIN_URL).replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
 
 
 def database_name(url: str) -> str:
@@ -425,12 +426,12 @@ def test_a_run_that_lost_its_lock_stops_storing_once_another_run_holds_it(pg_url
     from crawler.runlock import ADVISORY_LOCK_KEY, COMMIT_GATE_KEY
 
     lock_row = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-                "AND classid = %s AND objid = %s")
-    key = (ADVISORY_LOCK_KEY >> 32, ADVISORY_LOCK_KEY & 0xFFFFFFFF)
+                "AND database = (SELECT oid FROM pg_database WHERE datname = %s) AND classid = %s AND objid = %s")
+    key = (database_name(pg_url), ADVISORY_LOCK_KEY >> 32, ADVISORY_LOCK_KEY & 0xFFFFFFFF)
     sample_sites.delay = 0.3
     try:
         with running_crawl(pg_url, sites_file, tmp_path) as (process, log), pg_admin() as admin, \
-                pg_admin() as second_run:
+                pg_admin(pg_url) as second_run:
             wait_for_articles(pg_url, process)
             # The connection holding the run lock ends (a pooler restart, idle_session_timeout), and a
             # second run takes the lock at once, as `newscrawl crawl` does: the lock, then the commit gate.
