@@ -11,6 +11,7 @@ import time
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import CrawlRun
@@ -19,7 +20,7 @@ from models.db import make_engine, resolve_database_url
 logger = logging.getLogger(__name__)
 
 # Skip reasons that mean something went wrong (as opposed to pages we chose not to store).
-FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage")
+FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage", "worker_crashed")
 
 
 def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
@@ -98,6 +99,46 @@ def site_health(stats: dict) -> dict[str, dict[str, int]]:
     return sites
 
 
+def site_problems(spider, stats: dict) -> dict[str, str]:
+    """Sites asked for that gave nothing, or whose start URL failed: site -> the reason.
+
+    Every start URL's site is listed in the run's report; one that answered no request
+    at all (DNS, refused connection, timeouts, 5xx, a refused private address) is the
+    usual sign of a dead or misspelt site, and makes the run partial (exit 3)."""
+    from crawler.urls import site_of
+
+    problems: dict[str, str] = {}
+    for url, reason in getattr(spider, "start_failures", {}).items():
+        site = site_of(url)
+        if int(stats.get(f"newscrawl/responses/{site}", 0)) == 0:
+            problems[site] = f"nothing fetched ({reason})"
+        else:
+            problems.setdefault(site, f"start URL failed ({reason}): {url}")
+    for key, value in stats.items():
+        # Article pages were found, but not one gave an article (template change, paywall...).
+        if key.startswith("newscrawl/site/") and key.endswith("/article_pages") and int(value) > 0:
+            site = key[len("newscrawl/site/"):-len("/article_pages")]
+            if not int(stats.get(f"newscrawl/site/{site}/stored", 0)):
+                problems.setdefault(site, f"no article text from {int(value)} article pages")
+    return problems
+
+
+def requested_sites(spider) -> list[str]:
+    from crawler.urls import site_of
+
+    return sorted({site_of(url) for url in getattr(spider, "start_url_list", [])})
+
+
+def run_status(reason: str, stats: dict, problems: dict, max_failure_share: float) -> str:
+    if reason == "shutdown":  # Scrapy's reason for a SIGINT or SIGTERM
+        return "interrupted"
+    if reason != "finished":
+        return "failed"
+    if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/skipped/worker_crashed", 0)):
+        return "partial"
+    return "finished"
+
+
 class CrawlRunRecorder:
     """Records each run in ``crawl_runs``: a row when it starts, completed when it ends.
 
@@ -150,12 +191,24 @@ class CrawlRunRecorder:
             return
         stats = self.crawler.stats.get_stats()
         skips, errors = split_skips(stats)
-        if reason != "finished":
-            status = "failed"
-        elif failure_share(stats) > self.max_failure_share:
-            status = "partial"
-        else:
-            status = "finished"
+        problems = site_problems(spider, stats)
+        status = run_status(reason, stats, problems, self.max_failure_share)
+        sites = site_health(stats)
+        for site in requested_sites(spider):
+            sites.setdefault(site, {})  # every site asked for is in the report, even one that gave nothing
+        for site, problem in problems.items():
+            sites.setdefault(site, {})["problem"] = problem
+        self.crawler.stats.set_value("newscrawl/site_problems", problems)
+        self.crawler.stats.set_value("newscrawl/skip_examples", dict(getattr(spider, "skip_examples", {})))
+        try:
+            self._finish(stats, status, reason, skips, errors, sites)
+        except SQLAlchemyError as exc:  # the database may be what ended the run
+            logger.error("Could not record the end of run %s in crawl_runs: %s", self.run_id,
+                         str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        self.crawler.stats.set_value("newscrawl/run_status", status)
+        self.engine.dispose()
+
+    def _finish(self, stats, status, reason, skips, errors, sites) -> None:
         with Session(self.engine) as session, session.begin():
             run = session.get(CrawlRun, self.run_id)
             run.finished_at = dt.datetime.now(dt.timezone.utc)
@@ -167,10 +220,8 @@ class CrawlRunRecorder:
             run.articles_unchanged = int(stats.get("newscrawl/articles/unchanged", 0))
             run.skips = skips
             run.errors = errors
-            run.sites = site_health(stats)
+            run.sites = sites
             run.completeness = completeness(stats)
-        self.crawler.stats.set_value("newscrawl/run_status", status)
-        self.engine.dispose()
 
 
 class Progress:
@@ -196,6 +247,18 @@ class Progress:
 
         self._task = task.LoopingCall(self.report)
         self._task.start(self.interval, now=False)
+        # A log line must start on a line of its own, not after the progress line.
+        self._line_open = False
+        self._handlers = [h for h in logging.getLogger().handlers
+                          if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr]
+        for handler in self._handlers:
+            handler.addFilter(self._end_line)
+
+    def _end_line(self, record) -> bool:
+        if self._line_open:
+            self._line_open = False
+            print(file=sys.stderr)
+        return True
 
     def report(self) -> None:
         s = self.stats.get_stats()
@@ -205,8 +268,11 @@ class Progress:
             f"  skipped {sum(v for k, v in s.items() if k.startswith('newscrawl/skipped/'))}",
             end="", file=sys.stderr, flush=True,
         )
+        self._line_open = True
 
     def spider_closed(self, spider) -> None:
+        for handler in getattr(self, "_handlers", []):
+            handler.removeFilter(self._end_line)
         if self._task is not None and self._task.running:
             self._task.stop()
             print(file=sys.stderr)

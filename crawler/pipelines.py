@@ -21,7 +21,7 @@ from crawler.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.htmlmeta import decode_html
 from crawler.items import PageItem
 from crawler.learning import LearningSettings
-from crawler import workers
+from crawler import dbretry, runlock, workers
 from crawler.store import ArticleStore, Offload
 from dedupe import DedupeSettings
 from models.db import make_engine, redact, resolve_database_url, upgrade
@@ -130,7 +130,7 @@ class StoragePipeline:
     a crawl works on an empty or older database.
     """
 
-    def __init__(self, database_url: str, settings, stats, pool: workers.ExtractionPool) -> None:
+    def __init__(self, database_url: str, settings, stats, pool: workers.ExtractionPool, crawler=None) -> None:
         limit_malloc_arenas()  # before the storage thread starts: see crawler.limit_malloc_arenas
         self.database_url = database_url
         self.settings = settings
@@ -138,15 +138,18 @@ class StoragePipeline:
         self.pool = pool
         self.store: ArticleStore | None = None
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="newscrawl-store")
+        self.crawler = crawler
+        self._stopping = False
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(resolve_database_url(crawler.settings.get("DATABASE_URL")), crawler.settings, crawler.stats,
-                   workers.ExtractionPool.for_crawler(crawler))
+                   workers.ExtractionPool.for_crawler(crawler), crawler)
 
     def open_spider(self):
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
+        runlock.guard_engine(self.engine, self.database_url)  # stop storing if the run lock is lost
         # Re-cleaning and re-signing run in the extraction workers too, off this process.
         self.pool.start()
         self.store = store_from_settings(self.engine, self.settings, self.pool.offload(dedupe_settings(self.settings)))
@@ -165,7 +168,7 @@ class StoragePipeline:
             return item
         try:
             future = self.writer.submit(
-                self.store.save,
+                dbretry.retrying(self.store.save, self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS")),
                 url=item.url,
                 canonical_url=item.canonical_url,
                 site=item.site,
@@ -181,6 +184,11 @@ class StoragePipeline:
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.stats.inc_value(f"newscrawl/dropped/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
+        except (dbretry.DatabaseLostError, runlock.LockLostError) as exc:
+            reason = "lock_lost" if isinstance(exc, runlock.LockLostError) else "database_lost"
+            self.stats.inc_value(f"newscrawl/errors/{reason}")
+            await self._stop_run(reason, exc)
+            raise DropItem(f"{reason}: {item.url}") from None
         except Exception:
             self.stats.inc_value("newscrawl/errors/storage")
             self.stats.inc_value("newscrawl/dropped/storage_error")
@@ -193,3 +201,14 @@ class StoragePipeline:
         self.stats.inc_value(f"newscrawl/site/{item.site}/stored")
         logger.info("Article %s (%s): %s", result.article_id, result.outcome, item.canonical_url)
         return item
+
+    async def _stop_run(self, reason: str, exc: Exception) -> None:
+        """The database is gone, or another run owns it now: storing more would lose or
+        interleave work. The run ends as failed (exit 1) with one line; what is stored stays."""
+        if self._stopping:
+            return
+        self._stopping = True
+        logger.error("Stopping the crawl: %s", exc)
+        if self.crawler is not None and self.crawler.engine is not None:
+            # Not awaited here: closing waits for the items in the pipelines, this one included.
+            self._closing = asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=reason))

@@ -13,7 +13,7 @@ from models import Article
 
 def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> None:
     print(
-        f"Crawl {report.finish_reason} in {report.seconds:.1f} s: "
+        f"Crawl {report.stats.get('newscrawl/run_status', report.finish_reason)} in {report.seconds:.1f} s: "
         f"{report.count('downloader/response_count')} responses, "
         f"articles new {report.count('newscrawl/articles/new')}, "
         f"updated {report.count('newscrawl/articles/updated')}, "
@@ -21,9 +21,9 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
         file=out,
     )
     print(completeness_line(report.stats), file=out)
-    skipped = report.by_prefix("newscrawl/skipped/")
-    if skipped:
-        print("Skipped: " + ", ".join(f"{k}={v}" for k, v in skipped.items()), file=out)
+    print_skip_summary(report, out)
+    for site, problem in sorted(report.stats.get("newscrawl/site_problems", {}).items()):
+        print(f"Site {site}: {problem}", file=out)
     not_articles = report.by_prefix("newscrawl/pages/not_article/")
     if not_articles:
         print("Not articles (crawled for links): " + ", ".join(f"{k}={v}" for k, v in not_articles.items()), file=out)
@@ -56,6 +56,20 @@ def completeness_line(stats: dict) -> str:
     return line
 
 
+def print_skip_summary(report: CrawlReport, out: IO[str]) -> None:
+    """Skips grouped by reason, most frequent first, each with a few example URLs (the
+    per-URL lines are in the DEBUG log: -vv or --set LOG_LEVEL=DEBUG)."""
+    skipped = report.by_prefix("newscrawl/skipped/")
+    if not skipped:
+        return
+    examples = report.stats.get("newscrawl/skip_examples", {})
+    ordered = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    print("Skipped: " + ", ".join(f"{reason}={count}" for reason, count in ordered), file=out)
+    for reason, _ in ordered:
+        if examples.get(reason):
+            print(f"  {reason}: e.g. {', '.join(examples[reason])}", file=out)
+
+
 def print_one_line(report: CrawlReport, out: IO[str]) -> None:
     from crawler.extensions import split_skips
 
@@ -65,7 +79,9 @@ def print_one_line(report: CrawlReport, out: IO[str]) -> None:
         f"newscrawl crawl {status}: {report.count('downloader/response_count')} responses, "
         f"{report.count('newscrawl/articles/new')} new articles, errors: "
         + (", ".join(f"{k}={v}" for k, v in sorted(errors.items())) or "none")
-        + "".join(f"; {e}" for e in report.errors),
+        + "".join(f"; {e}" for e in report.errors)
+        + "".join(f"; site {site}: {problem}"
+                  for site, problem in sorted(report.stats.get("newscrawl/site_problems", {}).items())),
         file=out,
     )
 

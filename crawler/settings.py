@@ -30,9 +30,13 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 8
 RETRY_TIMES = 2
 # A fetch that still fails after its retries is one page's outcome, counted by reason in
-# the run's report (crawl_runs.errors, the summary line); logged at ERROR, Scrapy's
-# default, every dead link would reach `--quiet` cron mail.
-RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
+# the run's report (crawl_runs.errors, the summary with example URLs); logged at ERROR,
+# Scrapy's default, every dead link would reach `--quiet` cron mail, and at WARNING it
+# floods a terminal. -vv or --set LOG_LEVEL=DEBUG shows each one.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
+# Likewise a page dropped by the pipelines (no article text, only boilerplate): counted by
+# reason in the summary, one DEBUG line each.
+DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"
 # Safety net only; NEWSCRAWL_LISTING_DEPTH bounds how far listings are followed.
 # robots -> sitemap index -> sitemap -> article is depth 3.
 DEPTH_LIMIT = 6
@@ -41,6 +45,8 @@ DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
+    # Below RetryMiddleware (550): sees each fetch's final outcome, after its retries.
+    "crawler.deadends.DeadEndMiddleware": 60,
 }
 ADDONS = {
     "crawler.distributed.DistributedAddon": 0,
@@ -78,6 +84,12 @@ NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run
 NEWSCRAWL_MAX_FAILURE_SHARE = 0.5  # above this share of failed fetches the run is "partial" (exit 3)
 NEWSCRAWL_PROGRESS = True  # a progress line on stderr when it is a terminal (the CLI turns it off with --quiet)
 NEWSCRAWL_PROGRESS_INTERVAL = 5.0
+# Dead ends (crawler/deadends.py): a URL that answered 404/410, or failed this many runs in a
+# row, is not requested again for this many days (0 turns it off; --refresh overrides).
+NEWSCRAWL_DEAD_END_DAYS = 7.0
+NEWSCRAWL_DEAD_END_FAILURES = 3
+# A lost database connection is retried with backoff for this long, then the run fails.
+NEWSCRAWL_DB_RETRY_SECONDS = 60.0
 
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

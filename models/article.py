@@ -147,3 +147,19 @@ class FetchState(Base):
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(64))
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class DeadEnd(Base):
+    """URLs that answered 404/410, or failed NEWSCRAWL_DEAD_END_FAILURES runs in a row:
+    not requested again until ``dead_until`` (crawler.deadends)."""
+
+    __tablename__ = "dead_ends"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    site: Mapped[str] = mapped_column(String(255), index=True)
+    reason: Mapped[str] = mapped_column(String(64))  # the last failure: http_404, http_410, timeout, dns, http_503...
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # failed fetches in a row (across runs)
+    first_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Not requested before this time; None: failing, not (yet) a dead end.
+    dead_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

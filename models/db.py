@@ -21,6 +21,9 @@ ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 def resolve_database_url(explicit: str | None = None) -> str:
     """``--db`` wins, then ``$NEWSCRAWL_DB``, then the embedded SQLite default."""
     url = explicit or os.environ.get(DATABASE_ENV_VAR) or DEFAULT_DATABASE_URL
+    if "://" not in url:
+        # A plain path (``--db crawl.db``, ``--db /srv/news.db``) names an SQLite file.
+        url = "sqlite:///" + str(Path(url).expanduser().resolve())
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -29,7 +32,12 @@ def resolve_database_url(explicit: str | None = None) -> str:
 
 def redact(url: str) -> str:
     """The URL with its password hidden, for logs and summaries."""
-    return make_url(url).render_as_string(hide_password=True)
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy can parse: show it without anything after a colon
+        return url.split(":", 1)[0] + ":***" if ":" in url else url
 
 
 class SecretURL(str):
@@ -60,6 +68,22 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def check_writable(url: str) -> None:
+    """Raise the database's own error if it cannot take a write (a read-only file,
+    directory or server, a full disk): a crawl must find out before it starts.
+
+    The probe writes nothing: an UPDATE that matches no row still needs the write
+    lock on SQLite and a writable transaction on PostgreSQL."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+    finally:
+        engine.dispose()
 
 
 def alembic_config(url: str):

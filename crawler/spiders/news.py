@@ -28,6 +28,7 @@ from scrapy.http import Response
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.error import (
     ConnectionLost,
     ConnectionRefusedError as TxConnectionRefusedError,
@@ -38,19 +39,24 @@ from twisted.internet.error import (
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from crawler.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
-from crawler.extract import parse_datetime
+from crawler.extensions import FAILURE_REASONS
+from crawler.extract import ExtractionError, parse_datetime
 from crawler.pipelines import dedupe_settings, extraction_options
 from crawler.readpage import PageReading, read_page
 from crawler.workers import ExtractionPool, read_and_sign
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
+from crawler.deadends import DeadEndError
 from crawler.middlewares import PrivateAddressError
+from crawler.settingscheck import check_settings
+from crawler import logfilters
 from crawler.sites import load_sites_file, parse_url_list
 from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
 
+SKIP_EXAMPLES = 3  # example URLs kept per skip reason for the end-of-run summary
 
 # Types that are never a web page, whatever their bytes look like when sniffed.
 # (Not application/octet-stream: servers label pages and sitemaps with it too.)
@@ -86,6 +92,8 @@ def _failure_reason(failure) -> str:
         return "too_large"
     if failure.check(PrivateAddressError):
         return "private_address"
+    if failure.check(DeadEndError):
+        return "dead_end"  # answered 404/410 or kept failing in earlier runs: crawler.deadends
     if failure.check(IgnoreRequest):
         if "robots.txt" in message:
             return "robots_disallowed"
@@ -115,6 +123,8 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        check_settings(s)  # `scrapy crawl news -s NAME=bad` too: refused before anything starts
+        logfilters.install()
         spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
         if spider.listing_depth < 1:
             raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
@@ -129,6 +139,7 @@ class NewsSpider(scrapy.Spider):
         spider.dedupe = dedupe_settings(s)
         spider.pool = ExtractionPool.for_crawler(crawler)
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.response_received, signal=signals.response_received)
         return spider
 
     def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
@@ -143,6 +154,11 @@ class NewsSpider(scrapy.Spider):
         self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
         self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
+        # Feeds and sitemaps with an entry whose fetch failed: their validators are not saved,
+        # so that the next run reads them in full and tries those entries again.
+        self.incomplete_listings: set[str] = set()
+        self.start_failures: dict[str, str] = {}  # start URL -> why it gave nothing
+        self.skip_examples: dict[str, list[str]] = {}  # reason -> a few URLs, for the summary
 
     async def start(self):
         self.pool.start()
@@ -247,6 +263,9 @@ class NewsSpider(scrapy.Spider):
             if self.pool.enabled:
                 return await asyncio.wrap_future(self.pool.submit(read_and_sign, *args))
             return read_page(body, url, content_type, self.options), None, None
+        except ExtractionError as exc:  # worker_crashed: its worker died twice on this page
+            self._skip(exc.reason, url, str(exc))
+            return None
         except Exception as exc:  # a page that breaks the parser is one page's skip, not the crawl's
             self._skip("read_failed", url, f"{type(exc).__name__}: {exc}")
             return None
@@ -331,6 +350,7 @@ class NewsSpider(scrapy.Spider):
                 continue
             request = self._follow(url, site, via)
             request.meta["listed_published"] = entry.published
+            request.meta["listing"] = response.url  # whose validators wait for this entry
             yield request
 
     # --- helpers -------------------------------------------------------------
@@ -359,8 +379,24 @@ class NewsSpider(scrapy.Spider):
             )
 
     def closed(self, reason: str) -> None:
-        if self.new_validators:
-            save_validators(self.database_url, self.new_validators)
+        # A feed's or sitemap's validators tell the next run "nothing new here" (304). They are
+        # saved only when every entry the listing gave was stored or recorded as skipped: the
+        # run finished (not interrupted), nothing failed to be stored, and no entry's fetch
+        # failed. Otherwise the next run reads the listing in full; stored entries are then
+        # skipped as known, so the price is one full read of the listing.
+        stats = self.crawler.stats.get_stats()
+        if reason != "finished" or any(k.startswith("newscrawl/errors/") for k in stats) or stats.get(
+                "newscrawl/skipped/worker_crashed"):
+            if self.new_validators:
+                logger.info("Feed and sitemap validators not saved (run %s): the next run reads them in full", reason)
+            return
+        complete = {url: v for url, v in self.new_validators.items() if url not in self.incomplete_listings}
+        if complete:
+            try:
+                save_validators(self.database_url, complete)
+            except SQLAlchemyError as exc:  # the safe direction: the next run reads them in full
+                logger.error("Could not save feed and sitemap validators: %s",
+                             str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
 
     @staticmethod
     def _normalise_link(url: str) -> str | None:
@@ -376,17 +412,31 @@ class NewsSpider(scrapy.Spider):
             self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}",
                        fetched=False)
 
+    def response_received(self, response, request, spider=None) -> None:
+        """A site that answered at all is reachable (see start_failures)."""
+        site = request.meta.get("site")
+        if site and response.status < 400:
+            self.crawler.stats.inc_value(f"newscrawl/responses/{site}")
+
+    def _example(self, reason: str, url: str) -> None:
+        examples = self.skip_examples.setdefault(reason, [])
+        if len(examples) < SKIP_EXAMPLES:
+            examples.append(url)
+
     def _outcome(self, outcome: str) -> None:
         """What became of one fetched page: exactly one outcome per response that reached
         the spider, so the run's completeness line adds up (crawler.extensions.completeness)."""
         self.crawler.stats.inc_value(f"newscrawl/outcome/{outcome}")
 
     def _skip(self, reason: str, url: str, detail: str = "", fetched: bool = True) -> None:
-        """A page or URL not taken further; ``fetched``: it was a response that reached us."""
+        """A page or URL not taken further; ``fetched``: it was a response that reached us.
+        Per URL at DEBUG: a crawl skips hundreds of pages; the end of the run shows them
+        grouped by reason, with a few examples (crawler.report)."""
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
         if fetched:
             self._outcome(reason)
-        logger.warning("Skipped %s (%s) %s", url, reason, detail)
+        self._example(reason, url)
+        logger.debug("Skipped %s (%s) %s", url, reason, detail)
 
     def on_error(self, failure):
         request = failure.request
@@ -397,5 +447,15 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
             return
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
-        level = logging.INFO if reason == "robots_disallowed" else logging.WARNING
-        logger.log(level, "Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())
+        self._example(reason, request.url)
+        if reason.startswith(FAILURE_REASONS) and request.meta.get("listing"):
+            self.incomplete_listings.add(request.meta["listing"])
+        if request.meta.get("via") == "start":
+            self.start_failures[request.url] = reason
+            if reason == "private_address":
+                # One line, even under --quiet: the usual cause is a local test site.
+                logger.error("Refused start URL %s: %s. To crawl local or private sites, use --allow-private "
+                             "(scrapy crawl news -s NEWSCRAWL_ALLOW_PRIVATE=True)",
+                             request.url, failure.getErrorMessage())
+                return
+        logger.debug("Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())
