@@ -36,6 +36,9 @@ def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
     robots = int(stats.get("robotstxt/forbidden", 0))
     if robots and "robots_disallowed" not in skips:
         skips["robots_disallowed"] = robots
+    too_long = int(stats.get("urllength/request_ignored_count", 0))  # Scrapy's URLLENGTH_LIMIT drops
+    if too_long:
+        skips["url_too_long"] = skips.get("url_too_long", 0) + too_long
     return skips, errors
 
 
@@ -118,8 +121,8 @@ class CrawlRunRecorder:
         skips, errors = split_skips(stats)
         if reason != "finished":
             status = "failed"
-        elif failure_share(stats) > self.max_failure_share:
-            status = "partial"
+        elif errors.get("storage") or failure_share(stats) > self.max_failure_share:
+            status = "partial"  # an article that could not be stored is lost: never "finished"
         else:
             status = "finished"
         with Session(self.engine) as session, session.begin():

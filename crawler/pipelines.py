@@ -21,6 +21,7 @@ from crawler.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.items import PageItem
 from crawler.learning import LearningSettings
 from crawler import workers
+from crawler.sanitize import StoreLimits
 from crawler.store import ArticleStore, Offload
 from dedupe import DedupeSettings
 from models.db import make_engine, redact, resolve_database_url, upgrade
@@ -67,7 +68,7 @@ def _redis_connection(url: str) -> dict:
 
 def store_from_settings(engine, settings, offload: Offload | None = None) -> ArticleStore:
     """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
-    return ArticleStore(
+    store = ArticleStore(
         engine,
         dedupe_settings(settings),
         LearningSettings(
@@ -77,6 +78,8 @@ def store_from_settings(engine, settings, offload: Offload | None = None) -> Art
         extraction_options(settings),
         offload,
     )
+    store.limits = StoreLimits.from_settings(settings)
+    return store
 
 
 class ExtractionPipeline:
@@ -179,6 +182,9 @@ class StoragePipeline:
             raise
         if result.recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", result.recleaned)
+        for name in result.capped:
+            self.stats.inc_value(f"newscrawl/limits/{name}")
+            logger.info("Article %s: %s cut to its cap (NEWSCRAWL_MAX_*)", item.canonical_url, name)
         item.stored_as = result.outcome
         item.article_id = result.article_id
         self.stats.inc_value(f"newscrawl/articles/{result.outcome}")

@@ -21,11 +21,16 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
         file=out,
     )
     skipped = report.by_prefix("newscrawl/skipped/")
+    if report.count("urllength/request_ignored_count"):  # dropped by Scrapy's URLLENGTH_LIMIT
+        skipped["url_too_long"] = skipped.get("url_too_long", 0) + report.count("urllength/request_ignored_count")
     if skipped:
         print("Skipped: " + ", ".join(f"{k}={v}" for k, v in skipped.items()), file=out)
     not_articles = report.by_prefix("newscrawl/pages/not_article/")
     if not_articles:
         print("Not articles (crawled for links): " + ", ".join(f"{k}={v}" for k, v in not_articles.items()), file=out)
+    limits = report.by_prefix("newscrawl/limits/")
+    if limits:
+        print("Limits hit (README \"Security\"): " + ", ".join(f"{k}={v}" for k, v in limits.items()), file=out)
     robots = report.count("robotstxt/forbidden")
     if robots:
         print(f"Disallowed by robots.txt: {robots}", file=out)
