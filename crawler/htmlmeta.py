@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import re
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -52,6 +53,8 @@ LISTING_TYPES = {
 }
 
 
+# C0 controls but tab, line feed, form feed and carriage return; DEL.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False)
 
 
@@ -184,6 +187,11 @@ def _detect_encoding(body: bytes) -> str | None:
 def parse_html(html: str | bytes) -> lxml_html.HtmlElement:
     if isinstance(html, bytes):
         html, _ = decode_html(html)
+    if _CONTROL_CHARS.search(html):
+        # libxml2 ends the document at a NUL, and one BEL in a heading left trafilatura
+        # with no text: a single control character would hide the whole page. Browsers
+        # show none of them (HTML parse errors); we drop them.
+        html = _CONTROL_CHARS.sub("", html)
     # lxml refuses str input that carries an XML encoding declaration, so feed it UTF-8 bytes.
     return lxml_html.document_fromstring(html.encode("utf-8") or b"<html></html>", parser=_PARSER)
 

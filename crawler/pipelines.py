@@ -116,6 +116,11 @@ class ExtractionPipeline:
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.stats.inc_value(f"newscrawl/site/{item.site}/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
+        except (ValueError, TypeError, LookupError, RecursionError) as exc:
+            # A page that trips an extractor bug is one page's error, never the crawl's.
+            self.stats.inc_value("newscrawl/errors/extraction")
+            logger.error("Extraction failed on %s: %s: %s", item.url, type(exc).__name__, exc)
+            raise DropItem(f"extraction: {item.url}: {exc}") from exc
         self.stats.inc_value("newscrawl/extracted")
         return item
 

@@ -45,7 +45,7 @@ from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
 from crawler.middlewares import BadSchemeError, PrivateAddressError
 from crawler.sites import load_sites_file, parse_url_list
-from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
+from crawler.urls import amp_to_original, canonicalize, check_url, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
@@ -316,7 +316,7 @@ class NewsSpider(scrapy.Spider):
                 yield request
 
     def _from_entry(self, response: Response, entry, site: str, via: str) -> scrapy.Request | None:
-        url = urljoin(response.url, entry.url)
+        url = check_url(urljoin(response.url, entry.url))
         if not same_site(url, site):
             self.crawler.stats.inc_value("newscrawl/skipped/offsite")
             return None
