@@ -66,6 +66,7 @@ ITEM_PIPELINES = {
 # newscrawl's own settings.
 DATABASE_URL = None  # None: $NEWSCRAWL_DB, else sqlite:///newscrawl.db
 NEWSCRAWL_ALLOW_PRIVATE = False  # True lifts the loopback/private-address guard (local testing)
+NEWSCRAWL_ALLOWED_PRIVATE_HOSTS = []  # host:port entries allowed through the guard (an intranet news site)
 NEWSCRAWL_LISTING_DEPTH = 2  # link hops followed from home/section pages: home -> section -> article
 NEWSCRAWL_EXTRACT_PROCESSES = -1  # extraction worker processes: -1 one per core, 0 in-process (debugging)
 NEWSCRAWL_PRECISION_AGREEMENT = True  # second trafilatura pass to trim edge teasers (see crawler/body.py)
