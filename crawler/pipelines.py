@@ -189,6 +189,7 @@ class StoragePipeline:
             self.stats.inc_value("newscrawl/articles/recleaned", result.recleaned)
         for name in result.capped:
             self.stats.inc_value(f"newscrawl/limits/{name}")
+            self.stats.inc_value(f"newscrawl/site/{item.site}/limit_{name}")  # crawl_runs.sites: which site sent it
             logger.info("Article %s: %s cut to its cap (NEWSCRAWL_MAX_*)", item.canonical_url, name)
         item.stored_as = result.outcome
         item.article_id = result.article_id

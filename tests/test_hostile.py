@@ -224,6 +224,7 @@ def test_store_accepts_what_the_web_sends(site, db_url):
         assert len(row.authors) <= 100 and all(len(a) <= 255 for a in row.authors)
     assert len(rows["/news/2025/06/03/a-megabyte-title/"].title) <= 1000
     assert "Limits hit" in result.stdout and "title=" in result.stdout, result.stdout
+    assert any(entry.get("limit_title") == 1 and entry.get("limit_site_name") == 1 for entry in run.sites.values()), run.sites
 
 
 def test_storage_errors_make_the_run_partial(sqlite_url):
@@ -268,6 +269,8 @@ def test_caps_on_links_per_page_and_entries_per_listing(site, db_url):
     assert sum(base + p in stored for p in [*GOOD, *extra]) == 4
     assert run.skips.get("over_links_per_page") == 3 and run.skips.get("over_entries_per_listing") == 3, run.skips
     assert "links_per_page=1" in result.stdout and "entries_per_listing=1" in result.stdout, result.stdout
+    site_entry = run.sites[sites[SLUG].url("/").split("://")[1].rstrip("/")]
+    assert site_entry["limit_links_per_page"] == 1 and site_entry["limit_entries_per_listing"] == 1, run.sites
 
 
 # 5: exports ---------------------------------------------------------------------------------

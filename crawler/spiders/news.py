@@ -255,7 +255,7 @@ class NewsSpider(scrapy.Spider):
                     self._skip("bad_url", href, str(exc))
             links = self._links.extract_links(response)
             for link in self._capped(links, self.max_links_per_page, "links_per_page", response.url,
-                                     "NEWSCRAWL_MAX_LINKS_PER_PAGE"):
+                                     "NEWSCRAWL_MAX_LINKS_PER_PAGE", site):
                 try:
                     url = self._normalise_link(link.url)
                     if url in self.known_urls:
@@ -305,7 +305,7 @@ class NewsSpider(scrapy.Spider):
 
     def _from_entries(self, response: Response, entries, site: str, via: str):
         for entry in self._capped(entries, self.max_listing_entries, "entries_per_listing", response.url,
-                                  "NEWSCRAWL_MAX_LISTING_ENTRIES"):
+                                  "NEWSCRAWL_MAX_LISTING_ENTRIES", site):
             try:
                 request = self._from_entry(response, entry, site, via)
             except ValueError as exc:
@@ -331,7 +331,7 @@ class NewsSpider(scrapy.Spider):
         request.meta["listed_published"] = entry.published
         return request
 
-    def _capped(self, items, cap: int, limit: str, url: str, setting: str):
+    def _capped(self, items, cap: int, limit: str, url: str, setting: str, site: str):
         """The first ``cap`` of ``items`` (0: no cap). A page or listing over the cap is
         recorded (newscrawl/limits/<limit>), and so is every item left unread
         (newscrawl/skipped/over_<limit>): a 500k-link page must not flood the scheduler."""
@@ -344,6 +344,7 @@ class NewsSpider(scrapy.Spider):
             if count == cap:
                 left = 1 + sum(1 for _ in items)  # this one and the rest (the iterator resumes)
                 self.crawler.stats.inc_value(f"newscrawl/limits/{limit}")
+                self.crawler.stats.inc_value(f"newscrawl/site/{site}/limit_{limit}")  # kept in crawl_runs.sites
                 self.crawler.stats.inc_value(f"newscrawl/skipped/over_{limit}", left)
                 logger.warning("%s: over the cap of %d %s; %d not followed (raise %s to read more)",
                                url, cap, limit.replace("_", " "), left, setting)
