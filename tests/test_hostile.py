@@ -82,19 +82,21 @@ def test_only_http_and_https_are_fetched(site, db_url, tmp_path):
     """file:, ftp: and data: URLs from links, feeds, sitemaps, canonicals and meta refreshes
     are refused and recorded; a local file never becomes an article."""
     secret_words = "Confidential local file that must never leave this machine"
-    for name in ("link", "feed", "sitemap", "robots", "canonical", "refresh"):  # distinct URLs, none a duplicate
+    for name in ("link", "feed", "sitemap", "robots", "canonical", "refresh", "redirect"):  # distinct URLs, none a duplicate
         secret = tmp_path / f"local-secret-{name}.html"
         secret.write_text(article_html(f"Local file posing as an article ({name})",
                                        [secret_words + " " + p for p in paragraphs(9)]), encoding="utf-8")
     secret = tmp_path / "local-secret-link.html"
     canonical_page = "/news/2025/03/03/page-with-a-file-canonical/"
     refresh_page = "/news/2025/03/04/page-refreshing-to-a-file/"
-    site.link(canonical_page, refresh_page)
+    redirect_page = "/news/2025/03/05/page-redirecting-to-a-file/"
+    site.link(canonical_page, refresh_page, redirect_page)
     with serving(site) as sites:
         base = sites[SLUG].base_url
         file_url = "file://" + base.split("://", 1)[1] + str(secret)  # same host and port as the site
         routes = sites.routes
-        local = {name: file_url.replace("link", name) for name in ("feed", "sitemap", "robots", "canonical", "refresh")}
+        local = {name: file_url.replace("link", name) for name in ("feed", "sitemap", "robots", "canonical", "refresh",
+                                                                       "redirect")}
         home = (f'<html><head><title>Home</title></head><body><ul>'
                 + "".join(f'<li><a href="{p}">Story {n}</a></li>' for n, p in enumerate(site.links))
                 + f'<li><a href="{file_url}">Local</a></li><li><a href="ftp://{base.split("://")[1]}/x">FTP</a></li>'
@@ -109,12 +111,15 @@ def test_only_http_and_https_are_fetched(site, db_url, tmp_path):
         routes[(SLUG, canonical_page)] = lambda request: (200, {"Content-Type": "text/html"}, canonical_html.encode())
         refresh_html = '<html><head><meta http-equiv="refresh" content="0; url=%s"></head><body></body></html>' % local["refresh"]
         routes[(SLUG, refresh_page)] = lambda request: (200, {"Content-Type": "text/html"}, refresh_html.encode())
+        routes[(SLUG, redirect_page)] = lambda request: (302, {"Location": local["redirect"]}, b"")
         result, run, stored = crawl_ok(sites, db_url, base + "/", base + "/feed.xml", base + "/sitemap.xml")
     assert not any(url.startswith("file:") for url in stored), list(stored)
     assert not any(secret_words in (a.text or "") for a in stored.values())
-    # link, feed entry, sitemap entry, robots sitemap, canonical, meta refresh: each one refused
-    # (the ftp link is ftp on the site's own host and port; data: has no host, so it is off-site).
-    assert run.skips.get("bad_scheme", 0) >= 6, run.skips
+    # link, ftp link, feed entry, sitemap entry, robots sitemap, canonical, redirect: each one refused
+    # (the ftp link is on the site's own host and port; data: has no host, so it is off-site;
+    # Scrapy's meta refresh itself only follows http(s)).
+    assert run.skips.get("bad_scheme", 0) == 7, run.skips
+    assert not any(reason.startswith("http_3") for reason in run.skips), run.skips
     assert "bad_scheme=" in result.stdout
 
 

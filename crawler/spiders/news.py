@@ -61,6 +61,15 @@ def _is_binary_type(content_type: str) -> bool:
     return content_type.strip().lower().startswith(_BINARY_TYPE_PREFIXES)
 
 
+def _redirects_off_the_web(response: Response) -> bool:
+    """The response redirects to a URL that is not http(s)."""
+    location = response.headers.get("Location", b"").decode("latin-1").strip()
+    try:
+        return bool(location) and urlsplit(urljoin(response.url, location)).scheme not in ("http", "https")
+    except ValueError:
+        return False
+
+
 def _failure_reason(failure) -> str:
     """A stats slug for a failed request (newscrawl/skipped/<reason>).
 
@@ -68,7 +77,10 @@ def _failure_reason(failure) -> str:
     fetches in the run report (crawler.extensions.FAILURE_REASONS)."""
     message = failure.getErrorMessage()
     if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
+        response = failure.value.response
+        if 300 <= response.status < 400 and _redirects_off_the_web(response):
+            return "bad_scheme"  # Scrapy does not follow a redirect to file:, ftp:...; say why it stopped
+        return f"http_{response.status}"
     if failure.check(CannotResolveHostError, DNSLookupError):
         return "dns"
     if failure.check(DownloadTimeoutError, TxTimeoutError, TCPTimedOutError):
