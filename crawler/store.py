@@ -243,7 +243,8 @@ class ArticleStore:
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
-            self.deduper.replace(result.article_id, updated_sig)
+            group = result.dup_group_id or result.article_id
+            self._reindex(result.article_id, updated_sig, group, result.story_id or group)
         self.boilerplate.remember(site, newly)
         if newly:
             recleaned = self.reclean_site(site, newly, skip_id=result.article_id)
@@ -390,6 +391,22 @@ class ArticleStore:
             if changed:
                 new_sig = self._sign(self._record(row))
                 self._store_signature(session, row.id, new_sig)
+                group = row.dup_group_id or row.id
+                story = row.story_id or group
         if changed:
-            self.deduper.replace(article_id, new_sig)
+            self._reindex(article_id, new_sig, group, story)
         return "changed" if changed else "unchanged"
+
+    def _reindex(self, article_id: int, sig: Signature, group: int, story: int) -> None:
+        """Point the dedupe index at an article's new signature.
+
+        With workers sharing one index (Redis), the article may be another worker's,
+        which this worker's in-memory part has never seen: ``replace`` raised KeyError,
+        after the article was committed, and the run counted a storage error. It is
+        learned here first (locally; it is in the shared index already). An article
+        no index holds has nothing to replace."""
+        if article_id not in self.deduper:
+            if not self.deduper.shared:
+                return
+            self.deduper.load(article_id, sig, group, story, index=False)
+        self.deduper.replace(article_id, sig)
