@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--site", dest="sites", action="append", metavar="SITE", default=[],
                         help="only this site, as in the site column (repeatable)")
     export.add_argument("--story", type=_story_id, metavar="ID", help="only the articles of this story (story_id)")
+    export.add_argument("--raw", action="store_true",
+                        help="CSV: keep cells exactly as stored; by default a cell starting with = + - @ tab or CR "
+                             "gets a leading ' so that a spreadsheet does not run it as a formula")
     export.add_argument("--canonical-only", action="store_true",
                         help="only each near-duplicate group's canonical article (is_canonical)")
     export.set_defaults(func=cmd_export)
@@ -381,7 +384,7 @@ def cmd_export(args) -> int:
         return EXIT_FAILED
     engine = make_engine(url)
     try:
-        count = export(engine, args.format, args.output, filters, stdout=sys.stdout)
+        count = export(engine, args.format, args.output, filters, stdout=sys.stdout, raw=args.raw)
     except BrokenPipeError:
         return _quiet_broken_pipe()
     finally:

@@ -126,14 +126,34 @@ def write_jsonl(records: Iterable[dict], out: IO[str]) -> int:
     return count
 
 
-def write_csv(records: Iterable[dict], out: IO[str]) -> int:
-    """CSV with a header row; list columns (authors, tags) as JSON arrays in one cell."""
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...),
+# +cmd|..., @SUM...); tab and carriage return also start one in some of them.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value):
+    """A text cell a spreadsheet will show as text: OWASP's CSV-injection advice, a
+    leading single quote on cells starting with a formula trigger. Numbers and None
+    are left alone (a negative number is not text the web wrote)."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def write_csv(records: Iterable[dict], out: IO[str], raw: bool = False) -> int:
+    """CSV with a header row; list columns (authors, tags) as JSON arrays in one cell.
+
+    Titles, authors and URLs are written by the sites crawled: text cells that a
+    spreadsheet would run as formulas are neutralised (``neutralise_cell``) unless
+    ``raw`` (``newscrawl export --raw``) asks for the values exactly as stored."""
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     count = 0
     for record in records:
         for key in LIST_FIELDS:
             record[key] = json.dumps(record[key], ensure_ascii=False)
+        if not raw:
+            record = {key: neutralise_cell(value) for key, value in record.items()}
         writer.writerow(record)
         count += 1
     return count
@@ -185,8 +205,10 @@ def export(
     filters: ExportFilters | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     stdout: IO[str] | None = None,
+    raw: bool = False,
 ) -> int:
     """Write the filtered view to ``output`` (a path; None for ``stdout``, text formats only).
+    ``raw``: CSV cells exactly as stored, formula triggers included (see ``write_csv``).
 
     Returns the number of rows written."""
     if fmt not in FORMATS:
@@ -195,7 +217,7 @@ def export(
         if not output:
             raise ValueError("--format parquet needs -o FILE (Parquet is a binary file format)")
         return write_parquet(iter_row_batches(engine, filters, batch_size), output)
-    writer = write_csv if fmt == "csv" else write_jsonl
+    writer = (lambda rows, out: write_csv(rows, out, raw=raw)) if fmt == "csv" else write_jsonl
     records = iter_records(engine, filters, batch_size)
     if output is None:
         return writer(records, stdout)

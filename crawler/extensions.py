@@ -37,6 +37,9 @@ def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
     robots = int(stats.get("robotstxt/forbidden", 0))
     if robots and "robots_disallowed" not in skips:
         skips["robots_disallowed"] = robots
+    too_long = int(stats.get("urllength/request_ignored_count", 0))  # Scrapy's URLLENGTH_LIMIT drops
+    if too_long:
+        skips["url_too_long"] = skips.get("url_too_long", 0) + too_long
     return skips, errors
 
 
@@ -136,6 +139,8 @@ def run_status(reason: str, stats: dict, problems: dict, max_failure_share: floa
         return "failed"
     if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/skipped/worker_crashed", 0)):
         return "partial"
+    if int(stats.get("newscrawl/errors/storage", 0)):
+        return "partial"  # an article that could not be stored is lost: never "finished"
     return "finished"
 
 

@@ -43,6 +43,11 @@ class ExtractionError(Exception):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self):
+        # Raised in an extraction worker, it is pickled back to the crawl; the default
+        # (args only) cannot rebuild it, and the failed unpickling broke the whole pool.
+        return type(self), (self.reason, str(self))
+
 
 @dataclass(frozen=True)
 class ExtractionOptions:
@@ -94,7 +99,7 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     h1 = _first_str(*(" ".join(h.text_content().split()) for h in tree.xpath("//h1")))
     declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
-    canonical = urljoin(url, canonical) if canonical else None
+    canonical = _absolute(url, canonical)
     is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
     published = _declared_published(tree, ld)
     authors = _declared_authors(tree, ld)
@@ -335,7 +340,11 @@ def _ld_image(value) -> str | None:
 
 
 def _absolute(base: str, url: str | None) -> str | None:
-    return urljoin(base, url.strip()) if url else None
+    """``url`` made absolute; None when it is no usable URL (a bad port or IPv6 literal)."""
+    try:
+        return urljoin(base, url.strip()) if url else None
+    except ValueError:
+        return None
 
 
 def _ld_name(value) -> str | None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from crawler.sanitize import clean_text
 from models import Article, FetchState
 from models.db import make_engine
 
@@ -35,14 +36,23 @@ def load_state(database_url: str, with_known_urls: bool) -> tuple[set[str], dict
     return known, validators
 
 
+def _storable(value: str | None, chars: int) -> bool:
+    return value is None or (len(value) <= chars and clean_text(value) == value)
+
+
 def save_validators(database_url: str, validators: dict[str, tuple[str | None, str | None]]) -> None:
     if not validators:
         return
+    now = dt.datetime.now(dt.timezone.utc)
+    # A validator that does not fit its column (or holds a NUL) is not kept: the next run
+    # then fetches that feed in full, the safe direction. Truncating it would never match.
+    rows = [{"url": url, "etag": etag, "last_modified": modified, "fetched_at": now}
+            for url, (etag, modified) in validators.items()
+            if _storable(url, 2048) and _storable(etag, 512) and _storable(modified, 64)]
+    if not rows:
+        return
     engine = make_engine(database_url)
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    now = dt.datetime.now(dt.timezone.utc)
-    rows = [{"url": url, "etag": etag, "last_modified": modified, "fetched_at": now}
-            for url, (etag, modified) in validators.items()]
     try:
         with Session(engine) as session, session.begin():
             stmt = insert(FetchState).values(rows)

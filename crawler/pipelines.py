@@ -22,6 +22,7 @@ from crawler.htmlmeta import decode_html
 from crawler.items import PageItem
 from crawler.learning import LearningSettings
 from crawler import dbretry, runlock, workers
+from crawler.sanitize import StoreLimits
 from crawler.store import ArticleStore, Offload
 from dedupe import DedupeSettings
 from models.db import make_engine, redact, resolve_database_url, upgrade
@@ -68,7 +69,7 @@ def _redis_connection(url: str) -> dict:
 
 def store_from_settings(engine, settings, offload: Offload | None = None) -> ArticleStore:
     """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
-    return ArticleStore(
+    store = ArticleStore(
         engine,
         dedupe_settings(settings),
         LearningSettings(
@@ -78,6 +79,8 @@ def store_from_settings(engine, settings, offload: Offload | None = None) -> Art
         extraction_options(settings),
         offload,
     )
+    store.limits = StoreLimits.from_settings(settings)
+    return store
 
 
 class ExtractionPipeline:
@@ -119,6 +122,11 @@ class ExtractionPipeline:
             self.stats.inc_value(f"newscrawl/site/{item.site}/{exc.reason}")
             self.stats.inc_value(f"newscrawl/dropped/{exc.reason}")
             raise DropItem(f"{exc.reason}: {item.url}: {exc}") from exc
+        except (ValueError, TypeError, LookupError, RecursionError) as exc:
+            # A page that trips an extractor bug is one page's error, never the crawl's.
+            self.stats.inc_value("newscrawl/errors/extraction")
+            logger.error("Extraction failed on %s: %s: %s", item.url, type(exc).__name__, exc)
+            raise DropItem(f"extraction: {item.url}: {exc}") from exc
         self.stats.inc_value("newscrawl/extracted")
         return item
 
@@ -195,6 +203,10 @@ class StoragePipeline:
             raise
         if result.recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", result.recleaned)
+        for name in result.capped:
+            self.stats.inc_value(f"newscrawl/limits/{name}")
+            self.stats.inc_value(f"newscrawl/site/{item.site}/limit_{name}")  # crawl_runs.sites: which site sent it
+            logger.info("Article %s: %s cut to its cap (NEWSCRAWL_MAX_*)", item.canonical_url, name)
         item.stored_as = result.outcome
         item.article_id = result.article_id
         self.stats.inc_value(f"newscrawl/articles/{result.outcome}")

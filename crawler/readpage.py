@@ -28,7 +28,7 @@ class PageReading:
     verdict: PageVerdict
     encoding: str  # what the bytes were decoded with (crawler.htmlmeta.decode_html)
     article: ExtractedArticle | None = None  # for articles
-    canonical: str | None = None  # the declared rel=canonical, absolute (articles)
+    canonical: str | None = None  # the declared rel=canonical, as written (articles; the spider resolves it)
     links: list[str] = field(default_factory=list)  # absolute <a>/<area> targets, in page order (non-articles)
     feeds: list[str] = field(default_factory=list)  # advertised RSS/Atom feeds, absolute (non-articles)
 
@@ -49,25 +49,30 @@ def read_page(body: bytes, url: str, content_type: str | None, options: Extracti
     shape = body_shape(tree, article.blocks + [removal.text for removal in article.removed]) if article else None
     verdict = classify_page(signals, shape)
     if verdict.is_article:
-        declared = link_href(tree, "canonical")
-        return PageReading(verdict, encoding, article, urljoin(url, declared) if declared else None)
+        return PageReading(verdict, encoding, article, link_href(tree, "canonical"))
     base = _base_url(tree, url)
-    return PageReading(verdict, encoding, links=page_links(tree, base), feeds=[urljoin(base, f) for f in feed_links(tree)])
+    return PageReading(verdict, encoding, links=page_links(tree, base), feeds=_joined(base, feed_links(tree)))
 
 
 def page_links(tree, base: str) -> list[str]:
-    """Absolute targets of the page's <a> and <area> links, first occurrence order.
-    A malformed href is passed on as joined; the spider records what it cannot use."""
-    seen: dict[str, None] = {}
-    for el in tree.iter("a", "area"):
-        href = (el.get("href") or "").strip()
+    """Absolute targets of the page's <a> and <area> links, first occurrence order."""
+    hrefs = (el.get("href") or "" for el in tree.iter("a", "area"))
+    return list(dict.fromkeys(url.split("#", 1)[0] for url in _joined(base, hrefs)))
+
+
+def _joined(base: str, hrefs) -> list[str]:
+    """``hrefs`` made absolute; an unparsable one (bad port, bad IPv6 literal) is left out:
+    one link, not the page."""
+    joined = []
+    for href in hrefs:
+        href = href.strip()
         if not href or href.lower().startswith(_NOT_FOLLOWED):
             continue
         try:
-            seen.setdefault(urljoin(base, href).split("#", 1)[0], None)
-        except ValueError:  # an unparsable href (bad IPv6 literal...): one link, not the page
+            joined.append(urljoin(base, href))
+        except ValueError:
             continue
-    return list(seen)
+    return joined
 
 
 def _base_url(tree, url: str) -> str:

@@ -27,6 +27,9 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
     not_articles = report.by_prefix("newscrawl/pages/not_article/")
     if not_articles:
         print("Not articles (crawled for links): " + ", ".join(f"{k}={v}" for k, v in not_articles.items()), file=out)
+    limits = report.by_prefix("newscrawl/limits/")
+    if limits:
+        print("Limits hit (README \"Security\"): " + ", ".join(f"{k}={v}" for k, v in limits.items()), file=out)
     robots = report.count("robotstxt/forbidden")
     if robots:
         print(f"Disallowed by robots.txt: {robots}", file=out)
@@ -60,6 +63,8 @@ def print_skip_summary(report: CrawlReport, out: IO[str]) -> None:
     """Skips grouped by reason, most frequent first, each with a few example URLs (the
     per-URL lines are in the DEBUG log: -vv or --set LOG_LEVEL=DEBUG)."""
     skipped = report.by_prefix("newscrawl/skipped/")
+    if report.count("urllength/request_ignored_count"):  # dropped by Scrapy's URLLENGTH_LIMIT
+        skipped["url_too_long"] = skipped.get("url_too_long", 0) + report.count("urllength/request_ignored_count")
     if not skipped:
         return
     examples = report.stats.get("newscrawl/skip_examples", {})

@@ -28,6 +28,9 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # also caps decompressed size (gzip bombs)
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 8
+# Longer URLs are dropped (recorded as skipped/url_too_long): 2048 is the length of the
+# canonical_url column, and no real article URL comes near it.
+URLLENGTH_LIMIT = 2048
 RETRY_TIMES = 2
 # A fetch that still fails after its retries is one page's outcome, counted by reason in
 # the run's report (crawl_runs.errors, the summary with example URLs); logged at ERROR,
@@ -44,10 +47,16 @@ DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 
 DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
+    "crawler.middlewares.SchemeGuardMiddleware": 40,
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
     # Below RetryMiddleware (550): sees each fetch's final outcome, after its retries.
     "crawler.deadends.DeadEndMiddleware": 60,
+    # Between HTTP decompression (590) and meta refresh (580), which reads response.text.
+    "crawler.middlewares.CharsetGuardMiddleware": 585,
 }
+# Only http and https are ever fetched: no local files, FTP, S3 or data: URLs, whatever
+# a feed, sitemap, link or redirect says (SchemeGuardMiddleware records each refusal).
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 ADDONS = {
     "crawler.distributed.DistributedAddon": 0,
 }
@@ -63,10 +72,22 @@ ITEM_PIPELINES = {
 # newscrawl's own settings.
 DATABASE_URL = None  # None: $NEWSCRAWL_DB, else sqlite:///newscrawl.db
 NEWSCRAWL_ALLOW_PRIVATE = False  # True lifts the loopback/private-address guard (local testing)
+NEWSCRAWL_ALLOWED_PRIVATE_HOSTS = []  # host:port entries allowed through the guard (an intranet news site)
 NEWSCRAWL_LISTING_DEPTH = 2  # link hops followed from home/section pages: home -> section -> article
 NEWSCRAWL_EXTRACT_PROCESSES = -1  # extraction worker processes: -1 one per core, 0 in-process (debugging)
 NEWSCRAWL_PRECISION_AGREEMENT = True  # second trafilatura pass to trim edge teasers (see crawler/body.py)
 NEWSCRAWL_MIN_TEXT_CHARS = 200
+# Bounded work and storage per page (README "Security"). Each cap, when hit, is counted
+# as newscrawl/limits/<name> and shown in the run's summary; 0 lifts a cap.
+NEWSCRAWL_MAX_LINKS_PER_PAGE = 5000  # links followed from one listing page
+NEWSCRAWL_MAX_LISTING_ENTRIES = 50000  # entries read from one feed or sitemap (the sitemap protocol's own maximum)
+# Characters stored per field (see crawler/sanitize.py): longer values are truncated.
+NEWSCRAWL_MAX_TITLE_CHARS = 1000
+NEWSCRAWL_MAX_AUTHOR_CHARS = 255  # each author name, and each tag
+NEWSCRAWL_MAX_LIST_ITEMS = 100  # author names, and tags, per article
+NEWSCRAWL_MAX_SITE_NAME_CHARS = 255  # never above the column's 255
+NEWSCRAWL_MAX_SECTION_CHARS = 255  # never above the column's 255
+NEWSCRAWL_MAX_URL_CHARS = 2048  # article URLs over it are skipped (url_too_long), image URLs dropped
 NEWSCRAWL_BOILERPLATE_MIN_PAGES = 3  # site-level learning: see crawler/learning.py
 NEWSCRAWL_BOILERPLATE_MIN_SHARE = 0.1
 NEWSCRAWL_DEDUPE_THRESHOLD = 0.7  # near-duplicate Jaccard (see dedupe/settings.py)

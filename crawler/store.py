@@ -7,6 +7,7 @@ point leaves either the whole article or nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from crawler.boilerplate import Removal, apply_learned
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
 from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
+from crawler.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
 from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature, SiteProfile
@@ -37,6 +39,7 @@ class SaveResult:
     dup_group_id: int | None
     story_id: int | None
     recleaned: int = 0  # stored articles of the site re-cleaned because its boilerplate grew
+    capped: tuple[str, ...] = ()  # fields cut to their caps (crawler.sanitize)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Cleaned:
 
 
 class ArticleStore:
+    # Caps per stored field; store_from_settings sets the configured ones.
+    limits: StoreLimits = StoreLimits()
+
     def __init__(
         self,
         engine: Engine,
@@ -179,10 +185,21 @@ class ArticleStore:
         """Store one article. ``signature``, if given, was computed (in a worker
         process) on ``article.text``; it is used when the site's learned
         boilerplate leaves that text unchanged. ``raw_compressed``, if given, is
-        ``compress_raw_html(raw_body)``, also done in the worker."""
+        ``compress_raw_html(raw_body)``, also done in the worker.
+
+        Every value is made storable first (crawler.sanitize), so that what one
+        database accepts the other does too."""
+        url = storable_url(url, self.limits, "url")
+        canonical_url = storable_url(canonical_url, self.limits)
+        site = clean_text(site)[:255]
+        encoding = clean_text(encoding)[:64]
+        sanitized, capped = sanitize_article(article, self.limits)
+        if sanitized.text != article.text:
+            signature = None  # the worker signed the text before cleaning: sign what is stored
         try:
-            return self._save(url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
-                              raw_compressed)
+            result = self._save(url, canonical_url, site, sanitized, raw_body, encoding, fetched_at, signature,
+                                raw_compressed)
+            return dataclasses.replace(result, capped=tuple(capped)) if capped else result
         except IntegrityError:
             # Another writer stored the same canonical URL between our check and
             # our insert; theirs stands.
@@ -245,7 +262,8 @@ class ArticleStore:
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
-            self.deduper.replace(result.article_id, updated_sig)
+            group = result.dup_group_id or result.article_id
+            self._reindex(result.article_id, updated_sig, group, result.story_id or group)
         self.boilerplate.remember(site, newly)
         if newly:
             recleaned = self.reclean_site(site, newly, skip_id=result.article_id)
@@ -381,7 +399,7 @@ class ArticleStore:
             if row is None:
                 return "failed"
             try:
-                article = self.rederive(row)
+                article, _ = sanitize_article(self.rederive(row), self.limits)
                 cleaned = self.clean(article, self.boilerplate.learned(session, row.site))
             except ExtractionError as exc:
                 logger.warning("Article %s (%s) no longer yields text (%s); kept as stored", row.id, row.canonical_url, exc)
@@ -392,6 +410,22 @@ class ArticleStore:
             if changed:
                 new_sig = self._sign(self._record(row))
                 self._store_signature(session, row.id, new_sig)
+                group = row.dup_group_id or row.id
+                story = row.story_id or group
         if changed:
-            self.deduper.replace(article_id, new_sig)
+            self._reindex(article_id, new_sig, group, story)
         return "changed" if changed else "unchanged"
+
+    def _reindex(self, article_id: int, sig: Signature, group: int, story: int) -> None:
+        """Point the dedupe index at an article's new signature.
+
+        With workers sharing one index (Redis), the article may be another worker's,
+        which this worker's in-memory part has never seen: ``replace`` raised KeyError,
+        after the article was committed, and the run counted a storage error. It is
+        learned here first (locally; it is in the shared index already). An article
+        no index holds has nothing to replace."""
+        if article_id not in self.deduper:
+            if not self.deduper.shared:
+                return
+            self.deduper.load(article_id, sig, group, story, index=False)
+        self.deduper.replace(article_id, sig)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -30,14 +31,35 @@ def resolve_database_url(explicit: str | None = None) -> str:
     return url
 
 
-def redact(url: str) -> str:
-    """The URL with its password hidden, for logs and summaries."""
-    from sqlalchemy.exc import ArgumentError
+# Where a database URL can carry a secret besides its userinfo: libpq reads these from the
+# query string (postgresql://host/db?password=...) and from keyword/value strings
+# ("host=db password=..."), which can also end up inside a URL (?options=, a plain path).
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+_SECRET_KEYWORDS = re.compile(
+    r"\b(?P<key>(?:ssl)?password)(?P<sep>\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'?|[^\s&;]*)", re.IGNORECASE)
+HIDDEN = "***"
 
+
+def redact(url: str) -> str:
+    """The URL with its passwords hidden, for logs and summaries: the userinfo password,
+    ``password=``/``sslpassword=`` query parameters, and the same keywords in a libpq
+    keyword/value string. A string that is not a URL at all is redacted the same way."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:  # not a URL SQLAlchemy can parse: show it without anything after a colon
-        return url.split(":", 1)[0] + ":***" if ":" in url else url
+        parsed = make_url(url)
+    except Exception:  # ArgumentError, ValueError...: not a URL; still no password shown
+        return _hide_keywords(str(url))
+    query = {
+        key: HIDDEN if key.lower() in SECRET_PARAMETERS
+        else _hide_keywords(value) if isinstance(value, str) else tuple(_hide_keywords(v) for v in value)
+        for key, value in parsed.query.items()  # decoded: ?options=-c%20password%3D... is caught too
+    }
+    if parsed.database:
+        parsed = parsed.set(database=_hide_keywords(parsed.database))
+    return _hide_keywords(parsed.set(query=query).render_as_string(hide_password=True))
+
+
+def _hide_keywords(text: str) -> str:
+    return _SECRET_KEYWORDS.sub(rf"\g<key>\g<sep>{HIDDEN}", text)
 
 
 class SecretURL(str):

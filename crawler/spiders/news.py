@@ -47,11 +47,11 @@ from crawler.workers import ExtractionPool, read_and_sign
 from crawler.incremental import load_state, save_validators
 from crawler.items import PageItem
 from crawler.deadends import DeadEndError
-from crawler.middlewares import PrivateAddressError
+from crawler.middlewares import BadSchemeError, PrivateAddressError
 from crawler.settingscheck import check_settings
 from crawler import logfilters
 from crawler.sites import load_sites_file, parse_url_list
-from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
+from crawler.urls import amp_to_original, canonicalize, check_url, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,15 @@ def _is_binary_type(content_type: str) -> bool:
     return content_type.strip().lower().startswith(_BINARY_TYPE_PREFIXES)
 
 
+def _redirects_off_the_web(response: Response) -> bool:
+    """The response redirects to a URL that is not http(s)."""
+    location = response.headers.get("Location", b"").decode("latin-1").strip()
+    try:
+        return bool(location) and urlsplit(urljoin(response.url, location)).scheme not in ("http", "https")
+    except ValueError:
+        return False
+
+
 def _failure_reason(failure) -> str:
     """A stats slug for a failed request (newscrawl/skipped/<reason>).
 
@@ -78,7 +87,10 @@ def _failure_reason(failure) -> str:
     fetches in the run report (crawler.extensions.FAILURE_REASONS)."""
     message = failure.getErrorMessage()
     if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
+        response = failure.value.response
+        if 300 <= response.status < 400 and _redirects_off_the_web(response):
+            return "bad_scheme"  # Scrapy does not follow a redirect to file:, ftp:...; say why it stopped
+        return f"http_{response.status}"
     if failure.check(CannotResolveHostError, DNSLookupError):
         return "dns"
     if failure.check(DownloadTimeoutError, TxTimeoutError, TCPTimedOutError):
@@ -94,6 +106,8 @@ def _failure_reason(failure) -> str:
         return "private_address"
     if failure.check(DeadEndError):
         return "dead_end"  # answered 404/410 or kept failing in earlier runs: crawler.deadends
+    if failure.check(BadSchemeError):
+        return "bad_scheme"  # file:, ftp:, data: ... from a feed, sitemap, link, canonical or redirect
     if failure.check(IgnoreRequest):
         if "robots.txt" in message:
             return "robots_disallowed"
@@ -138,6 +152,8 @@ class NewsSpider(scrapy.Spider):
         spider.options = extraction_options(s)
         spider.dedupe = dedupe_settings(s)
         spider.pool = ExtractionPool.for_crawler(crawler)
+        spider.max_links_per_page = s.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE")
+        spider.max_listing_entries = s.getint("NEWSCRAWL_MAX_LISTING_ENTRIES")
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.response_received, signal=signals.response_received)
         return spider
@@ -281,22 +297,29 @@ class NewsSpider(scrapy.Spider):
             if hops >= self.listing_depth:
                 return
             for url in reading.feeds:
-                if same_site(url, site):
-                    yield self._follow(url, site, "feed")
-            for link in reading.links:
-                url = self._normalise_link(link)
-                if url in self.known_urls:
-                    self.crawler.stats.inc_value("newscrawl/skipped/known")
-                    continue
-                if url and same_site(url, site):
-                    request = self._follow(url, site, "listing")
-                    request.meta["listing_hops"] = hops + 1
-                    yield request
+                try:
+                    if same_site(url, site):
+                        yield self._follow(url, site, "feed")
+                except ValueError as exc:  # one bad href is one skip, never the whole page
+                    self._skip("bad_url", url, str(exc), fetched=False)
+            for link in self._capped(reading.links, self.max_links_per_page, "links_per_page", response.url,
+                                     "NEWSCRAWL_MAX_LINKS_PER_PAGE", site):
+                try:
+                    url = self._normalise_link(link)
+                    if url in self.known_urls:
+                        self.crawler.stats.inc_value("newscrawl/skipped/known")
+                        continue
+                    if url and same_site(url, site):
+                        request = self._follow(url, site, "listing")
+                        request.meta["listing_hops"] = hops + 1
+                        yield request
+                except ValueError as exc:
+                    self._skip("bad_url", link, str(exc), fetched=False)
             return
 
         here = canonicalize(response.url)
         declared = reading.canonical
-        canonical = canonicalize(declared) if declared else here
+        canonical = self._resolve_declared(response.url, declared) if declared else here
         if not same_site(canonical, site):
             canonical = here  # a cross-site canonical is a syndication hint, not our identity
         if canonical == here and is_amp_url(here):
@@ -336,22 +359,64 @@ class NewsSpider(scrapy.Spider):
         )
 
     def _from_entries(self, response: Response, entries, site: str, via: str):
-        for entry in entries:
-            url = urljoin(response.url, entry.url)
-            if not same_site(url, site):
-                self.crawler.stats.inc_value("newscrawl/skipped/offsite")
+        for entry in self._capped(entries, self.max_listing_entries, "entries_per_listing", response.url,
+                                  "NEWSCRAWL_MAX_LISTING_ENTRIES", site):
+            try:
+                request = self._from_entry(response, entry, site, via)
+            except ValueError as exc:
+                # A bad port or IPv6 literal in one entry is that entry's skip; the rest are still read.
+                self._skip("bad_url", str(entry.url)[:200], str(exc), fetched=False)
                 continue
-            if self.since is not None and entry.published is not None and entry.published < self.since:
-                self.crawler.stats.inc_value("newscrawl/skipped/before_since")
-                continue
-            url = canonicalize(url)
-            if url in self.known_urls:
-                self.crawler.stats.inc_value("newscrawl/skipped/known")
-                continue
-            request = self._follow(url, site, via)
-            request.meta["listed_published"] = entry.published
-            request.meta["listing"] = response.url  # whose validators wait for this entry
-            yield request
+            if request is not None:
+                yield request
+
+    def _from_entry(self, response: Response, entry, site: str, via: str) -> scrapy.Request | None:
+        url = check_url(urljoin(response.url, entry.url))
+        if not same_site(url, site):
+            self.crawler.stats.inc_value("newscrawl/skipped/offsite")
+            return None
+        if self.since is not None and entry.published is not None and entry.published < self.since:
+            self.crawler.stats.inc_value("newscrawl/skipped/before_since")
+            return None
+        url = canonicalize(url)
+        if url in self.known_urls:
+            self.crawler.stats.inc_value("newscrawl/skipped/known")
+            return None
+        request = self._follow(url, site, via)
+        request.meta["listed_published"] = entry.published
+        request.meta["listing"] = response.url  # whose validators wait for this entry
+        return request
+
+    def _capped(self, items, cap: int, limit: str, url: str, setting: str, site: str):
+        """The first ``cap`` of ``items`` (0: no cap). A page or listing over the cap is
+        recorded (newscrawl/limits/<limit>), and so is every item left unread
+        (newscrawl/skipped/over_<limit>): a 500k-link page must not flood the scheduler."""
+        if cap <= 0:
+            yield from items
+            return
+        count = 0
+        items = iter(items)
+        for item in items:
+            if count == cap:
+                left = 1 + sum(1 for _ in items)  # this one and the rest (the iterator resumes)
+                self.crawler.stats.inc_value(f"newscrawl/limits/{limit}")
+                self.crawler.stats.inc_value(f"newscrawl/site/{site}/limit_{limit}")  # kept in crawl_runs.sites
+                self.crawler.stats.inc_value(f"newscrawl/skipped/over_{limit}", left)
+                logger.warning("%s: over the cap of %d %s; %d not followed (raise %s to read more)",
+                               url, cap, limit.replace("_", " "), left, setting)
+                return
+            count += 1
+            yield item
+
+    def _resolve_declared(self, base: str, declared: str) -> str:
+        """The page's declared canonical URL, absolute and canonicalised; the page's own
+        URL when the declaration is not a usable URL (bad port, bad IPv6 literal)."""
+        try:
+            return canonicalize(urljoin(base, declared))
+        except ValueError as exc:
+            self.crawler.stats.inc_value("newscrawl/pages/bad_canonical")
+            logger.debug("Ignoring unusable canonical %r on %s: %s", declared[:200], base, exc)
+            return canonicalize(base)
 
     # --- helpers -------------------------------------------------------------
 
