@@ -45,6 +45,9 @@ _LEAF_TAGS = {"p", "head", "item", "quote", "code", "table"}
 _CLICK_HERE = re.compile(r"\bclick(?:ing)? here\b", re.I)
 _PROMO_WORDS = re.compile(r"\b(?:subscri\w*|newsletter|apps?|issues|delivered|sign up|download (?:our|the) app)\b", re.I)
 EDGE_MAX_CHARS = 200  # only blocks shorter than this are dropped on precision-mode evidence
+# A precision run that keeps less than this share of the default text has collapsed (another
+# container, a fragment): on both corpora such runs keep 0-10% and sound ones 50% or more.
+PRECISION_COLLAPSE_SHARE = 0.3
 
 
 @dataclass
@@ -152,17 +155,25 @@ DUMP_SHORT_WORDS = 4
 DUMP_KEEP_WORDS = 8
 
 
-def _trim_page_dump(el) -> str | None:
+DUMP_LINK_SHARE = 0.3  # of its short lines that must be link labels: menus are links, code and tables are not
+
+
+def _trim_page_dump(el, anchors: set[str] | None = None) -> str | None:
     """When trafilatura finds no article container it falls back to the whole page's
     text in one block: menus, archive links, footers, one line each. Keep the lines
-    that read as prose; return what was removed, or None when the block is not a dump."""
+    that read as prose; return what was removed, or None when the block is not a dump.
+
+    With ``anchors`` (the page's link texts), the short lines must be links in good
+    part: a preformatted document (an RFC, a code listing) is short lines of body."""
     if len(el) or not el.text:
         return None
     lines = [line.strip() for line in el.text.splitlines() if line.strip()]
     if len(lines) < DUMP_MIN_LINES:
         return None
-    short = sum(len(line.split()) <= DUMP_SHORT_WORDS for line in lines)
-    if short < 0.7 * len(lines):
+    short_lines = [line for line in lines if len(line.split()) <= DUMP_SHORT_WORDS]
+    if len(short_lines) < 0.7 * len(lines):
+        return None
+    if anchors is not None and sum(_norm(line) in anchors for line in short_lines) < DUMP_LINK_SHARE * len(short_lines):
         return None
     kept = [line for line in lines if len(line.split()) >= DUMP_KEEP_WORDS]
     if not kept:
@@ -182,6 +193,26 @@ def _has_short_edge(texts: list[str]) -> bool:
 
 CHUNK_MIN_CHARS = 80  # paragraphs of a continuation chunk shorter than this are not taken
 CHUNK_LEVELS = 3  # how far above the last paragraph to look for the chunk's container
+
+
+CHUNK_MAX_LINK_DENSITY = 0.5  # a paragraph mostly made of link text is a teaser or a list of links
+
+
+def _link_density(el) -> float:
+    text = len(_WS.sub(" ", el.text_content()).strip())
+    if not text:
+        return 1.0
+    linked = sum(len(_WS.sub(" ", a.text_content()).strip()) for a in el.iter("a"))
+    return linked / text
+
+
+def _is_teaser_card(container) -> bool:
+    """A sibling container that is a story card, not a body chunk: a linked headline
+    (a heading holding a link, or a link holding a heading), or mostly link text."""
+    for heading in container.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        if any(True for _ in heading.iter("a")) or any(a.tag == "a" for a in heading.iterancestors()):
+            return True
+    return _link_density(container) >= CHUNK_MAX_LINK_DENSITY
 
 
 def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[str]:
@@ -213,10 +244,12 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[st
             siblings = [s for s in ancestor.itersiblings() if s.tag == ancestor.tag and (s.get("class") or "").strip() == cls]
             found = []
             for sibling in siblings:
+                if _is_teaser_card(sibling):
+                    continue
                 for p in sibling.iter("p"):
                     text = _WS.sub(" ", p.text_content()).strip()
                     key = _norm(text)
-                    if len(text) >= CHUNK_MIN_CHARS and key not in seen:
+                    if len(text) >= CHUNK_MIN_CHARS and key not in seen and _link_density(p) < CHUNK_MAX_LINK_DENSITY:
                         seen.add(key)
                         found.append(text)
             if found:
@@ -225,13 +258,40 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[st
     return []
 
 
+# Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
+# only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
+# or wordCount) or beside the page's own long paragraphs, default mode is run as well...
+FAST_SHORT_OF_DECLARED = 0.5
+FAST_SHORT_OF_PARAGRAPHS = 0.15
+# ...and its text is taken when it is this many times longer.
+FAST_FALLBACK_GAIN = 2.0
+
+
+def _paragraph_chars(tree) -> int:
+    """Characters in the page's long <p> paragraphs: a cheap bound on how much prose it has."""
+    total = 0
+    for p in tree.iter("p"):
+        length = len(_WS.sub(" ", p.text_content()).strip())
+        if length >= CHUNK_MIN_CHARS:
+            total += length
+    return total
+
+
+def _fast_result_is_short(tree, chars: int, declared_chars: int | None) -> bool:
+    if declared_chars and chars < FAST_SHORT_OF_DECLARED * declared_chars:
+        return True
+    return chars < FAST_SHORT_OF_PARAGRAPHS * _paragraph_chars(tree)
+
+
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
-                 fallback_extractors: bool = False) -> Body:
+                 fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
 
     ``fallback_extractors`` lets trafilatura compare its result with readability and
     justext (its default). On the public benchmark that costs 55% more CPU per pass, and
-    plain trafilatura scores F1 0.9599 with it against 0.9624 without, so it is off here.
+    plain trafilatura scores F1 0.9599 with it against 0.9624 without, so it is off here,
+    except as a fallback when the fast result is far shorter than the article the page
+    declares (``declared_chars``: from JSON-LD) or than its long paragraphs.
     trafilatura's own metadata pass is not run either: extract.py reads the metadata."""
     anchors = {_norm(a.text_content()) for a in tree.iter("a")}
     anchors.discard("")
@@ -239,6 +299,12 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     doc = trafilatura.bare_extraction(
         tree, url=url, include_comments=False, include_tables=include_tables, fast=fast
     )
+    if fast:
+        chars = len(xmltotxt(doc.body, False)) if doc is not None and doc.body is not None else 0
+        if _fast_result_is_short(tree, chars, declared_chars):
+            full = trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables)
+            if full is not None and full.body is not None and len(xmltotxt(full.body, False)) > FAST_FALLBACK_GAIN * chars:
+                doc = full
     if doc is None or doc.body is None:
         return Body("", doc)
     body = doc.body
@@ -250,6 +316,10 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
         )
         if pdoc is not None and pdoc.body is not None:
             precise = f" {_norm(xmltotxt(pdoc.body, False))} "  # padded: whole-word membership tests
+            if len(precise) < PRECISION_COLLAPSE_SHARE * sum(len(t) for t in first_texts):
+                # Precision mode picked another container or only a fragment of the article:
+                # its span says nothing about where the article starts and ends.
+                precise = None
 
     continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts)
     for text in continued:
@@ -258,7 +328,7 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     continued_keys = {_norm(t) for t in continued}  # taken on structural evidence: not edge candidates
     removed = []
     for el in _blocks(body):
-        dumped = _trim_page_dump(el)
+        dumped = _trim_page_dump(el, anchors)
         if dumped:
             removed.append(Removal("structure:page_dump", dumped))
     blocks = list(_blocks(body))

@@ -104,7 +104,7 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     body = extract_body(
         tree, url, title_keys(tree, [declared_title or "", h1 or ""]),
         agreement=options.agreement, include_tables=options.include_tables,
-        fallback_extractors=options.fallback_extractors,
+        fallback_extractors=options.fallback_extractors, declared_chars=_declared_body_chars(ld),
     )
     blocks = split_blocks(body.text)
     kept, removed = apply_generic_rules(blocks)
@@ -139,6 +139,21 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         removed=removed,
         block_hashes=[block_hash(b) for b in blocks],
     )
+
+
+CHARS_PER_WORD = 6  # a word and its space, in the languages that separate words
+
+
+def _declared_body_chars(ld: dict) -> int | None:
+    """How long the page says its article is: JSON-LD articleBody, else wordCount."""
+    body = ld.get("articleBody")
+    if isinstance(body, str) and body.strip():
+        return len(" ".join(body.split()))
+    try:
+        words = int(str(ld.get("wordCount", "")).strip())
+    except ValueError:
+        return None
+    return words * CHARS_PER_WORD if words > 0 else None
 
 
 # --- titles -----------------------------------------------------------------

@@ -1,0 +1,118 @@
+"""Issue 16: body rules that generalise, titles from the declared headline, authors as people."""
+from __future__ import annotations
+
+import trafilatura
+from lxml import etree
+
+from crawler import body as body_module
+from crawler.body import _continuation_paragraphs, _norm, _trim_page_dump, extract_body
+from crawler.htmlmeta import parse_html
+
+PROSE = [
+    "The harbour board approved the expansion plan on Tuesday after a two-year review of its costs and risks.",
+    "Engineers expect the new quay to take four years to build, with the first berth opening in the third year.",
+    "Local fishing crews, who had opposed an earlier version of the plan, said the new design left their moorings alone.",
+    "The board will publish the full tender documents next month, and construction bids are due by the end of spring.",
+    "Short answer from the mayor.",
+    "The mayor said the port would stay open during the works, with night shifts kept to a minimum near the houses.",
+]
+
+
+def _page(paragraphs: list[str], extra: str = "") -> str:
+    ps = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"<html><body><article><h1>Harbour expansion approved</h1>{ps}</article>{extra}</body></html>"
+
+
+def _with_fake_runs(monkeypatch, fake):
+    """Replace trafilatura's run for some modes; the others run for real."""
+    real = trafilatura.bare_extraction
+
+    def run(tree, **kwargs):
+        result = fake(tree, real, **kwargs)
+        return result if result is not None else real(tree, **kwargs)
+
+    monkeypatch.setattr(body_module.trafilatura, "bare_extraction", run)
+
+
+def test_a_collapsed_precision_run_does_not_drop_short_paragraphs(monkeypatch):
+    html = _page(PROSE)
+
+    def collapsed(tree, real, **kwargs):
+        if kwargs.get("favor_precision"):  # precision mode keeps one long paragraph only
+            return real(parse_html(f"<html><body><article><p>{PROSE[5]}</p></article></body></html>"), url=kwargs["url"])
+        return None
+
+    _with_fake_runs(monkeypatch, collapsed)
+    text = extract_body(parse_html(html), "https://example.org/news/1", set()).text
+    assert "Short answer from the mayor." in text
+    assert PROSE[0] in text
+
+
+def test_a_sound_precision_run_still_trims_the_edges(monkeypatch):
+    teaser = "More stories from the coast"
+    html = _page(PROSE[:4] + [teaser])
+
+    def precise_without_teaser(tree, real, **kwargs):
+        if kwargs.get("favor_precision"):
+            return real(parse_html(_page(PROSE[:4])), url=kwargs["url"])
+        return None
+
+    _with_fake_runs(monkeypatch, precise_without_teaser)
+    result = extract_body(parse_html(html), "https://example.org/news/1", set())
+    assert teaser not in result.text
+    assert any(r.reason == "structure:edge" and r.text == teaser for r in result.removed)
+
+
+def test_fast_mode_falls_back_when_far_shorter_than_the_declared_article(monkeypatch):
+    rail = ["Related: first headline", "Related: second headline"]
+    html = _page(PROSE)
+
+    def fast_picks_the_rail(tree, real, **kwargs):
+        if kwargs.get("fast") and not kwargs.get("favor_precision"):
+            return real(parse_html(_page(rail)), url=kwargs["url"], fast=True)
+        return None
+
+    _with_fake_runs(monkeypatch, fast_picks_the_rail)
+    declared = sum(len(p) + 1 for p in PROSE)
+    text = extract_body(parse_html(html), "https://example.org/news/1", set(), declared_chars=declared).text
+    assert PROSE[0] in text and "first headline" not in text
+
+
+def test_fast_mode_is_kept_when_it_has_the_article(monkeypatch):
+    calls = []
+
+    def count(tree, real, **kwargs):
+        calls.append(kwargs.get("fast"))
+        return None
+
+    _with_fake_runs(monkeypatch, count)
+    declared = sum(len(p) + 1 for p in PROSE)
+    extract_body(parse_html(_page(PROSE)), "https://example.org/news/1", set(), declared_chars=declared)
+    assert False not in calls  # no default-mode run
+
+
+def test_preformatted_short_lines_are_not_a_page_dump():
+    lines = [f"   {i}.  Section {i} ........ {i + 2}" for i in range(20)]
+    el = etree.Element("p")
+    el.text = "\n".join(lines)
+    assert _trim_page_dump(el, anchors={"home", "contact"}) is None
+    assert el.text.count("\n") == 19
+    # the same block whose short lines are the page's links is a dump
+    menu = etree.Element("p")
+    menu.text = "\n".join([f"Section {i}" for i in range(20)] + PROSE[:2])
+    assert _trim_page_dump(menu, anchors={_norm(f"Section {i}") for i in range(20)}) is not None
+    assert menu.text.splitlines() == PROSE[:2]
+
+
+def test_continuation_skips_teaser_cards_of_the_same_class():
+    teaser = "A different story about the regional rail timetable and the changes planned for the winter service."
+    tree = parse_html(
+        "<html><body><div>"
+        f"<div class='block'><p>{PROSE[0]}</p></div>"
+        f"<div class='block'><h3><a href='/rail'>Rail timetable changes</a></h3><p>{teaser}</p></div>"
+        f"<div class='block'><p><a href='/other'>{PROSE[2]}</a></p></div>"
+        f"<div class='block'><p>{PROSE[1]}</p></div>"
+        "</div></body></html>"
+    )
+    found = _continuation_paragraphs(tree, [_norm(PROSE[0])], [PROSE[0]])
+    assert found == [PROSE[1]]
