@@ -26,6 +26,7 @@ from crawler.htmlmeta import (
     meta_content,
     parse_html,
 )
+from crawler.titles import choose_title, site_keys
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,11 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     ld = article_jsonld(tree) or {}
     site_name = _first_str(meta_content(tree, "og:site_name"), _ld_name(ld.get("publisher")))
     raw_title = " ".join(" ".join(tree.xpath("//head/title//text()")).split()) or None
-    h1 = _first_str(*(" ".join(h.text_content().split()) for h in tree.xpath("//h1")))
+    h1s = [text for text in (" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:MAX_H1]) if text]
+    h1 = _first_str(*h1s)
     declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
+    title_sources = [("jsonld", _ld_str(ld.get("headline"))), ("og", meta_content(tree, "og:title")),
+                     ("twitter", meta_content(tree, "twitter:title")), ("title", raw_title), *(("h1", h) for h in h1s)]
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
     canonical = urljoin(url, canonical) if canonical else None
     is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
@@ -117,11 +121,12 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         published = _htmldate_published(html)
     # trafilatura's heuristics only for what the page does not declare: its whole metadata
     # pass (with an extensive date search we would not trust) costs more than its extraction.
+    declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
     site_name = site_name or extract_sitename(tree)
     if not authors:
         found = extract_author(tree)
         authors = re.split(r";", found) if found else []
-    title = clean_title(declared_title or raw_title or h1, raw_title, h1, site_name)
+    title = choose_title(title_sources, site_keys([declared_site], url))
     return ExtractedArticle(
         title=title,
         authors=clean_authors(authors, [site_name or ""]),
@@ -158,56 +163,15 @@ def _declared_body_chars(ld: dict) -> int | None:
 
 # --- titles -----------------------------------------------------------------
 
-_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»·•]\s+|\s+::\s+")
+
+
+MAX_H1 = 5  # headings a template may put before the headline (logo, section, the headline itself)
 
 
 def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name: str | None) -> str | None:
-    """The headline without the " | Site name" decoration.
-
-    Prefer a declared headline (JSON-LD/og:title) or the <h1> when the
-    <title> starts with it; otherwise strip a leading or trailing segment
-    that names the site.
-    """
-    candidates = [c for c in (declared, h1) if c]
-    for candidate in candidates:
-        stripped = _strip_site(candidate, site_name)
-        if raw and raw.startswith(stripped) or not raw:
-            return stripped
-    if raw:
-        return _strip_site(raw, site_name)
-    return _strip_site(candidates[0], site_name) if candidates else None
-
-
-def _strip_site(title: str, site_name: str | None) -> str:
-    title = " ".join(title.split())
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) < 2:
-        return title
-    site_key = _norm(site_name or "")
-    first, last = parts[0], parts[-1]
-    if site_key and _matches_site(last, site_key):
-        return _join_kept(title, last, from_end=True)
-    if site_key and _matches_site(first, site_key):
-        return _join_kept(title, first, from_end=False)
-    if not site_key and len(last.split()) <= 3 and len(" ".join(parts[:-1]).split()) >= 4:
-        # No declared site name: a short trailing segment after a long headline
-        # is the site's brand in the vast majority of news <title>s.
-        return _join_kept(title, last, from_end=True)
-    return title
-
-
-def _matches_site(segment: str, site_key: str) -> bool:
-    seg = _norm(segment)
-    return bool(seg) and (seg == site_key or seg in site_key or site_key in seg)
-
-
-def _join_kept(title: str, segment: str, from_end: bool) -> str:
-    if from_end:
-        cut = title.rfind(segment)
-        kept = title[:cut]
-    else:
-        kept = title[title.find(segment) + len(segment):]
-    return kept.strip().strip("|-–—:»·•").strip()
+    """The headline without the " | Site name" decoration, from a declared headline
+    (og/JSON-LD), the <title> and the <h1>: see crawler.titles.choose_title."""
+    return choose_title([("og", declared), ("title", raw), ("h1", h1)], site_keys([site_name]))
 
 
 def _norm(value: str) -> str:
