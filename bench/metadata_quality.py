@@ -65,7 +65,7 @@ class Prediction:
 # --- gold -------------------------------------------------------------------
 
 _BY = re.compile(r"^(?:written by|edited by|by|par|por|von)\b[:\s]*", re.IGNORECASE)
-_GOLD_SPLIT = re.compile(r"\s*(?:\n|,|;|&|\band\b|\bavec\b)\s*", re.IGNORECASE)
+_GOLD_SPLIT = re.compile(r"\s*(?:\n|,|;|&|\band\b|\bavec\b|\bet\b|\bund\b)\s*", re.IGNORECASE)
 
 
 def gold_names(byline: str | None) -> list[str]:
@@ -101,7 +101,7 @@ def sample_site_pages() -> list[Gold]:
     for site, article in all_articles():
         html, url = render(site, article["path"])
         pages.append(Gold(f"{site.slug}{article['path']}", html.encode("utf-8"), url, article.get("title"),
-                          list(article.get("authors", [])), dt.datetime.fromisoformat(article["published"])))
+                          list(article.get("authors") or article.get("author_organisations", [])), dt.datetime.fromisoformat(article["published"])))
     return pages
 
 

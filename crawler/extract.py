@@ -17,6 +17,7 @@ import trafilatura
 from htmldate import find_date
 from trafilatura.metadata import extract_author, extract_sitename
 
+from crawler.authors import find_authors, is_organisation, split_byline
 from crawler.body import extract_body, title_keys
 from crawler.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
 from crawler.htmlmeta import (
@@ -33,7 +34,9 @@ logger = logging.getLogger(__name__)
 # Stored with every article (articles.extractor_version). Bump the first part when the
 # extraction rules change, so that `newscrawl reprocess` shows which articles predate them.
 # 2: trafilatura fast mode, split bodies joined, page-dump and link-run filters.
-EXTRACTOR_RULES = 2
+# 3: titles by agreement between sources, authors as people (author_organisations apart),
+#    fast-mode fallback, collapsed-precision and teaser-card guards.
+EXTRACTOR_RULES = 3
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
@@ -68,6 +71,8 @@ class ExtractedArticle:
     canonical_url: str | None  # as declared by the page (rel=canonical / og:url), absolute
     site_name: str | None
     description: str | None = None
+    # Organisations named as the author (agency, desk, the site itself), only when no person is.
+    author_organisations: list[str] = field(default_factory=list)
     image: str | None = None
     section: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -101,7 +106,6 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     canonical = urljoin(url, canonical) if canonical else None
     is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
     published = _declared_published(tree, ld)
-    authors = _declared_authors(tree, ld)
     language = html_language(tree)
     tags = _declared_tags(tree, ld)
 
@@ -123,13 +127,13 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     # pass (with an extensive date search we would not trust) costs more than its extraction.
     declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
     site_name = site_name or extract_sitename(tree)
-    if not authors:
-        found = extract_author(tree)
-        authors = re.split(r";", found) if found else []
+    byline = find_authors(tree, ld, site_keys([declared_site, _ld_name(ld.get("publisher"))], url),
+                          fallback=lambda: _heuristic_authors(tree))
     title = choose_title(title_sources, site_keys([declared_site], url))
     return ExtractedArticle(
         title=title,
-        authors=clean_authors(authors, [site_name or ""]),
+        authors=byline.people,
+        author_organisations=byline.organisations,
         published_at=published,
         language=language,
         text=text,
@@ -174,59 +178,24 @@ def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name
     return choose_title([("og", declared), ("title", raw), ("h1", h1)], site_keys([site_name]))
 
 
-def _norm(value: str) -> str:
-    return re.sub(r"[^\w]+", "", value.lower().removeprefix("the ").removeprefix("www."))
-
-
 # --- authors ----------------------------------------------------------------
 
-_BYLINE_PREFIX = re.compile(r"^(?:by|from|von|par|por|di|door|автор|written by|reported by)\s*[:\-]?\s+", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b|\bet\b|\bи\b)\s*", re.IGNORECASE)
-
-
 def clean_authors(raw: list[str], site_names: list[str]) -> list[str]:
-    """A clean list of names: no "By", no dates, no site names, no duplicates."""
-    site_keys = {_norm(s) for s in site_names if s}
+    """People's names from byline strings: no "By", dates, roles, e-mails, organisations
+    or the site's own name (see crawler.authors)."""
+    keys = site_keys(site_names)
     names: list[str] = []
     for entry in raw:
-        if not entry:
-            continue
-        entry = " ".join(str(entry).split())
-        entry = _BYLINE_PREFIX.sub("", entry)
-        for name in _AUTHOR_SPLIT.split(entry):
-            name = _BYLINE_PREFIX.sub("", name).strip(" .|-–—:")
-            if not name or "@" in name or "/" in name or any(ch.isdigit() for ch in name):
-                continue
-            if len(name) > 60 or len(name.split()) > 5:
-                continue
-            if _norm(name) in site_keys or any(k and k in _norm(name) for k in site_keys):
-                continue
-            if name.lower() in {n.lower() for n in names}:
-                continue
-            names.append(name)
+        for name in split_byline(entry or ""):
+            if not is_organisation(name, keys) and name.casefold() not in {n.casefold() for n in names}:
+                names.append(name)
     return names
 
 
-def _declared_authors(tree, ld: dict) -> list[str]:
-    names: list[str] = []
-    author = ld.get("author")
-    for entry in author if isinstance(author, list) else [author]:
-        name = _ld_name(entry)
-        if name:
-            names.append(name)
-    if not names:
-        for value in (meta_content(tree, "author"), meta_content(tree, "article:author"), meta_content(tree, "parsely-author")):
-            if value and not value.startswith("http"):
-                names.append(value)
-                break
-    if not names:
-        byline = tree.xpath('//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author-name")]')
-        for el in byline[:3]:
-            text = " ".join(el.text_content().split())
-            if text:
-                names.append(text)
-                break
-    return names
+def _heuristic_authors(tree) -> list[str]:
+    """trafilatura's author heuristics: the last source, for pages that declare nothing."""
+    found = extract_author(tree)
+    return re.split(r";", found) if found else []
 
 
 # --- dates ------------------------------------------------------------------

@@ -238,6 +238,7 @@ class ArticleStore:
         row.site_name = article.site_name
         row.title = article.title
         row.authors = list(article.authors)
+        row.author_organisations = list(article.author_organisations)
         row.published_at = article.published_at
         row.language = article.language
         row.image = article.image

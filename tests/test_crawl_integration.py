@@ -54,6 +54,7 @@ def test_every_article_stored_once_with_metadata(sqlite_crawl, sample_sites):
         assert row.title == article["title"]
         assert row.published_at == dt.datetime.fromisoformat(article["published"])
         assert row.authors == article["authors"]
+        assert row.author_organisations == article.get("author_organisations", [])
         assert row.site == f"127.0.0.1:{site.port}"
         assert len(row.text) > 500
         assert row.raw_html and row.dup_group_id and row.story_id
