@@ -182,13 +182,15 @@ def _trim_page_dump(el, anchors: set[str] | None = None) -> str | None:
     return "\n".join(line for line in lines if len(line.split()) < DUMP_KEEP_WORDS)
 
 
-def _has_short_edge(texts: list[str]) -> bool:
-    """Whether a short block sits before the first or after the last long one: only
-    such blocks can be edge candidates, so without one the precision pass is moot."""
+def _has_short_edge(texts: list[str], short: list[int]) -> bool:
+    """Whether one of the ``short`` blocks sits before the first or after the last long one:
+    only such blocks can be dropped as edges, so without one the precision pass is moot."""
+    if not short:
+        return False
     long_blocks = [i for i, t in enumerate(texts) if len(t) >= EDGE_MAX_CHARS]
     if not long_blocks:
         return True
-    return any(t and len(t) < EDGE_MAX_CHARS for t in texts[:long_blocks[0]] + texts[long_blocks[-1] + 1:])
+    return any(i < long_blocks[0] or i > long_blocks[-1] for i in short)
 
 
 CHUNK_MIN_CHARS = 80  # paragraphs of a continuation chunk shorter than this are not taken
@@ -215,7 +217,8 @@ def _is_teaser_card(container) -> bool:
     return _link_density(container) >= CHUNK_MAX_LINK_DENSITY
 
 
-def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[str]:
+def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
+                             paragraphs: list[tuple[object, str]] | None = None) -> list[str]:
     """Paragraphs of an article body split over sibling containers.
 
     Some templates (Condé Nast's "article__chunks", the NYT's "StoryBodyCompanionColumn")
@@ -229,8 +232,10 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[st
     if not known:
         return []
     last = None
-    for el in tree.iter("p"):
-        if _norm(el.text_content()) in known:
+    if paragraphs is None:
+        paragraphs = [(p, p.text_content()) for p in tree.iter("p")]
+    for el, text in paragraphs:
+        if _norm(text) in known:
             last = el
     if last is None:
         return []
@@ -267,20 +272,16 @@ FAST_SHORT_OF_PARAGRAPHS = 0.15
 FAST_FALLBACK_GAIN = 2.0
 
 
-def _paragraph_chars(tree) -> int:
+def _paragraph_chars(paragraphs: list[tuple[object, str]]) -> int:
     """Characters in the page's long <p> paragraphs: a cheap bound on how much prose it has."""
-    total = 0
-    for p in tree.iter("p"):
-        length = len(_WS.sub(" ", p.text_content()).strip())
-        if length >= CHUNK_MIN_CHARS:
-            total += length
-    return total
+    lengths = (len(_WS.sub(" ", text).strip()) for _, text in paragraphs)
+    return sum(length for length in lengths if length >= CHUNK_MIN_CHARS)
 
 
-def _fast_result_is_short(tree, chars: int, declared_chars: int | None) -> bool:
+def _fast_result_is_short(paragraphs: list[tuple[object, str]], chars: int, declared_chars: int | None) -> bool:
     if declared_chars and chars < FAST_SHORT_OF_DECLARED * declared_chars:
         return True
-    return chars < FAST_SHORT_OF_PARAGRAPHS * _paragraph_chars(tree)
+    return chars < FAST_SHORT_OF_PARAGRAPHS * _paragraph_chars(paragraphs)
 
 
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
@@ -299,9 +300,10 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     doc = trafilatura.bare_extraction(
         tree, url=url, include_comments=False, include_tables=include_tables, fast=fast
     )
+    paragraphs = [(p, p.text_content()) for p in tree.iter("p")]  # the page's <p>, read once
     if fast:
         chars = len(xmltotxt(doc.body, False)) if doc is not None and doc.body is not None else 0
-        if _fast_result_is_short(tree, chars, declared_chars):
+        if _fast_result_is_short(paragraphs, chars, declared_chars):
             full = trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables)
             if full is not None and full.body is not None and len(xmltotxt(full.body, False)) > FAST_FALLBACK_GAIN * chars:
                 doc = full
@@ -309,19 +311,7 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
         return Body("", doc)
     body = doc.body
     first_texts = [_text(b) for b in _blocks(body)]
-    precise = None
-    if agreement and _has_short_edge(first_texts):
-        pdoc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
-        )
-        if pdoc is not None and pdoc.body is not None:
-            precise = f" {_norm(xmltotxt(pdoc.body, False))} "  # padded: whole-word membership tests
-            if len(precise) < PRECISION_COLLAPSE_SHARE * sum(len(t) for t in first_texts):
-                # Precision mode picked another container or only a fragment of the article:
-                # its span says nothing about where the article starts and ends.
-                precise = None
-
-    continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts)
+    continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts, paragraphs)
     for text in continued:
         paragraph = etree.SubElement(body, "p")
         paragraph.text = text
@@ -335,7 +325,6 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     texts = [_text(b) for b in blocks]
     keys = [_norm(t) for t in texts]
     reasons: list[str | None] = [None] * len(blocks)
-    edge_candidate = [False] * len(blocks)
     for i, (el, text, key) in enumerate(zip(blocks, texts, keys)):
         if not key:
             continue
@@ -353,16 +342,24 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
             items = list(el.getparent().iter("item"))
             if sum(_norm(_text(item)) in anchors for item in items) >= max(2, 0.7 * len(items)):
                 reasons[i] = "structure:link_list"
-        if (reasons[i] is None and precise is not None and len(text) < EDGE_MAX_CHARS and f" {key} " not in precise
-                and key not in continued_keys):
-            edge_candidate[i] = True
     _mark_link_runs(keys, texts, anchors, reasons)
-    if precise is not None:
-        inside = [i for i, key in enumerate(keys) if key and f" {key} " in precise]
-        first, last = (inside[0], inside[-1]) if inside else (len(blocks), -1)
-        for i, candidate in enumerate(edge_candidate):
-            if candidate and (i < first or i > last):
-                reasons[i] = "structure:edge"
+    # Edge candidates: short blocks no other rule took. The precision pass (as costly as the
+    # first) runs only when one of them sits outside the span of the long blocks.
+    short = [i for i, (text, key) in enumerate(zip(texts, keys))
+             if key and reasons[i] is None and len(text) < EDGE_MAX_CHARS and key not in continued_keys]
+    if agreement and _has_short_edge(texts, short):
+        pdoc = trafilatura.bare_extraction(
+            tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
+        )
+        precise = f" {_norm(xmltotxt(pdoc.body, False))} " if pdoc is not None and pdoc.body is not None else ""
+        # A collapsed precision run picked another container or a fragment of the article:
+        # its span says nothing about where the article starts and ends.
+        if len(precise) >= PRECISION_COLLAPSE_SHARE * sum(len(t) for t in first_texts):
+            inside = [i for i, key in enumerate(keys) if key and f" {key} " in precise]  # padded: whole words
+            first, last = (inside[0], inside[-1]) if inside else (len(blocks), -1)
+            for i in short:
+                if (i < first or i > last) and f" {keys[i]} " not in precise:
+                    reasons[i] = "structure:edge"
     for el, text, reason in zip(blocks, texts, reasons):
         if reason is not None:
             removed.append(Removal(reason, text))
