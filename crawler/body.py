@@ -132,6 +132,26 @@ def _is_caps_line(text: str) -> bool:
     return sum(c.isupper() for c in text) >= 12
 
 
+# Slideshow captions kept as body: "1/50 Caption", "2 of 50 Caption", numbered against one total.
+_SLIDE_COUNTER = re.compile(r"^(?:-\s*)?(\d{1,3})\s*(?:/|of|von|sur|de|из)\s*(\d{1,3})\b", re.I)
+SLIDES_MIN = 3
+
+
+def _mark_slideshows(texts: list[str], reasons: list[str | None]) -> None:
+    """A gallery that trafilatura kept: SLIDES_MIN or more blocks numbered n/N against the
+    same total N. An article's own numbered points do not carry a total."""
+    by_total: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        match = _SLIDE_COUNTER.match(text)
+        if match and int(match.group(1)) <= int(match.group(2)):
+            by_total.setdefault(match.group(2), []).append(i)
+    for indexes in by_total.values():
+        if len(indexes) >= SLIDES_MIN:
+            for i in indexes:
+                if reasons[i] is None:
+                    reasons[i] = "structure:slideshow"
+
+
 LINK_RUN_MIN = 3  # consecutive link-text blocks that make a menu, not prose
 LINK_RUN_MAX_CHARS = 80
 
@@ -343,6 +363,7 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
             if sum(_norm(_text(item)) in anchors for item in items) >= max(2, 0.7 * len(items)):
                 reasons[i] = "structure:link_list"
     _mark_link_runs(keys, texts, anchors, reasons)
+    _mark_slideshows(texts, reasons)
     # Edge candidates: short blocks no other rule took. The precision pass (as costly as the
     # first) runs only when one of them sits outside the span of the long blocks.
     short = [i for i, (text, key) in enumerate(zip(texts, keys))

@@ -116,3 +116,17 @@ def test_continuation_skips_teaser_cards_of_the_same_class():
     )
     found = _continuation_paragraphs(tree, [_norm(PROSE[0])], [PROSE[0]])
     assert found == [PROSE[1]]
+
+
+def test_a_gallery_kept_as_body_is_removed_and_numbered_points_stay():
+    from crawler.body import _mark_slideshows
+
+    texts = ["1. Take the blankets off the bed", PROSE[0], "1/50 United goin down: the club lost", "2/50 Star Wars boosts economy",
+             "3/50 Net-a-Porter founder leaves", "2. Check the peep hole", PROSE[1]]
+    reasons = [None] * len(texts)
+    _mark_slideshows(texts, reasons)
+    assert reasons == [None, None, "structure:slideshow", "structure:slideshow", "structure:slideshow", None, None]
+    # two counters are a caption pair, not a gallery
+    reasons = [None, None]
+    _mark_slideshows(["1/2 First view", "2/2 Second view"], reasons)
+    assert reasons == [None, None]
