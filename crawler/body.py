@@ -70,7 +70,9 @@ def _text(el) -> str:
 
 
 def title_keys(tree, extra: list[str]) -> set[str]:
-    """Every form the headline takes on the page: <title> and its longest part, og/twitter titles, <h1>."""
+    """Every form the headline takes on the page: <title> and its longest part, og/twitter
+    titles, the first <h1> and any other that states the headline. Other <h1>s are kept:
+    some templates (Medium) mark the article's sub-heads up as <h1>."""
     keys = {_norm(t) for t in extra if t}
     for t in tree.xpath("//head/title/text()"):
         keys.add(_norm(t))
@@ -79,9 +81,19 @@ def title_keys(tree, extra: list[str]) -> set[str]:
             keys.add(_norm(max(parts, key=len)))
     for name in ("og:title", "twitter:title"):
         keys.update(_norm(c) for c in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content'))
-    keys.update(_norm(h.text_content()) for h in tree.xpath("//h1"))
     keys.discard("")
+    h1_keys = [key for key in (_norm(h.text_content()) for h in tree.xpath("//h1")) if key]
+    if h1_keys:
+        keys.add(h1_keys[0])  # the first is the headline on most pages, reworded or not
+    keys.update(key for key in h1_keys[1:] if any(_states(key, k) for k in keys))
     return keys
+
+
+def _states(h1: str, headline: str) -> bool:
+    """Whether an <h1> is the headline, give or take an affix: one holds the other,
+    and the shorter is at least half the longer."""
+    short, long_ = sorted((h1, headline), key=len)
+    return short in long_ and 2 * len(short) >= len(long_)
 
 
 def _blocks(body):

@@ -98,7 +98,6 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     site_name = _first_str(meta_content(tree, "og:site_name"), _ld_name(ld.get("publisher")))
     raw_title = " ".join(" ".join(tree.xpath("//head/title//text()")).split()) or None
     h1s = [text for text in (" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:MAX_H1]) if text]
-    h1 = _first_str(*h1s)
     declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
     title_sources = [("jsonld", _ld_str(ld.get("headline"))), ("og", meta_content(tree, "og:title")),
                      ("twitter", meta_content(tree, "twitter:title")), ("title", raw_title), *(("h1", h) for h in h1s)]
@@ -109,8 +108,9 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     language = html_language(tree)
     tags = _declared_tags(tree, ld)
 
+    title = choose_title(title_sources, site_keys([site_name], url))  # site_name: declared only, so far
     body = extract_body(
-        tree, url, title_keys(tree, [declared_title or "", h1 or ""]),
+        tree, url, title_keys(tree, [declared_title or "", title or ""]),
         agreement=options.agreement, include_tables=options.include_tables,
         fallback_extractors=options.fallback_extractors, declared_chars=_declared_body_chars(ld),
     )
@@ -130,7 +130,6 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     # trafilatura's author heuristics are not a source: they cost 35 ms on a page without a
     # byline and added one name in 89 readability-pages (bench/metadata_quality.py).
     byline = find_authors(tree, ld, site_keys([declared_site, _ld_name(ld.get("publisher"))], url))
-    title = choose_title(title_sources, site_keys([declared_site], url))
     return ExtractedArticle(
         title=title,
         authors=byline.people,

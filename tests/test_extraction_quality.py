@@ -130,3 +130,20 @@ def test_a_gallery_kept_as_body_is_removed_and_numbered_points_stay():
     reasons = [None, None]
     _mark_slideshows(["1/2 First view", "2/2 Second view"], reasons)
     assert reasons == [None, None]
+
+
+def test_subheads_marked_up_as_h1_stay_and_the_headline_goes():
+    from crawler.extract import extract_article
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE[:3])
+    more = "".join(f"<p>{p}</p>" for p in PROSE[3:])
+    html = (
+        "<html><head><title>Harbour expansion approved after two-year review | Coast Daily</title>"
+        "<meta property='og:site_name' content='Coast Daily'></head><body><article>"
+        f"<h1>Harbour expansion approved after two-year review</h1>{paragraphs}"
+        f"<h1>What the crews said</h1>{more}</article></body></html>"
+    )
+    article = extract_article(html, "https://coast.example/news/harbour")
+    assert article.title == "Harbour expansion approved after two-year review"
+    assert "What the crews said" in article.text
+    assert "Harbour expansion approved after two-year review" not in article.text
