@@ -145,8 +145,10 @@ def _trim(fragment: str) -> str:
         bare = _fold(token)
         following = tokens[i + 1] if i + 1 < len(tokens) else ""
         if any(ch.isdigit() for ch in token) or bare in _STOP_WORDS:
+            if kept and _fold(kept[-1]) in _MONTH_SET and len(kept) > 1:
+                kept.pop()  # "July 10, 2015": the month goes with its day
             break
-        if bare in _MONTH_SET and (not following or any(ch.isdigit() for ch in following)) and kept:
+        if bare in _MONTH_SET and any(ch.isdigit() for ch in following) and kept:
             break
         kept.append(token)
     # Trailing lower-case words are the start of a phrase ("před", "updated"), not a name.

@@ -147,3 +147,91 @@ def test_subheads_marked_up_as_h1_stay_and_the_headline_goes():
     assert article.title == "Harbour expansion approved after two-year review"
     assert "What the crews said" in article.text
     assert "Harbour expansion approved after two-year review" not in article.text
+
+
+# --- titles -------------------------------------------------------------------
+
+def test_the_declared_headline_wins_over_a_rewritten_title_tag():
+    from crawler.titles import choose_title, site_keys
+
+    sources = [("og", "Council approves harbour plan"), ("title", "Harbour plan: 7 things to know - World news | Coast Daily"),
+               ("h1", "Council approves harbour plan")]
+    assert choose_title(sources, site_keys(["Coast Daily"], "https://coast.example/a")) == "Council approves harbour plan"
+
+
+def test_site_and_section_affixes_are_stripped_and_attributions_kept():
+    from crawler.titles import choose_title, site_keys
+
+    keys = site_keys(["Coast Daily"], "https://www.coastdaily.example/a")
+    assert choose_title([("title", "Coast Daily - Council approves harbour plan")], keys) == "Council approves harbour plan"
+    # a section prefix the h1 does not carry
+    assert choose_title([("title", "Politik: Council approves harbour plan | Coast Daily"),
+                         ("h1", "Council approves harbour plan")], keys) == "Council approves harbour plan"
+    # a source named at the end of the headline, stated by every source, is not an affix
+    wire = "Talks with new government stall – Bloomberg"
+    assert choose_title([("og", wire), ("title", f"{wire} | Coast Daily"), ("h1", wire)], keys) == wire
+    # a logo <h1> loses to the headline stated by the other sources
+    assert choose_title([("og", "Council approves harbour plan"), ("h1", "Coast Daily"),
+                         ("h1", "Council approves harbour plan")], keys) == "Council approves harbour plan"
+
+
+# --- authors ------------------------------------------------------------------
+
+def _authors(head: str, body: str = "", site: str = "Coast Daily"):
+    from crawler.extract import extract_article
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
+    html = (f"<html><head><title>Harbour plan approved</title><meta property='og:site_name' content='{site}'>{head}"
+            f"</head><body><article><h1>Harbour plan approved</h1>{body}{paragraphs}</article></body></html>")
+    article = extract_article(html, "https://coast.example/news/harbour")
+    return article.authors, article.author_organisations
+
+
+def _ld(author) -> str:
+    import json
+
+    return ("<script type='application/ld+json'>"
+            + json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Harbour plan approved",
+                          "author": author}) + "</script>")
+
+
+def test_jsonld_people_in_every_shape():
+    assert _authors(_ld({"@type": "Person", "givenName": "Jana", "familyName": "Berger"}))[0] == ["Jana Berger"]
+    assert _authors(_ld([[{"@type": "Person", "name": "Jana Berger"}], "Tom Ruiz"]))[0] == ["Jana Berger", "Tom Ruiz"]
+    graph = ("<script type='application/ld+json'>{\"@context\": \"https://schema.org\", \"@graph\": ["
+             "{\"@type\": \"NewsArticle\", \"headline\": \"Harbour plan approved\", \"author\": {\"@id\": \"#p1\"}},"
+             "{\"@type\": \"Person\", \"@id\": \"#p1\", \"name\": \"Jana Berger\"}]}</script>")
+    assert _authors(graph)[0] == ["Jana Berger"]
+
+
+def test_organisations_are_kept_apart_and_only_when_no_person_is_named():
+    assert _authors(_ld({"@type": "Organization", "name": "Coast Media Group"})) == ([], ["Coast Media Group"])
+    assert _authors("<meta name='author' content='AFP'>") == ([], ["AFP"])
+    assert _authors("<meta name='author' content='Coast Daily'>") == ([], ["Coast Daily"])
+    # an organisation beside a person: the person only
+    assert _authors("<meta name='author' content='Jana Berger, Reuters'>") == (["Jana Berger"], [])
+
+
+def test_every_source_is_tried_until_one_names_a_person():
+    # an e-mail address as the meta author, the name in the byline markup
+    head = "<meta name='author' content='newsdesk@coast.example'>"
+    body = "<p class='byline'>By Jana Berger 30 August 2023 • 4:45pm</p>"
+    assert _authors(head, body) == (["Jana Berger"], [])
+
+
+def test_bylines_are_trimmed_not_discarded():
+    from crawler.authors import split_byline
+
+    assert split_byline("By Jana Berger 30 August 2023 • 4:45pm") == ["Jana Berger"]
+    assert split_byline("Jana Berger (obe)") == ["Jana Berger"]
+    assert split_byline("Show Authors") == []
+    from crawler.extract import clean_authors
+
+    # what follows a role is an affiliation; an organisation after "and" is not a person
+    assert clean_authors(["By Jana Berger, Senior Staff Technologist, Coast Speech, Privacy and Technology Project"],
+                         ["Coast Daily"]) == ["Jana Berger"]
+    assert split_byline("Ben Silverman Games Editor") == ["Ben Silverman"]
+    assert split_byline("Par Martin Untersinger (avec Damien Leloup et Morgane Tual)") == [
+        "Martin Untersinger", "Damien Leloup", "Morgane Tual"]
+    assert split_byline("jana.berger@coast.example") == []
+    assert split_byline("Theresa May") == ["Theresa May"]
