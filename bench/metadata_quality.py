@@ -10,7 +10,10 @@ Two sets of pages, in one run:
 Scores, for newscrawl (`extract_article`), trafilatura (`bare_extraction`, metadata on) and
 newspaper4k (`Article.parse` on the same HTML):
 
-- title exact: equal after case and whitespace folding, over pages with a gold title;
+- title exact: equal after case and whitespace folding, over pages with a gold title; and
+  "exact or affix": also counted when the gold is the predicted title with a site or section
+  affix the extractor stripped (readability-pages' gold keeps og:title as declared, so
+  "How to Build a Terrarium | eHow" is its title for "How to Build a Terrarium");
 - authors F1: per page, set F1 between the predicted and the gold names (case, accents
   kept, punctuation and spacing folded), averaged over pages whose gold byline names
   someone. newscrawl's byline is its people, or its organisations when it names no person.
@@ -155,6 +158,20 @@ def name_key(name: str) -> str:
     return " ".join(re.findall(r"\w+", name.casefold()))
 
 
+_AFFIX_SEPARATOR = re.compile(r"^\s*(?:[|\-–—:»·•/_]|::)\s*|\s*(?:[|\-–—:»·•/_]|::)\s*$")
+
+
+def title_with_affix(predicted: str | None, gold: str) -> bool:
+    """Whether ``gold`` is ``predicted`` with a separator-delimited affix before or after it."""
+    pred, ref = fold(predicted), fold(gold)
+    if not pred or pred not in ref or pred == ref:
+        return pred == ref and bool(pred)
+    before, _, after = ref.partition(pred)
+    rest = [part for part in (before, after) if part.strip()]
+    return all(_AFFIX_SEPARATOR.search(part) or part.strip().startswith("[") for part in rest) and \
+        sum(len(part) for part in rest) < len(pred)
+
+
 def authors_f1(predicted: list[str], gold: list[str]) -> float:
     pred = {name_key(n) for n in predicted} - {""}
     ref = {name_key(n) for n in gold} - {""}
@@ -176,6 +193,7 @@ def within_a_minute(predicted: dt.datetime | None, gold: dt.datetime) -> bool:
 @dataclass
 class Scores:
     titles: list[bool] = field(default_factory=list)
+    titles_affix: list[bool] = field(default_factory=list)
     authors: list[float] = field(default_factory=list)
     spurious_authors: int = 0
     days: list[bool] = field(default_factory=list)
@@ -188,6 +206,7 @@ class Scores:
         if page.title:
             exact = fold(pred.title) == fold(page.title)
             self.titles.append(exact)
+            self.titles_affix.append(title_with_affix(pred.title, page.title))
             if not exact:
                 self.misses.append(f"title {page.page}: {pred.title!r} != {page.title!r}")
         if page.authors:
@@ -214,7 +233,7 @@ def mean(values) -> float:
 def evaluate(label: str, pages: list[Gold], extractors: dict, show_misses: bool) -> None:
     print(f"{label}: {len(pages)} pages; gold titles {sum(bool(p.title) for p in pages)}, "
           f"bylines naming someone {sum(bool(p.authors) for p in pages)}, dates {sum(bool(p.published) for p in pages)}")
-    print(f"  {'extractor':<14} {'title exact':>11} {'authors F1':>10} {'spurious':>8} {'same day':>8} "
+    print(f"  {'extractor':<14} {'title exact':>11} {'or affix':>8} {'authors F1':>10} {'spurious':>8} {'same day':>8} "
           f"{'< 1 min':>7} {'spurious':>8} {'CPU ms/page':>11}")
     for name, run in extractors.items():
         scores = Scores()
@@ -223,7 +242,7 @@ def evaluate(label: str, pages: list[Gold], extractors: dict, show_misses: bool)
         scores.seconds = time.process_time() - started
         for page, pred in zip(pages, predictions):
             scores.add(page, pred)
-        print(f"  {name:<14} {mean(scores.titles):11.3f} {mean(scores.authors):10.3f} {scores.spurious_authors:8d} "
+        print(f"  {name:<14} {mean(scores.titles):11.3f} {mean(scores.titles_affix):8.3f} {mean(scores.authors):10.3f} {scores.spurious_authors:8d} "
               f"{mean(scores.days):8.3f} {mean(scores.minutes):7.3f} {scores.spurious_dates:8d} "
               f"{1000 * scores.seconds / len(pages):11.1f}")
         if show_misses:
