@@ -27,7 +27,7 @@ from crawler.htmlmeta import (
     meta_content,
     parse_html,
 )
-from crawler.titles import choose_title, site_keys
+from crawler.titles import affix_blocks, choose_title, site_keys
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class ExtractedArticle:
     blocks: list[str] = field(default_factory=list)  # trafilatura's blocks, before any removal
     removed: list[Removal] = field(default_factory=list)  # what the generic rules took out
     block_hashes: list[str] = field(default_factory=list)  # block_hash of each of ``blocks``
+    # Leading/trailing title segments, as pseudo-blocks the site learning counts (crawler.titles).
+    title_affix_blocks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.block_hashes) != len(self.blocks):
@@ -147,6 +149,7 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         blocks=blocks,
         removed=removed,
         block_hashes=[block_hash(b) for b in blocks],
+        title_affix_blocks=affix_blocks([title, raw_title, meta_content(tree, "og:title")]),
     )
 
 

@@ -17,10 +17,11 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import apply_learned
+from crawler.boilerplate import apply_learned, block_hash
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
 from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
+from crawler.titles import strip_learned_affixes
 from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature, SiteProfile
@@ -57,6 +58,7 @@ class Cleaned:
     text: str
     removed: list[dict]
     block_hashes: list[str]
+    title: str | None = None  # without the affixes the site's learning found
 
 
 class ArticleStore:
@@ -147,7 +149,11 @@ class ArticleStore:
         if len(text) < self.extraction_options.min_text_chars:
             raise ExtractionError("only_boilerplate", f"{len(text)} characters left after removing the site's boilerplate")
         removed = [r.as_dict() for r in article.removed + learned_removed]
-        return Cleaned(text, removed, list(article.block_hashes))
+        # The title affixes' hashes are stored with the blocks': once one is learned, the
+        # site's articles that carry it are re-cleaned (reclean_site) like those with a block.
+        affix_hashes = [block_hash(b) for b in article.title_affix_blocks]
+        return Cleaned(text, removed, list(article.block_hashes) + affix_hashes,
+                       strip_learned_affixes(article.title, learned, block_hash))
 
     # --- saving ------------------------------------------------------------------
 
@@ -189,7 +195,8 @@ class ArticleStore:
             if existing is None:
                 # Count this page's blocks first, so that a block crossing the
                 # threshold on this page is removed from this page too.
-                newly = self.boilerplate.observe(session, site, article.blocks, article.block_hashes)
+                newly = self.boilerplate.observe(session, site, article.blocks + article.title_affix_blocks,
+                                                 article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
             learned = self.boilerplate.learned(session, site) | newly
             cleaned = self.clean(article, learned)
             digest = content_hash(cleaned.text)
@@ -236,7 +243,7 @@ class ArticleStore:
     @staticmethod
     def _apply(row: Article, article: ExtractedArticle, cleaned: Cleaned, digest: str, version: int) -> None:
         row.site_name = article.site_name
-        row.title = article.title
+        row.title = cleaned.title
         row.authors = list(article.authors)
         row.author_organisations = list(article.author_organisations)
         row.published_at = article.published_at

@@ -150,3 +150,41 @@ def title_affixes(title: str | None) -> list[str]:
     if len(parts) < 2:
         return []
     return list(dict.fromkeys(key(p) for p in (parts[0], parts[-1]) if key(p)))
+
+
+# --- affixes learned per site ---------------------------------------------------
+# The leading and trailing segments of a page's titles are counted per site like body
+# blocks (crawler.learning), as pseudo-blocks "title affix: <segment>". One that recurs on
+# many of a site's pages ("Politik", "Kyiv Wire", "Live") is the site's affix, in any
+# language, and the store strips it from the stored title.
+
+AFFIX_PREFIX = "title affix: "
+
+
+def affix_blocks(titles: list[str | None]) -> list[str]:
+    """Pseudo-blocks for the leading and trailing segments of each title."""
+    found: dict[str, None] = {}
+    for title in titles:
+        if not title:
+            continue
+        parts = [p.strip() for p in _SEPARATORS.split(" ".join(title.split())) if p.strip()]
+        if len(parts) >= 2:
+            for part in (parts[0], parts[-1]):
+                found[AFFIX_PREFIX + part] = None
+    return list(found)
+
+
+def strip_learned_affixes(title: str | None, learned: frozenset[str] | set[str], block_hash) -> str | None:
+    """``title`` without the leading and trailing segments the site's learning marked as
+    affixes (``learned``: block hashes; ``block_hash``: the learning's hash function)."""
+    if not title or not learned:
+        return title
+    parts = [p.strip() for p in _SEPARATORS.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title
+    start, end = 0, len(parts)
+    while end - start > 1 and block_hash(AFFIX_PREFIX + parts[end - 1]) in learned:
+        end -= 1
+    while end - start > 1 and block_hash(AFFIX_PREFIX + parts[start]) in learned:
+        start += 1
+    return title if (start, end) == (0, len(parts)) else _span(title, parts[start], parts[end - 1])

@@ -116,3 +116,24 @@ def test_store_recleans_earlier_articles_when_a_block_is_learned(engine):
         assert all({"reason": "learned", "text": TEMPLATE} in r.removed_blocks for r in rows)
         assert all(r.boilerplate_version == 1 for r in rows)
         assert all(len(r.block_hashes) == 5 for r in rows)
+
+
+def test_a_title_affix_on_many_of_a_sites_pages_is_learned_and_stripped(engine):
+    from crawler.extract import extract_article
+
+    store = ArticleStore(engine)
+    headlines = ["Council backs the tram extension", "Ferry fares rise for the second time",
+                 "Museum reopens after the flood repairs", "Teachers vote on the new contract"]
+    for n, headline in enumerate(headlines):
+        paragraphs = "".join(f"<p>{b}</p>" for b in story(n))
+        html = (f"<html><head><title>{headline} | Politik</title><meta property='og:title' content='{headline} | Politik'>"
+                f"</head><body><article>{paragraphs}</article></body></html>")
+        url = f"http://a.example/{n}"
+        article = extract_article(html, url)
+        assert article.title == f"{headline} | Politik"  # one page alone cannot tell an affix from the headline
+        store.save(url=url, canonical_url=url, site="a.example", article=article, raw_body=html.encode(),
+                   encoding="utf-8", fetched_at=dt.datetime.now(dt.timezone.utc))
+    with Session(engine) as session:
+        titles = [r.title for r in session.scalars(select(Article).order_by(Article.id))]
+    # learned on the third page; the first two were re-cleaned
+    assert titles == headlines
