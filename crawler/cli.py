@@ -451,6 +451,7 @@ def cmd_extract(args) -> int:
             "file": name,
             "title": article.title,
             "authors": article.authors,
+            "author_organisations": article.author_organisations,
             "published_at": article.published_at.isoformat() if article.published_at else None,
             "language": article.language,
             "canonical_url": article.canonical_url,

@@ -23,7 +23,7 @@ from sqlalchemy import JSON, Boolean, Column, Double, Engine, Integer, MetaData,
 from models.base import UTCDateTime
 
 # The view as SQLAlchemy sees it. It lives in its own MetaData, not in the
-# models' Base.metadata: the view is created by migration 0005, and Alembic's
+# models' Base.metadata: the view is created by migrations (0005, then 0016), and Alembic's
 # autogenerate must never try to create it as a table. The types give the
 # result processing (aware UTC datetimes, decoded JSON lists, booleans) on
 # every backend; the columns and their order follow the migration, and
@@ -52,11 +52,12 @@ clean_articles = Table(
     Column("is_canonical", Boolean),
     Column("dup_similarity", Double),
     Column("story_similarity", Double),
+    Column("author_organisations", JSON),
 )
 
 EXPORT_FIELDS: list[str] = [column.name for column in clean_articles.columns]
 DATETIME_FIELDS = ("published_at", "fetched_at")
-LIST_FIELDS = ("authors", "tags")
+LIST_FIELDS = ("authors", "tags", "author_organisations")
 FORMATS = ("jsonl", "csv", "parquet")
 DEFAULT_BATCH_SIZE = 5_000
 
@@ -167,6 +168,7 @@ def parquet_schema():
         "id": pa.int64(),
         "authors": pa.list_(text),
         "tags": pa.list_(text),
+        "author_organisations": pa.list_(text),
         "published_at": pa.timestamp("us", tz="UTC"),
         "fetched_at": pa.timestamp("us", tz="UTC"),
         "dup_group_id": pa.int64(),

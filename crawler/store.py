@@ -18,11 +18,12 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import Removal, apply_learned
+from crawler.boilerplate import Removal, apply_learned, block_hash
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
 from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
 from crawler.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
+from crawler.titles import strip_learned_affixes
 from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature, SiteProfile
@@ -60,6 +61,7 @@ class Cleaned:
     text: str
     removed: list[dict]
     block_hashes: list[str]
+    title: str | None = None  # without the affixes the site's learning found
 
 
 class ArticleStore:
@@ -158,14 +160,18 @@ class ArticleStore:
         kept, learned_removed = apply_learned(article.kept_blocks, learned, dict(zip(article.blocks, article.block_hashes)))
         text = "\n".join(kept)
         minimum = self.extraction_options.min_text_chars
+        # The title affixes' hashes are stored with the blocks': once one is learned, the
+        # site's articles that carry it are re-cleaned (reclean_site) like those with a block.
+        hashes = list(article.block_hashes) + [block_hash(b) for b in article.title_affix_blocks]
+        title = strip_learned_affixes(article.title, learned, block_hash)
         if learned_removed and len(text) < minimum <= len(article.text):
             note = Removal("learned:not_applied", f"{len(learned_removed)} learned blocks kept: without them "
                                                    f"{len(text)} characters would be left (< {minimum})")
-            return Cleaned(article.text, [r.as_dict() for r in article.removed + [note]], list(article.block_hashes))
+            return Cleaned(article.text, [r.as_dict() for r in article.removed + [note]], hashes, title)
         if len(text) < minimum:
             raise ExtractionError("no_text", f"{len(text)} characters of article text (< {minimum})")
         removed = [r.as_dict() for r in article.removed + learned_removed]
-        return Cleaned(text, removed, list(article.block_hashes))
+        return Cleaned(text, removed, hashes, title)
 
     # --- saving ------------------------------------------------------------------
 
@@ -225,7 +231,9 @@ class ArticleStore:
                 # count this page's blocks first, so that a block crossing the threshold on
                 # this page is removed from this page too.
                 if self.deduper.copy_of(signature) is None:
-                    newly = self.boilerplate.observe(session, site, article.blocks, article.block_hashes)
+                    newly = self.boilerplate.observe(
+                        session, site, article.blocks + article.title_affix_blocks,
+                        article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
             learned = self.boilerplate.learned(session, site) | newly
             cleaned = self.clean(article, learned)
             digest = content_hash(cleaned.text)
@@ -273,8 +281,9 @@ class ArticleStore:
     @staticmethod
     def _apply(row: Article, article: ExtractedArticle, cleaned: Cleaned, digest: str, version: int) -> None:
         row.site_name = article.site_name
-        row.title = article.title
+        row.title = cleaned.title
         row.authors = list(article.authors)
+        row.author_organisations = list(article.author_organisations)
         row.published_at = article.published_at
         row.language = article.language
         row.image = article.image

@@ -26,6 +26,8 @@ class Article(Base):
     site_name: Mapped[str | None] = mapped_column(String(255))  # as the site names itself (og:site_name)
     title: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Organisations named as the author (agency, desk, the site), only when no person is named.
+    author_organisations: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=sql_text("'[]'"))
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     language: Mapped[str | None] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)

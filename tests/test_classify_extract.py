@@ -63,6 +63,7 @@ def test_extraction_metadata_matches_manifest(pair):
     assert result.published_at == dt.datetime.fromisoformat(article["published"])
     assert result.published_at.tzinfo is not None
     assert result.authors == article["authors"]
+    assert result.author_organisations == article.get("author_organisations", [])
     assert result.language == article.get("language", "en")
     assert result.canonical_url == url.rstrip("/") + ("/" if article["path"].endswith("/") else "")
 

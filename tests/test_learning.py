@@ -200,3 +200,24 @@ def test_real_template_blocks_with_changing_counts_are_still_learned(engine):
     assert "comments" not in latest.text
     # A longer block keeps its numbers: the promo with a new count each time is not one block.
     assert block_hash(PROMO) != block_hash(PROMO.replace("45000", "45001"))
+
+
+def test_a_title_affix_on_many_of_a_sites_pages_is_learned_and_stripped(engine):
+    from crawler.extract import extract_article
+
+    store = ArticleStore(engine)
+    headlines = ["Council backs the tram extension", "Ferry fares rise for the second time",
+                 "Museum reopens after the flood repairs", "Teachers vote on the new contract"]
+    for n, headline in enumerate(headlines):
+        paragraphs = "".join(f"<p>{b}</p>" for b in story(n))
+        html = (f"<html><head><title>{headline} | Politik</title><meta property='og:title' content='{headline} | Politik'>"
+                f"</head><body><article>{paragraphs}</article></body></html>")
+        url = f"http://a.example/{n}"
+        article = extract_article(html, url)
+        assert article.title == f"{headline} | Politik"  # one page alone cannot tell an affix from the headline
+        store.save(url=url, canonical_url=url, site="a.example", article=article, raw_body=html.encode(),
+                   encoding="utf-8", fetched_at=dt.datetime.now(dt.timezone.utc))
+    with Session(engine) as session:
+        titles = [r.title for r in session.scalars(select(Article).order_by(Article.id))]
+    # learned on the third page; the first two were re-cleaned
+    assert titles == headlines
