@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from sqlalchemy import Engine, distinct, select
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -159,7 +159,7 @@ class DedupeHistory:
         if sig.minhash is not None:
             keys = stored_band_keys(sig.minhash, self.settings).tolist()
             found.update(session.scalars(
-                select(distinct(ArticleBand.article_id)).where(ArticleBand.band_key.in_(keys))))
+                select(ArticleBand.article_id).where(ArticleBand.band_key.in_(keys)).distinct()))
         found.discard(exclude)
         missing = [article_id for article_id in found if article_id not in self.deduper]
         if missing:

@@ -152,6 +152,10 @@ class StoragePipeline:
     def close_spider(self):
         self.writer.shutdown(wait=True)
         if self.store is not None:
+            articles, nbytes = self.store.index_size()
+            self.stats.set_value("newscrawl/dedupe/index_articles", articles)
+            self.stats.set_value("newscrawl/dedupe/index_bytes", nbytes)
+            self.stats.set_value("newscrawl/dedupe/window_hours", self.store.history.window / 3600)
             self.engine.dispose()
 
     async def process_item(self, item):

@@ -41,7 +41,7 @@ from crawler.classify import PageVerdict, classify_tree
 from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
 from crawler.htmlmeta import decode_html, link_href, parse_html
 from crawler.extract import parse_datetime
-from crawler.incremental import load_state, save_validators
+from crawler.incremental import KnownUrls, load_state, save_validators
 from crawler.items import PageItem
 from crawler.middlewares import PrivateAddressError
 from crawler.sites import load_sites_file, parse_url_list
@@ -132,7 +132,7 @@ class NewsSpider(scrapy.Spider):
             raise ValueError("the news spider needs start URLs: -a urls=URL,URL or -a sites_file=FILE")
         self.start_url_list = start
         self._seen_canonical: set[str] = set()
-        self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
+        self.known_urls = KnownUrls(None)  # stored by earlier runs: not fetched again unless refresh
         self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
         # Links only: article pages, not their images or downloads.
@@ -140,12 +140,9 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self):
         # Read what earlier runs stored in a worker thread: the reactor keeps running.
-        self.known_urls, self.validators = await asyncio.to_thread(
-            load_state, self.database_url, not self.refresh
-        )
-        if self.known_urls:
-            logger.info("%d article URLs already stored: not fetched again (--refresh to re-fetch)",
-                        len(self.known_urls) // 2)
+        _, self.validators = await asyncio.to_thread(load_state, self.database_url, False)
+        if not self.refresh:  # stored article URLs are not fetched again (--refresh to re-fetch)
+            self.known_urls = KnownUrls(self.database_url)
         robots_done: set[str] = set()
         for url in self.start_url_list:
             site = site_of(url)
@@ -246,8 +243,9 @@ class NewsSpider(scrapy.Spider):
                 url = urljoin(response.url, href)
                 if same_site(url, site):
                     yield self._follow(url, site, "feed")
-            for link in self._links.extract_links(response):
-                url = self._normalise_link(link.url)
+            links = [self._normalise_link(link.url) for link in self._links.extract_links(response)]
+            self.known_urls.prefetch(links)
+            for url in links:
                 if url in self.known_urls:
                     self.crawler.stats.inc_value("newscrawl/skipped/known")
                     continue
@@ -292,6 +290,9 @@ class NewsSpider(scrapy.Spider):
         )
 
     def _from_entries(self, response: Response, entries, site: str, via: str):
+        entries = list(entries)
+        self.known_urls.prefetch(canonicalize(url) for url in (urljoin(response.url, entry.url) for entry in entries)
+                                 if same_site(url, site))
         for entry in entries:
             url = urljoin(response.url, entry.url)
             if not same_site(url, site):
@@ -334,6 +335,7 @@ class NewsSpider(scrapy.Spider):
             )
 
     def closed(self, reason: str) -> None:
+        self.known_urls.close()
         if self.new_validators:
             save_validators(self.database_url, self.new_validators)
 
