@@ -85,8 +85,9 @@ class Generator:
 
         self.n, self.raw_bytes = n, raw_kb * 1024
         self.settings = DedupeSettings()
-        self.words = np.array(wordfreq.top_n_list("en", 30000))
-        ranks = np.arange(1, len(self.words) + 1, dtype=np.float64)
+        # Single words only, so that a text's tokens are its words (the content hash below).
+        self.word_list = [w for w in wordfreq.top_n_list("en", 31000) if w.isalpha()][:30000]
+        ranks = np.arange(1, len(self.word_list) + 1, dtype=np.float64)
         self.word_cdf = np.cumsum(1 / ranks) / (1 / ranks).sum()  # Zipf's law over the word list
         rng = np.random.default_rng(seed)
         self.start = end - dt.timedelta(days=365)
@@ -121,21 +122,26 @@ class Generator:
     def time(self, i: int) -> float:
         return self.published[i] if self.dated[i] else self.fetched[i]
 
-    def paragraphs(self, i: int) -> list[str]:
+    def paragraphs(self, i: int) -> list[list[str]]:
+        """Seven paragraphs of 108 words (as word lists) for article ``i`` (0-based)."""
+        rng = np.random.default_rng(i)
         if self.source[i] >= 0:
-            rng = np.random.default_rng(i)
             paragraphs = self.paragraphs(int(self.source[i]))
             drop = int(rng.integers(len(paragraphs)))
             if rng.random() < 0.5:
                 return paragraphs[:drop] + paragraphs[drop + 1:]
-            return paragraphs[:drop] + [self._paragraph(rng)] + paragraphs[drop + 1:]
-        rng = np.random.default_rng(i)
-        return [self._paragraph(rng) for _ in range(6)]
+            return paragraphs[:drop] + self._paragraphs(rng, 1) + paragraphs[drop + 1:]
+        return self._paragraphs(rng, 7)
 
-    def _paragraph(self, rng) -> str:
-        words = self.words[np.minimum(np.searchsorted(self.word_cdf, rng.random(108)), len(self.words) - 1)]
-        sentences = [" ".join(words[j:j + 18]).capitalize() + "." for j in range(0, 108, 18)]
-        return " ".join(sentences)
+    def _paragraphs(self, rng, count: int) -> list[list[str]]:
+        picks = np.minimum(np.searchsorted(self.word_cdf, rng.random(108 * count)), len(self.word_list) - 1)
+        words = [self.word_list[k] for k in picks.tolist()]
+        return [words[p:p + 108] for p in range(0, len(words), 108)]
+
+    @staticmethod
+    def text(paragraphs: list[list[str]]) -> str:
+        return "\n".join(" ".join(" ".join(words[j:j + 18]).capitalize() + "." for j in range(0, len(words), 18))
+                         for words in paragraphs)
 
     def minhash(self, i: int) -> np.ndarray:
         rng = np.random.default_rng(i + 10**9)
@@ -163,8 +169,9 @@ class Generator:
             article_id = i + 1
             site = f"site{self.site[i]:03d}.example"
             url = f"https://{site}/{dt.datetime.fromtimestamp(self.fetched[i], dt.timezone.utc):%Y/%m/%d}/story-{article_id}"
-            text = "\n".join(self.paragraphs(i))
-            digest = content_hash(text)
+            paragraphs = self.paragraphs(i)
+            text = self.text(paragraphs)
+            digest = content_hash(text, [w for words in paragraphs for w in words])  # = content_hash(text)
             published = dt.datetime.fromtimestamp(self.published[i], dt.timezone.utc) if self.dated[i] else None
             fetched = dt.datetime.fromtimestamp(self.fetched[i], dt.timezone.utc)
             group, story = int(self.group[i]) + 1, int(self.story[i]) + 1

@@ -30,6 +30,7 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -54,8 +55,12 @@ def window_hours(settings: DedupeSettings) -> float:
 def stored_band_keys(minhash: np.ndarray, settings: DedupeSettings) -> np.ndarray:
     """The near-duplicate LSH band keys of a MinHash, as stored in ``article_bands``:
     the in-memory index's 32-bit keys (``dedupe.index.band_keys``, same layout) as int32."""
-    bands, rows = candidate_params(settings.candidate_jaccard, settings.num_perm)
-    return band_keys(minhash, bands, rows).view(np.int32)
+    return band_keys(minhash, *_layout(settings.candidate_jaccard, settings.num_perm)).view(np.int32)
+
+
+@lru_cache(maxsize=8)
+def _layout(candidate_jaccard: float, num_perm: int) -> tuple[int, int]:
+    return candidate_params(candidate_jaccard, num_perm)
 
 
 def write_band_keys(session: Session, article_id: int, minhash: np.ndarray | None, settings: DedupeSettings) -> None:
