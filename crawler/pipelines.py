@@ -131,6 +131,7 @@ class StoragePipeline:
         self.stats = stats
         self.pool = pool
         self.store: ArticleStore | None = None
+        self._opened = None  # the storage thread's start-up (a Future)
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="newscrawl-store")
 
     @classmethod
@@ -139,15 +140,29 @@ class StoragePipeline:
                    workers.ExtractionPool.for_crawler(crawler))
 
     def open_spider(self):
+        """Start-up, in order: the schema check (reads the Alembic revision: O(1) when at
+        head), the extraction workers, then the store in the storage thread: the dedupe
+        window, O(articles in the window), and pending re-cleaning, O(sites + articles
+        behind) (see ArticleStore). Every save queues behind that in the same thread, so
+        the crawl's first requests do not wait for it."""
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
         # Re-cleaning and re-signing run in the extraction workers too, off this process.
         self.pool.start()
+        self._opened = self.writer.submit(self._open_store)
+        logger.info("Storing articles in %s", redact(self.database_url))
+
+    def _open_store(self) -> None:
         self.store = store_from_settings(self.engine, self.settings, self.pool.offload(dedupe_settings(self.settings)))
         recleaned = self.store.reclean_pending()
         if recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", recleaned)
-        logger.info("Storing articles in %s", redact(self.database_url))
+
+    def _save(self, **fields):
+        """In the storage thread, after ``_open_store`` (the thread runs one task at a time, in order)."""
+        if self.store is None:
+            self._opened.result()  # raises what failed the store's start-up
+        return self.store.save(**fields)
 
     def close_spider(self):
         self.writer.shutdown(wait=True)
@@ -163,7 +178,7 @@ class StoragePipeline:
             return item
         try:
             future = self.writer.submit(
-                self.store.save,
+                self._save,
                 url=item.url,
                 canonical_url=item.canonical_url,
                 site=item.site,
