@@ -157,3 +157,51 @@ def test_crawl_summary_says_how_big_the_index_is(engine):
     print_crawl_summary(report, engine, out)
     assert "Dedupe index: 1234 articles" in out.getvalue() and "2.5 MB" in out.getvalue()
     assert "±14 days" in out.getvalue()
+
+
+def test_cron_runs_with_the_windowed_index_group_as_one_in_memory_index(sqlite_url):
+    """The synthetic set (bench/labelled_sets.py: originals, whole and partial copies, stories;
+    a new round of events every 7 days) stored by a series of runs, each a new ArticleStore
+    that loads only its window, gives exactly the groups and stories of one Deduper that saw
+    everything. The articles date from 2024, so every window is loaded on demand."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import labelled_sets
+
+    from dedupe import Deduper
+
+    records = [record for record, _, _ in labelled_sets.iter_synthetic(1000, seed=3)]
+    assert records[-1].published_at - records[0].published_at > dt.timedelta(days=14)
+    reference = Deduper()
+    expected = {r.key: reference.add(r) for r in records}
+
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    ids: dict[str, int] = {}
+    stored = {}
+    store = None
+    for n, record in enumerate(records):
+        if n % 150 == 0:
+            store = ArticleStore(engine)  # the next cron run
+            assert len(store.deduper) == 0  # nothing from 2024 is in the window of now
+        article = ExtractedArticle(title=record.title, authors=[], published_at=record.published_at,
+                                   language="en", text=record.text, canonical_url=None, site_name=None,
+                                   blocks=[record.text])
+        site = f"site{n}.example"  # one site each: nothing is learned as boilerplate
+        result = store.save(url=f"https://{site}/a", canonical_url=f"https://{site}/a", site=site, article=article,
+                            raw_body=b"", encoding="utf-8", fetched_at=record.fetched_at)
+        ids[record.key] = result.article_id
+        stored[record.key] = result
+    engine.dispose()
+    for key, assignment in expected.items():
+        assert stored[key].dup_group_id == ids[assignment.dup_group_id], key
+        assert stored[key].story_id == ids[assignment.story_id], key
+    # The last run held its window (14 days around its articles' times), not the first days.
+    last_run = records[-(len(records) % 150 or 150):]
+    start = min(r.published_at for r in last_run) - dt.timedelta(days=14)
+    assert len(store.deduper) < len(records)
+    assert all(ids[r.key] not in store.deduper for r in records
+               if r.published_at < start - dt.timedelta(days=2) and expected[r.key].dup_group_id == r.key
+               and expected[r.key].story_id == r.key)
