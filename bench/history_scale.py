@@ -15,7 +15,8 @@ and ``newscrawl export --since`` (one day).
 What the databases hold (generated, not crawled):
 - ``N`` articles fetched over the year before now on 200 sites (Zipf-sized),
   ids in fetch order; 90% with a publication time a few hours before the fetch.
-- Distinct texts of ~4 KB (~650 words drawn from wordfreq's English list), with
+- Distinct texts of ~4 KB: a sentence of their own and seven paragraphs drawn
+  from a pool of 40,000 (100 words each, Zipf over wordfreq's English list), with
   their content hashes. 12% are near-copies of an article of the same or the last
   three days on another site (one paragraph dropped or replaced), and 1% wire
   copies of an article ~90 days older; copies are in their original's
@@ -40,7 +41,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -118,30 +119,34 @@ class Generator:
             else:
                 self.story[i] = self.story[self.story_source[i]]
         self.pool = np.random.default_rng(seed + 1).integers(0, 256, 8 << 20, dtype=np.uint8).tobytes()
+        # Texts are drawn from a pool of paragraphs (generating ~1M x 4 KB of words one by one
+        # takes longer than the rest of the build); each text leads with its own sentence.
+        self._make_pool(np.random.default_rng(seed + 2), 40_000)
 
     def time(self, i: int) -> float:
         return self.published[i] if self.dated[i] else self.fetched[i]
 
-    def paragraphs(self, i: int) -> list[list[str]]:
-        """Seven paragraphs of 108 words (as word lists) for article ``i`` (0-based)."""
+    def paragraphs(self, i: int) -> list[int]:
+        """Article ``i``'s paragraphs (0-based), as indices into the paragraph pool: seven for
+        an original; a copy drops one of its source's or replaces it with another."""
         rng = np.random.default_rng(i)
         if self.source[i] >= 0:
             paragraphs = self.paragraphs(int(self.source[i]))
             drop = int(rng.integers(len(paragraphs)))
-            if rng.random() < 0.5:
+            if rng.random() < 0.5 and len(paragraphs) > 4:
                 return paragraphs[:drop] + paragraphs[drop + 1:]
-            return paragraphs[:drop] + self._paragraphs(rng, 1) + paragraphs[drop + 1:]
-        return self._paragraphs(rng, 7)
+            return paragraphs[:drop] + [int(rng.integers(len(self.pool_text)))] + paragraphs[drop + 1:]
+        return rng.integers(len(self.pool_text), size=7).tolist()
 
-    def _paragraphs(self, rng, count: int) -> list[list[str]]:
-        picks = np.minimum(np.searchsorted(self.word_cdf, rng.random(108 * count)), len(self.word_list) - 1)
+    def _make_pool(self, rng, count: int) -> None:
+        """Paragraphs of 100 words (Zipf over wordfreq's list), as text and as normalised tokens."""
+        picks = np.minimum(np.searchsorted(self.word_cdf, rng.random(100 * count)), len(self.word_list) - 1)
         words = [self.word_list[k] for k in picks.tolist()]
-        return [words[p:p + 108] for p in range(0, len(words), 108)]
-
-    @staticmethod
-    def text(paragraphs: list[list[str]]) -> str:
-        return "\n".join(" ".join(" ".join(words[j:j + 18]).capitalize() + "." for j in range(0, len(words), 18))
-                         for words in paragraphs)
+        self.pool_text, self.pool_norm = [], []
+        for p in range(0, len(words), 100):
+            ws = words[p:p + 100]
+            self.pool_text.append(" ".join(" ".join(ws[j:j + 20]).capitalize() + "." for j in range(0, 100, 20)))
+            self.pool_norm.append(" ".join(ws))
 
     def minhash(self, i: int) -> np.ndarray:
         rng = np.random.default_rng(i + 10**9)
@@ -170,8 +175,11 @@ class Generator:
             site = f"site{self.site[i]:03d}.example"
             url = f"https://{site}/{dt.datetime.fromtimestamp(self.fetched[i], dt.timezone.utc):%Y/%m/%d}/story-{article_id}"
             paragraphs = self.paragraphs(i)
-            text = self.text(paragraphs)
-            digest = content_hash(text, [w for words in paragraphs for w in words])  # = content_hash(text)
+            origin = int(self.group[i]) + 1  # a copy keeps its original's lead sentence
+            lead = f"Dispatch {origin} from the desk of site {self.site[int(self.group[i])]}."
+            text = "\n".join([lead] + [self.pool_text[p] for p in paragraphs])
+            normalised = " ".join([lead[:-1].lower()] + [self.pool_norm[p] for p in paragraphs])
+            digest = hashlib.sha256(normalised.encode()).hexdigest()  # = content_hash(text)
             published = dt.datetime.fromtimestamp(self.published[i], dt.timezone.utc) if self.dated[i] else None
             fetched = dt.datetime.fromtimestamp(self.fetched[i], dt.timezone.utc)
             group, story = int(self.group[i]) + 1, int(self.story[i]) + 1
@@ -215,80 +223,92 @@ def other_rows(gen: Generator, iso_times: bool):
     return runs, profiles, blocks, feeds
 
 
+BLOCK_COLUMNS = ("id", "site", "block_hash", "sample", "page_count", "is_boilerplate", "first_seen_at",
+                 "boilerplate_since")
 RUN_COLUMNS = ("id", "started_at", "finished_at", "status", "finish_reason", "start_urls", "pages_fetched",
                "articles_new", "articles_updated", "articles_unchanged", "skips", "errors", "sites", "host", "pid")
 
 
 # --- writing -------------------------------------------------------------------------
 
-def build_sqlite(path: Path, gen: Generator) -> None:
-    import sqlite3
+class SqliteWriter:
+    def __init__(self, path: Path, gen: Generator) -> None:
+        import sqlite3
 
-    upgrade(f"sqlite:///{path}")
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA synchronous=OFF")
-    conn.execute("PRAGMA cache_size=-1000000")  # 1 GB of page cache while building
-    insert = lambda table, cols: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # noqa: E731
-    all_keys, all_ids = [], []
-    for lo in range(0, gen.n, BATCH):
-        articles, signatures, keys, ids = gen.rows(lo, min(lo + BATCH, gen.n), iso_times=True)
-        conn.executemany(insert("articles", ARTICLE_COLUMNS), articles)
-        conn.executemany(insert("article_signatures", SIGNATURE_COLUMNS), signatures)
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self.path, self.url, self.gen = path, f"sqlite:///{path}", gen
+        upgrade(self.url)
+        self.conn = sqlite3.connect(path)
+        self.conn.execute("PRAGMA synchronous=OFF")
+        self.conn.execute("PRAGMA cache_size=-500000")  # 500 MB of page cache while building
+        self.iso_times = True
+
+    @staticmethod
+    def _insert(table, cols) -> str:
+        return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+
+    def write(self, articles, signatures) -> None:
+        self.conn.executemany(self._insert("articles", ARTICLE_COLUMNS), articles)
+        self.conn.executemany(self._insert("article_signatures", SIGNATURE_COLUMNS), signatures)
+        self.conn.commit()
+
+    def finish(self, keys: np.ndarray, ids: np.ndarray, order: np.ndarray) -> int:
+        conn = self.conn
+        for lo in range(0, len(order), 500_000):  # the table is its primary key: insert in its order
+            part = order[lo:lo + 500_000]
+            conn.executemany("INSERT OR IGNORE INTO article_bands (band_key, article_id) VALUES (?, ?)",
+                             zip(keys[part].tolist(), ids[part].tolist()))
+        runs, profiles, blocks, feeds = other_rows(self.gen, iso_times=True)
+        conn.executemany(self._insert("crawl_runs", RUN_COLUMNS), runs)
+        conn.executemany(self._insert("site_profiles", ("site", "pages_seen", "boilerplate_version")), profiles)
+        conn.executemany(self._insert("site_blocks", BLOCK_COLUMNS), blocks)
+        conn.executemany(self._insert("fetch_state", ("url", "etag", "last_modified", "fetched_at")), feeds)
         conn.commit()
-        all_keys.append(keys)
-        all_ids.append(ids)
-        _progress("sqlite", lo + len(articles), gen.n)
-    keys, ids = np.concatenate(all_keys), np.concatenate(all_ids)
-    order = np.lexsort((ids, keys))  # the table is its primary key: insert in its order
-    for lo in range(0, len(order), 500_000):
-        part = order[lo:lo + 500_000]
-        conn.executemany("INSERT OR IGNORE INTO article_bands (band_key, article_id) VALUES (?, ?)",
-                         zip(keys[part].tolist(), ids[part].tolist()))
-    runs, profiles, blocks, feeds = other_rows(gen, iso_times=True)
-    conn.executemany(insert("crawl_runs", RUN_COLUMNS), runs)
-    conn.executemany(insert("site_profiles", ("site", "pages_seen", "boilerplate_version")), profiles)
-    conn.executemany(insert("site_blocks", ("id", "site", "block_hash", "sample", "page_count", "is_boilerplate",
-                                            "first_seen_at", "boilerplate_since")), blocks)
-    conn.executemany(insert("fetch_state", ("url", "etag", "last_modified", "fetched_at")), feeds)
-    conn.commit()
-    conn.execute("ANALYZE")
-    conn.commit()
-    conn.close()
-    os.sync()  # the build's writes on disk before the clock starts
-    print(file=sys.stderr)
+        conn.execute("ANALYZE")
+        conn.commit()
+        conn.close()
+        os.sync()  # the build's writes on disk before the clock starts
+        return self.path.stat().st_size
+
+    def drop(self) -> None:
+        for suffix in ("", "-wal", "-shm", ".lock"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
 
-def build_postgres(url: str, gen: Generator) -> None:
-    import psycopg
+class PostgresWriter:
+    def __init__(self, name: str, gen: Generator) -> None:
+        import psycopg
 
-    upgrade(url)
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        all_keys, all_ids = [], []
-        for lo in range(0, gen.n, BATCH):
-            articles, signatures, keys, ids = gen.rows(lo, min(lo + BATCH, gen.n), iso_times=False)
-            with conn.cursor() as cur:
-                with cur.copy(f"COPY articles ({', '.join(ARTICLE_COLUMNS)}) FROM STDIN") as copy:
-                    for row in articles:
-                        copy.write_row(row)
-                with cur.copy(f"COPY article_signatures ({', '.join(SIGNATURE_COLUMNS)}) FROM STDIN") as copy:
-                    for row in signatures:
-                        copy.write_row(row)
-            conn.commit()
-            all_keys.append(keys)
-            all_ids.append(ids)
-            _progress("postgresql", lo + len(articles), gen.n)
-        keys, ids = np.concatenate(all_keys), np.concatenate(all_ids)
-        order = np.lexsort((ids, keys))
+        self.name, self.gen = name, gen
+        self.url = pg_database(name)
+        upgrade(self.url)
+        self.conn = psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"))
+        self.iso_times = False
+
+    def write(self, articles, signatures) -> None:
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY articles ({', '.join(ARTICLE_COLUMNS)}) FROM STDIN") as copy:
+                for row in articles:
+                    copy.write_row(row)
+            with cur.copy(f"COPY article_signatures ({', '.join(SIGNATURE_COLUMNS)}) FROM STDIN") as copy:
+                for row in signatures:
+                    copy.write_row(row)
+        self.conn.commit()
+
+    def finish(self, keys: np.ndarray, ids: np.ndarray, order: np.ndarray) -> int:
+        import psycopg
+
+        conn = self.conn
         with conn.cursor() as cur:
             with cur.copy("COPY article_bands (band_key, article_id) FROM STDIN") as copy:
                 for lo in range(0, len(order), 1_000_000):
                     part = order[lo:lo + 1_000_000]
                     copy.write("".join(f"{k}\t{i}\n" for k, i in zip(keys[part].tolist(), ids[part].tolist())))
-            runs, profiles, blocks, feeds = other_rows(gen, iso_times=False)
+            runs, profiles, blocks, feeds = other_rows(self.gen, iso_times=False)
             for table, cols, rows in (("crawl_runs", RUN_COLUMNS, runs),
                                       ("site_profiles", ("site", "pages_seen", "boilerplate_version"), profiles),
-                                      ("site_blocks", ("id", "site", "block_hash", "sample", "page_count",
-                                                       "is_boilerplate", "first_seen_at", "boilerplate_since"), blocks),
+                                      ("site_blocks", BLOCK_COLUMNS, blocks),
                                       ("fetch_state", ("url", "etag", "last_modified", "fetched_at"), feeds)):
                 with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
                     for row in rows:
@@ -296,14 +316,58 @@ def build_postgres(url: str, gen: Generator) -> None:
             for table in ("articles", "crawl_runs", "site_blocks"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")  # what autovacuum does to a database that has been in use for a year
-        conn.execute("CHECKPOINT")  # the build's writes on disk before the clock starts
+        conn.close()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as db:
+                db.execute("VACUUM ANALYZE")  # what autovacuum does to a database in use for a year
+            admin.execute("CHECKPOINT")  # the build's writes on disk before the clock starts
+            return admin.execute(f"SELECT pg_database_size('{self.name}')").fetchone()[0]
+
+    def drop(self) -> None:
+        drop_pg_database(self.name)
+
+
+class Kept:
+    """A database an earlier ``--keep`` run built (``--reuse``)."""
+
+    def __init__(self, path: Path, name: str, backend: str) -> None:
+        self.backend, self.path, self.name = backend, path, name
+        if backend == "sqlite":
+            self.url, self.size = f"sqlite:///{path}", path.stat().st_size
+        else:
+            import psycopg
+
+            self.url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + name
+            with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+                self.size = admin.execute(f"SELECT pg_database_size('{name}')").fetchone()[0]
+
+    def drop(self) -> None:
+        pass  # kept: built by another run
+
+
+def build(writers: list, gen: Generator) -> None:
+    """Generate the rows once, in batches, and write them to every backend."""
+    all_keys, all_ids = [], []
+    for lo in range(0, gen.n, BATCH):
+        hi = min(lo + BATCH, gen.n)
+        by_format = {}
+        for writer in writers:
+            if writer.iso_times not in by_format:
+                by_format[writer.iso_times] = gen.rows(lo, hi, iso_times=writer.iso_times)
+            articles, signatures, keys, ids = by_format[writer.iso_times]
+            writer.write(articles, signatures)
+        all_keys.append(keys)
+        all_ids.append(ids)
+        _progress(hi, gen.n)
+    keys, ids = np.concatenate(all_keys), np.concatenate(all_ids)
+    order = np.lexsort((ids, keys))
+    for writer in writers:
+        writer.size = writer.finish(keys, ids, order)
     print(file=sys.stderr)
 
 
-def _progress(label: str, done: int, total: int) -> None:
-    print(f"\r  building {label}: {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
+def _progress(done: int, total: int) -> None:
+    print(f"\r  building: {done:,}/{total:,}", end="", file=sys.stderr, flush=True)
 
 
 def pg_database(name: str) -> str:
@@ -410,6 +474,8 @@ def main() -> None:
     parser.add_argument("--raw-kb-large", type=int, default=2, help="raw_html KB above 200k articles (disk)")
     parser.add_argument("--workdir", default=str(REPO / "bench" / "out" / "history"))
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure databases kept by an earlier --keep run instead of building them")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     backends = args.backends.split(",")
@@ -418,61 +484,51 @@ def main() -> None:
     end = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
     print(f"history_scale: sizes {sizes}, backends {backends}, crawl of sample site {args.site!r}")
 
+    baselines = {}
     for backend in backends:
-        print(f"\n{backend}")
         if backend == "sqlite":
             empty_path = work / "empty.db"
-            for suffix in ("", "-wal", "-shm"):
+            for suffix in ("", "-wal", "-shm", ".lock"):
                 Path(f"{empty_path}{suffix}").unlink(missing_ok=True)
             empty_url = f"sqlite:///{empty_path}"
         else:
             empty_url = pg_database("nc_history_empty")
         upgrade(empty_url)
-        base = crawl(empty_url, args.site)
-        show("empty database", base)
-        for n in sizes:
-            raw_kb = args.raw_kb if n <= 200_000 else args.raw_kb_large
-            gen = Generator(n, end, raw_kb)
-            started = time.monotonic()
-            if backend == "sqlite":
-                path = work / f"history-{n}.db"
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-                build_sqlite(path, gen)
-                url = f"sqlite:///{path}"
-                size = path.stat().st_size
-            else:
-                name = f"nc_history_{n}"
-                url = pg_database(name)
-                build_postgres(url, gen)
-                import psycopg
+        baselines[backend] = crawl(empty_url, args.site)
+        show(f"{backend}, empty database", baselines[backend])
+        if backend == "postgresql" and not args.keep:
+            drop_pg_database("nc_history_empty")
 
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    size = conn.execute(f"SELECT pg_database_size('{name}')").fetchone()[0]
-            print(f"  built {n:,} articles (raw_html {raw_kb} KB) in {time.monotonic() - started:.0f} s: "
-                  f"{size / 1e9:.1f} GB", flush=True)
-            result = crawl(url, args.site)
-            show(f"{n:,} articles", result, base)
+    for n in sizes:
+        raw_kb = args.raw_kb if n <= 200_000 else args.raw_kb_large
+        gen = None if args.reuse else Generator(n, end, raw_kb)
+        started = time.monotonic()
+        if args.reuse:
+            writers = [Kept(work / f"history-{n}.db", f"nc_history_{n}", backend) for backend in backends]
+        else:
+            writers = [SqliteWriter(work / f"history-{n}.db", gen) if backend == "sqlite"
+                       else PostgresWriter(f"nc_history_{n}", gen) for backend in backends]
+            build(writers, gen)
+        print(f"\n{n:,} articles (raw_html {raw_kb} KB) built in {time.monotonic() - started:.0f} s: "
+              + ", ".join(f"{b} {w.size / 1e9:.1f} GB" for b, w in zip(backends, writers)), flush=True)
+        del gen
+        for backend, writer in zip(backends, writers):
+            result = crawl(writer.url, args.site)
+            show(f"{backend}, {n:,} articles", result, baselines[backend])
             for line in result["stdout"].splitlines():
                 if line.startswith(("Dedupe index", "Crawl ")):
                     print(f"    {line}")
             if n == max(sizes):
                 day = (end - dt.timedelta(days=1)).isoformat()
-                show("  status", measure([NEWSCRAWL, "status", "--db", url]))
-                show("  report", measure([NEWSCRAWL, "report", "--db", url, "-o", str(work / "report.html")]))
-                export = measure([NEWSCRAWL, "export", "--db", url, "--since", day, "-o", str(work / "day.jsonl")])
+                show("  status", measure([NEWSCRAWL, "status", "--db", writer.url]))
+                show("  report", measure([NEWSCRAWL, "report", "--db", writer.url, "-o", str(work / "report.html")]))
+                export = measure([NEWSCRAWL, "export", "--db", writer.url, "--since", day,
+                                  "-o", str(work / "day.jsonl")])
                 show("  export --since one day", export)
                 print(f"    {export['stderr'].strip().splitlines()[-1] if export['stderr'].strip() else ''}")
             if not args.keep:
-                if backend == "sqlite":
-                    for suffix in ("", "-wal", "-shm", ".lock"):
-                        Path(f"{path}{suffix}").unlink(missing_ok=True)
-                else:
-                    drop_pg_database(f"nc_history_{n}")
-            del gen
-        if backend == "postgresql" and not args.keep:
-            drop_pg_database("nc_history_empty")
-    if not args.keep:
+                writer.drop()
+    if not args.keep and not args.reuse:
         shutil.rmtree(work, ignore_errors=True)
 
 
