@@ -205,3 +205,21 @@ def test_cron_runs_with_the_windowed_index_group_as_one_in_memory_index(sqlite_u
     assert all(ids[r.key] not in store.deduper for r in records
                if r.published_at < start - dt.timedelta(days=2) and expected[r.key].dup_group_id == r.key
                and expected[r.key].story_id == r.key)
+
+
+def test_an_upgrade_killed_half_way_on_sqlite_is_finished_by_the_next(sqlite_url):
+    """SQLite commits DDL at once: a run killed during the 0017 upgrade leaves the new table and
+    some columns behind, and the next run's upgrade must finish, not fail on "already exists"."""
+    from sqlalchemy import text
+
+    upgrade(sqlite_url, "0005")
+    engine = make_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE article_bands (band_key INTEGER NOT NULL, article_id INTEGER NOT NULL, "
+                          "CONSTRAINT pk_article_bands PRIMARY KEY (band_key, article_id)) WITHOUT ROWID"))
+        conn.execute(text("ALTER TABLE article_signatures ADD COLUMN window_time DATETIME"))
+    engine.dispose()
+    upgrade(sqlite_url)
+    original = save(ArticleStore(engine), "original", WIRE, NOW - dt.timedelta(days=100))
+    assert save(ArticleStore(engine), "copy", WIRE + "\nFollow us.", NOW).dup_group_id == original.article_id
+    engine.dispose()
