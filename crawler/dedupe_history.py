@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -45,6 +46,7 @@ from models import Article, ArticleBand, ArticleSignature
 logger = logging.getLogger(__name__)
 
 _ID_BATCH = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+_SLICE_SECONDS = 86400.0  # the window is read a day at a time
 
 
 def window_hours(settings: DedupeSettings) -> float:
@@ -121,12 +123,21 @@ class DedupeHistory:
 
     def _load_range(self, session: Session, start: float, end: float) -> None:
         for lo, hi in self._uncovered(start, end):
-            query = select(*_COLUMNS).where(ArticleSignature.window_time >= _datetime(lo))
-            if hi != math.inf:
-                query = query.where(ArticleSignature.window_time < _datetime(hi))
-            # No ORDER BY: SQLite would scan the table in id order rather than sort the range
-            # (the rows are loaded in id order anyway).
-            self._load_rows(session, session.execute(query).all(), index=True)
+            # A day at a time, so that only a day's rows are held at once beside the index.
+            # (An open end is closed a day past now: later times are the rare bad dates.)
+            cursor = lo
+            while cursor < hi:
+                step = cursor + _SLICE_SECONDS
+                if hi == math.inf and cursor > time.time() + _SLICE_SECONDS:
+                    step = math.inf
+                step = min(step, hi)
+                query = select(*_COLUMNS).where(ArticleSignature.window_time >= _datetime(cursor))
+                if step != math.inf:
+                    query = query.where(ArticleSignature.window_time < _datetime(step))
+                # No ORDER BY: SQLite would rather scan the table in id order than sort the
+                # range (the rows are loaded in id order anyway).
+                self._load_rows(session, session.execute(query).all(), index=True)
+                cursor = step
             self._cover(lo, hi)
 
     def _uncovered(self, start: float, end: float) -> list[tuple[float, float]]:
