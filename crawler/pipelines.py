@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from scrapy.exceptions import DropItem
@@ -153,7 +154,9 @@ class StoragePipeline:
         logger.info("Storing articles in %s", redact(self.database_url))
 
     def _open_store(self) -> None:
+        started = time.monotonic()
         self.store = store_from_settings(self.engine, self.settings, self.pool.offload(dedupe_settings(self.settings)))
+        self.stats.set_value("newscrawl/dedupe/window_load_seconds", round(time.monotonic() - started, 2))
         recleaned = self.store.reclean_pending()
         if recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", recleaned)
