@@ -456,6 +456,31 @@ def crawl(db_url: str, site_slug: str) -> dict:
     return result
 
 
+def known_urls(db_url: str, n: int) -> None:
+    """Known-URL state: the per-listing check (KnownUrls) against loading every stored URL
+    into a set (what the spider did before), in child processes, time and peak RSS."""
+    peak = '[int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0]'
+    code_check = (
+        "import sys,time; from sqlalchemy import create_engine, text; from crawler.incremental import KnownUrls\n"
+        "e=create_engine(sys.argv[1]); step=max({n} // 1000, 1)\n"
+        "with e.connect() as c: urls=[u for (u,) in c.execute(text(f'SELECT url FROM articles WHERE id % {step} = 0'))]\n"
+        "e.dispose(); urls=urls[:1000] + [f'https://new.example/{k}' for k in range(1000)]\n"
+        "t=time.perf_counter(); known=KnownUrls(sys.argv[1]); known.prefetch(urls); hits=sum(u in known for u in urls)\n"
+        "print(f'{time.perf_counter()-t:.3f} {PEAK} {hits}')"
+    ).replace("{n}", str(n)).replace("{PEAK}", "{" + peak + "}")
+    code_set = (
+        "import sys,time; from crawler.incremental import load_state\n"
+        "t=time.perf_counter(); known,_=load_state(sys.argv[1], True)\n"
+        "print(f'{time.perf_counter()-t:.3f} {PEAK} {len(known)}')"
+    ).replace("{PEAK}", "{" + peak + "}")
+    for label, code in (("check 2,000 links (KnownUrls.prefetch)", code_check), ("load every stored URL (a set)", code_set)):
+        out = subprocess.run([sys.executable, "-c", code, db_url], capture_output=True, text=True, cwd=REPO)
+        seconds, rss, count = (out.stdout.split() + ["?", "?", "?"])[:3]
+        print(f"  known URLs: {label:<40} {seconds:>7} s  process peak RSS {rss:>5} MB  ({count} known)", flush=True)
+        if out.returncode:
+            print("    " + (out.stderr.strip().splitlines() or ["?"])[-1])
+
+
 def show(label: str, r: dict, base: dict | None = None) -> None:
     ratio = f"  ({r['wall'] / base['wall']:.2f}x empty)" if base else ""
     first = f"{r['first']:.2f} s" if r.get("first") is not None else "-"
@@ -474,6 +499,7 @@ def main() -> None:
     parser.add_argument("--raw-kb-large", type=int, default=2, help="raw_html KB above 200k articles (disk)")
     parser.add_argument("--workdir", default=str(REPO / "bench" / "out" / "history"))
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--known-only", action="store_true", help="with --reuse: only the known-URL figures")
     parser.add_argument("--reuse", action="store_true",
                         help="measure databases kept by an earlier --keep run instead of building them")
     args = parser.parse_args()
@@ -485,7 +511,7 @@ def main() -> None:
     print(f"history_scale: sizes {sizes}, backends {backends}, crawl of sample site {args.site!r}")
 
     baselines = {}
-    for backend in backends:
+    for backend in backends if not args.known_only else ():
         if backend == "sqlite":
             empty_path = work / "empty.db"
             for suffix in ("", "-wal", "-shm", ".lock"):
@@ -513,6 +539,9 @@ def main() -> None:
               + ", ".join(f"{b} {w.size / 1e9:.1f} GB" for b, w in zip(backends, writers)), flush=True)
         del gen
         for backend, writer in zip(backends, writers):
+            if args.known_only:
+                known_urls(writer.url, n)
+                continue
             result = crawl(writer.url, args.site)
             show(f"{backend}, {n:,} articles", result, baselines[backend])
             for line in result["stdout"].splitlines():
@@ -526,6 +555,7 @@ def main() -> None:
                                   "-o", str(work / "day.jsonl")])
                 show("  export --since one day", export)
                 print(f"    {export['stderr'].strip().splitlines()[-1] if export['stderr'].strip() else ''}")
+                known_urls(writer.url, n)
             if not args.keep:
                 writer.drop()
     if not args.keep and not args.reuse:
