@@ -26,6 +26,7 @@ re-sign an article whose stored signature was made with other settings).
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session
 from dedupe import DedupeSettings, Deduper, minhash_from_bytes
 from dedupe.grouping import DocumentRecord, Signature
 from dedupe.index import band_keys, candidate_params
+from dedupe.signature import permutations
 from models import Article, ArticleBand, ArticleSignature
 
 logger = logging.getLogger(__name__)
@@ -220,13 +222,38 @@ class DedupeHistory:
         extra = [rep for rep in representatives.values() if rep not in batch and rep not in deduper]
         if extra:
             batch.update((row.article_id, row) for row in self._rows_by_id(session, extra))
-        for article_id in sorted(batch):
-            row = batch[article_id]
-            sig, group, story = self._signature(session, row)
-            deduper.load(article_id, sig, group, story, index=index)
+        ordered = [batch[article_id] for article_id in sorted(batch)]
+        loaded = [self._signature(session, row) for row in ordered]
+        story_minhashes = self._story_minhashes([sig for sig, _, _ in loaded])
+        for row, (sig, group, story), story_minhash in zip(ordered, loaded, story_minhashes):
+            if story_minhash is not None and sig.story_minhash is None:
+                sig = dataclasses.replace(sig, story_minhash=story_minhash)
+            deduper.load(row.article_id, sig, group, story, index=index)
         for group, rep in representatives.items():
             if group != rep:
                 deduper.set_representative(group, rep)
+
+    def _story_minhashes(self, sigs: list[Signature]) -> list[np.ndarray | None]:
+        """The MinHash of each signature's story terms, for the story index, all at once:
+        ``minhash_values(terms, story_num_perm, seed + 1)`` per signature costs more than
+        the rest of loading it. A term set is padded with its own first term, which leaves
+        its minimum, hence its MinHash, unchanged."""
+        s = self.settings
+        width = max((len(sig.terms) for sig in sigs), default=0)
+        if not width:
+            return [None] * len(sigs)
+        padded = np.empty((len(sigs), width), dtype=np.uint64)
+        for i, sig in enumerate(sigs):
+            if len(sig.terms):
+                padded[i, :len(sig.terms)] = sig.terms
+                padded[i, len(sig.terms):] = sig.terms[0]
+            else:
+                padded[i] = 0
+        a, b = permutations(s.story_num_perm, s.seed + 1)
+        with np.errstate(over="ignore"):  # arithmetic mod 2**64, as in minhash_values
+            values = ((a[None, :, None] * padded[:, None, :] + b[None, :, None]) >> np.uint64(32)).min(axis=2)
+        values = values.astype(np.uint32)
+        return [values[i] if len(sig.terms) else None for i, sig in enumerate(sigs)]
 
     @staticmethod
     def _representatives(session: Session, groups: set[int]) -> dict[int, int]:

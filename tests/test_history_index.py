@@ -223,3 +223,21 @@ def test_an_upgrade_killed_half_way_on_sqlite_is_finished_by_the_next(sqlite_url
     original = save(ArticleStore(engine), "original", WIRE, NOW - dt.timedelta(days=100))
     assert save(ArticleStore(engine), "copy", WIRE + "\nFollow us.", NOW).dup_group_id == original.article_id
     engine.dispose()
+
+
+def test_story_minhashes_computed_at_once_equal_one_by_one(engine):
+    import numpy as np
+
+    from dedupe.grouping import Signature
+    from dedupe.signature import minhash_values
+
+    store = ArticleStore(engine)
+    rng = np.random.default_rng(7)
+    sigs = [Signature(None, np.sort(rng.integers(0, 2**32, n, dtype=np.uint32)), np.ones(n, np.float32), "0" * 64,
+                      None, None) for n in (24, 5, 1, 0, 17)]
+    s = store.deduper.settings
+    for sig, values in zip(sigs, store.history._story_minhashes(sigs)):
+        if len(sig.terms):
+            assert np.array_equal(values, minhash_values(sig.terms.astype(np.uint64), s.story_num_perm, s.seed + 1))
+        else:
+            assert values is None
