@@ -154,6 +154,10 @@ class _Column:
         return sum(c.nbytes for c in self.chunks)
 
 
+_MASK64 = (1 << 64) - 1
+_FIBONACCI = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd
+
+
 class _Slots:
     """Document numbers by a hash, in open addressing (linear probing) on an int32
     table kept at most 5/8 full: 6.4-12.8 bytes per document, where a dict entry
@@ -173,9 +177,16 @@ class _Slots:
                 self._place(old_hash, old_number)
         self._place(h, number)
 
+    def _slot(self, h: int) -> int:
+        """Fibonacci hashing: the top bits of ``h`` times 2**64/φ. Taking ``h``'s low bits
+        instead (h & mask) puts consecutive integer keys (article ids) in consecutive
+        slots: loaded out of order, as the dedupe window is, they form one long run,
+        and every lookup of a key not in the table walks it to its end."""
+        return (((h & _MASK64) * _FIBONACCI) & _MASK64) >> (65 - len(self.table).bit_length())
+
     def _place(self, h: int, number: int) -> None:
         table, mask = self.table, len(self.table) - 1
-        i = h & mask
+        i = self._slot(h)
         while table[i] >= 0:
             i = (i + 1) & mask
         table[i] = number
@@ -183,7 +194,7 @@ class _Slots:
     def probe(self, h: int):
         """The numbers in ``h``'s probe run (a superset of those added with ``h``)."""
         table, mask = self.table, len(self.table) - 1
-        i = h & mask
+        i = self._slot(h)
         while (number := int(table[i])) >= 0:
             yield number
             i = (i + 1) & mask
