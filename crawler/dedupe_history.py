@@ -225,10 +225,11 @@ class DedupeHistory:
         ordered = [batch[article_id] for article_id in sorted(batch)]
         loaded = [self._signature(session, row) for row in ordered]
         story_minhashes = self._story_minhashes([sig for sig, _, _ in loaded])
-        for row, (sig, group, story), story_minhash in zip(ordered, loaded, story_minhashes):
-            if story_minhash is not None and sig.story_minhash is None:
-                sig = dataclasses.replace(sig, story_minhash=story_minhash)
-            deduper.load(row.article_id, sig, group, story, index=index)
+        sigs = [sig if story_minhash is None or sig.story_minhash is not None
+                else dataclasses.replace(sig, story_minhash=story_minhash)
+                for (sig, _, _), story_minhash in zip(loaded, story_minhashes)]
+        deduper.load_many([row.article_id for row in ordered], sigs, [group for _, group, _ in loaded],
+                          [story for _, _, story in loaded], index=index)
         for group, rep in representatives.items():
             if group != rep:
                 deduper.set_representative(group, rep)
