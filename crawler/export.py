@@ -81,7 +81,10 @@ def build_query(filters: ExportFilters | None = None) -> Select:
     view = clean_articles.c
     query = select(clean_articles)
     if filters.since is not None:
-        query = query.where(view.published_at >= filters.since)
+        # As a subquery on the published_at index: with "published_at >= :since ORDER BY id"
+        # SQLite scans the whole table in id order (32 s for one day of 1M articles) rather
+        # than sort the range it can find in the index.
+        query = query.where(view.id.in_(select(view.id).where(view.published_at >= filters.since).scalar_subquery()))
     if filters.sites:
         query = query.where(view.site.in_(filters.sites))
     if filters.story_id is not None:

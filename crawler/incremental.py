@@ -1,14 +1,17 @@
 """What earlier runs left for this one: stored URLs and feed/sitemap validators.
 
-Read once when the spider starts (in a worker thread, off the reactor) and
-written once when it closes. A run killed before closing loses only its new
+Validators are read once when the spider starts (in a worker thread, off the
+reactor: O(feeds and sitemaps), not O(articles)) and written once when it
+closes; stored URLs are checked against the database as links are found
+(:class:`KnownUrls`). A run killed before closing loses only its new
 validators, so the next run fetches those feeds in full: the safe direction.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -63,3 +66,50 @@ def save_validators(database_url: str, validators: dict[str, tuple[str | None, s
             ))
     finally:
         engine.dispose()
+
+
+class KnownUrls:
+    """URLs of stored articles (fetched and canonical), checked against the database
+    as links are found, instead of loading every stored URL at start (at 1M
+    articles, a set of them takes about 1 GB).
+
+    ``url in known`` asks the database once per URL not asked before (an index
+    lookup: ``canonical_url`` is unique, ``url`` has its own index); ``prefetch``
+    asks for a whole listing or sitemap in batches first. Answers are kept for the
+    run, so memory grows with the URLs this run meets, not with history.
+    Start-up cost: none (the engine connects on first use)."""
+
+    BATCH = 500  # URLs per query: under SQLite's and PostgreSQL's parameter limits
+
+    def __init__(self, database_url: str | None) -> None:
+        self._engine: Engine | None = make_engine(database_url) if database_url else None
+        self._answers: dict[str, bool] = {}
+
+    def prefetch(self, urls: Iterable[str | None]) -> None:
+        """Look up every URL of ``urls`` not looked up yet, in a few queries."""
+        todo = list({url for url in urls if url and url not in self._answers})
+        if self._engine is None:
+            return
+        for i in range(0, len(todo), self.BATCH):
+            chunk = todo[i:i + self.BATCH]
+            found: set[str] = set()
+            with Session(self._engine) as session:
+                for url, canonical in session.execute(
+                        select(Article.url, Article.canonical_url)
+                        .where(or_(Article.url.in_(chunk), Article.canonical_url.in_(chunk)))):
+                    found.add(url)
+                    found.add(canonical)
+            for url in chunk:
+                self._answers[url] = url in found
+
+    def __contains__(self, url: object) -> bool:
+        if not isinstance(url, str) or not url or self._engine is None:
+            return False
+        if url not in self._answers:
+            self.prefetch([url])
+        return self._answers[url]
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

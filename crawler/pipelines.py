@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from scrapy.exceptions import DropItem
@@ -145,6 +146,7 @@ class StoragePipeline:
         self.stats = stats
         self.pool = pool
         self.store: ArticleStore | None = None
+        self._opened = None  # the storage thread's start-up (a Future)
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="newscrawl-store")
         self.crawler = crawler
         self._stopping = False
@@ -155,20 +157,40 @@ class StoragePipeline:
                    workers.ExtractionPool.for_crawler(crawler), crawler)
 
     def open_spider(self):
+        """Start-up, in order: the schema check (reads the Alembic revision: O(1) when at
+        head), the extraction workers, then the store in the storage thread: the dedupe
+        window, O(articles in the window), and pending re-cleaning, O(sites + articles
+        behind) (see ArticleStore). Every save queues behind that in the same thread, so
+        the crawl's first requests do not wait for it."""
         upgrade(self.database_url)
         self.engine = make_engine(self.database_url)
         runlock.guard_engine(self.engine, self.database_url)  # stop storing if the run lock is lost
         # Re-cleaning and re-signing run in the extraction workers too, off this process.
         self.pool.start()
+        self._opened = self.writer.submit(self._open_store)
+        logger.info("Storing articles in %s", redact(self.database_url))
+
+    def _open_store(self) -> None:
+        started = time.monotonic()
         self.store = store_from_settings(self.engine, self.settings, self.pool.offload(dedupe_settings(self.settings)))
+        self.stats.set_value("newscrawl/dedupe/window_load_seconds", round(time.monotonic() - started, 2))
         recleaned = self.store.reclean_pending()
         if recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", recleaned)
-        logger.info("Storing articles in %s", redact(self.database_url))
+
+    def _save(self, **fields):
+        """In the storage thread, after ``_open_store`` (the thread runs one task at a time, in order)."""
+        if self.store is None:
+            self._opened.result()  # raises what failed the store's start-up
+        return self.store.save(**fields)
 
     def close_spider(self):
         self.writer.shutdown(wait=True)
         if self.store is not None:
+            articles, nbytes = self.store.index_size()
+            self.stats.set_value("newscrawl/dedupe/index_articles", articles)
+            self.stats.set_value("newscrawl/dedupe/index_bytes", nbytes)
+            self.stats.set_value("newscrawl/dedupe/window_hours", self.store.history.window / 3600)
             self.engine.dispose()
 
     async def process_item(self, item):
@@ -176,7 +198,7 @@ class StoragePipeline:
             return item
         try:
             future = self.writer.submit(
-                dbretry.retrying(self.store.save, self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS")),
+                dbretry.retrying(self._save, self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS")),
                 url=item.url,
                 canonical_url=item.canonical_url,
                 site=item.site,

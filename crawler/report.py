@@ -35,6 +35,15 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
         print(f"Disallowed by robots.txt: {robots}", file=out)
     for error in report.errors:
         print(f"Error: {error}", file=out)
+    if "newscrawl/dedupe/index_articles" in report.stats:
+        print(
+            f"Dedupe index: {report.count('newscrawl/dedupe/index_articles')} articles "
+            f"(the window of ±{report.stats.get('newscrawl/dedupe/window_hours', 0) / 24:.0f} days around the "
+            f"articles stored, and older copies they matched), "
+            f"{report.count('newscrawl/dedupe/index_bytes') / 1e6:.1f} MB; "
+            f"the window loaded in {report.stats.get('newscrawl/dedupe/window_load_seconds', 0):.1f} s",
+            file=out,
+        )
     with Session(engine) as session:
         articles = session.scalar(select(func.count()).select_from(Article)) or 0
         sites = session.scalar(select(func.count(func.distinct(Article.site)))) or 0

@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +23,8 @@ from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
 from crawler.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
 from crawler.titles import strip_learned_affixes
-from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
+from crawler.dedupe_history import DedupeHistory, record_of, write_band_keys
+from dedupe import DedupeSettings, content_hash, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature, SiteProfile
 
@@ -82,70 +82,31 @@ class ArticleStore:
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
         self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
-        self._load_index()
-
-    def _load_index(self) -> None:
-        """Rebuild the in-memory index from stored signatures (no re-hashing).
-
-        Signatures made with other settings or an older scheme are recomputed
-        from the stored text and saved, once."""
-        query = (
-            select(Article, ArticleSignature)
-            .outerjoin(ArticleSignature, ArticleSignature.article_id == Article.id)
-            .order_by(Article.id)
-        )
-        canonical: list[tuple[int, int]] = []
-        with Session(self.engine) as session, session.begin():
-            for row, stored in session.execute(query):
-                sig = self._signature_from_row(row, stored)
-                if sig is None:
-                    sig = self.deduper.signature(self._record(row))
-                    self._store_signature(session, row.id, sig)
-                group = row.dup_group_id or row.id
-                self.deduper.load(row.id, sig, group, row.story_id or group)
-                if row.is_canonical and group != row.id:
-                    canonical.append((group, row.id))
-        for group, representative in canonical:
-            self.deduper.set_representative(group, representative)
-        logger.info("Loaded %d stored articles into the dedupe index", len(self.deduper))
+        self.history = DedupeHistory(engine, self.deduper, self._resign)
+        self.history.load_window()
 
     def _lookup(self, keys: list) -> list[tuple]:
-        """Articles another worker indexed in the shared (Redis) index."""
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(Article, ArticleSignature)
-                .join(ArticleSignature, ArticleSignature.article_id == Article.id)
-                .where(Article.id.in_([int(k) for k in keys]))
-            ).all()
-            found = []
-            for row, stored in rows:
-                sig = self._signature_from_row(row, stored)
-                if sig is not None:
-                    group = row.dup_group_id or row.id
-                    found.append((row.id, sig, group, row.story_id or group))
-            return found
+        """Articles another worker indexed in the shared (Redis) index: loaded here, with the
+        founders and representatives their groups refer to, so nothing is left to return."""
+        with Session(self.engine) as session, session.begin():
+            self.history.load_ids(session, [int(k) for k in keys], index=False)
+        return []
+
+    def _resign(self, session: Session, article_id: int) -> tuple[Signature, int, int]:
+        """Sign a stored article again (its signature was made with other settings) and store it."""
+        row = session.get(Article, article_id)
+        sig = self.deduper.signature(self._record(row))
+        self._store_signature(session, row, sig)
+        group = row.dup_group_id or row.id
+        return sig, group, row.story_id or group
+
+    def index_size(self) -> tuple[int, int]:
+        """(articles in the in-memory dedupe index, bytes of its arrays)."""
+        return len(self.deduper), self.deduper.index_nbytes()
 
     @staticmethod
     def _record(row: Article) -> DocumentRecord:
-        return DocumentRecord(row.id, row.text, row.published_at, row.fetched_at, row.title, row.language)
-
-    def _signature_from_row(self, row: Article, stored: ArticleSignature | None) -> Signature | None:
-        s = self.deduper.settings
-        if stored is None or stored.story_terms is None or (
-            stored.scheme, stored.num_perm, stored.seed, stored.shingle_size
-        ) != (s.scheme, s.num_perm, s.seed, s.shingle_size):
-            return None
-        minhash = minhash_from_bytes(stored.minhash) if stored.minhash else None
-        published = row.published_at.timestamp() if row.published_at else None
-        fetched = row.fetched_at.timestamp() if row.fetched_at else None
-        return Signature(
-            minhash,
-            np.frombuffer(stored.story_terms, dtype="<u4").astype(np.uint32),
-            np.frombuffer(stored.story_weights, dtype="<f4").astype(np.float32),
-            row.content_hash,
-            published if published is not None else fetched,
-            fetched,
-        )
+        return record_of(row)
 
     # --- cleaning ----------------------------------------------------------------
 
@@ -230,6 +191,7 @@ class ArticleStore:
                 # in two sections) repeats all of its blocks and teaches nothing. Otherwise
                 # count this page's blocks first, so that a block crossing the threshold on
                 # this page is removed from this page too.
+                self.history.prepare(session, signature)  # stored copies from all history, into the index
                 if self.deduper.copy_of(signature) is None:
                     newly = self.boilerplate.observe(
                         session, site, article.blocks + article.title_affix_blocks,
@@ -249,16 +211,17 @@ class ArticleStore:
             if existing is not None:
                 # An edited article keeps its groups; its signature follows its text.
                 updated_sig = self._sign(self._record(row))
-                self._store_signature(session, row.id, updated_sig)
+                self._store_signature(session, row, updated_sig)
                 result = SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id)
             else:
                 session.add(row)
                 session.flush()  # assigns row.id inside the transaction
-                if signature is None or cleaned.text != article.text:
+                if cleaned.text != article.text:
                     signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
+                    self.history.prepare(session, signature, exclude=row.id)
                 assignment = self.deduper.assign(self._record(row), signature)
                 self._apply_assignment(session, row, assignment)
-                self._store_signature(session, row.id, assignment.signature, new=True)
+                self._store_signature(session, row, assignment.signature, new=True)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
                 if self.deduper.shared:
                     # Index before our commit releases the lock, so that the next worker to
@@ -326,10 +289,11 @@ class ArticleStore:
             if previous is not None:
                 previous.is_canonical = False
 
-    def _store_signature(self, session: Session, article_id: int, sig: Signature, new: bool = False) -> None:
-        """Write ``sig`` for the article; ``new``: the article was inserted in this session, so
-        it has no signature row yet (and no query is needed to find out)."""
-        existing = None if new else session.get(ArticleSignature, article_id)
+    def _store_signature(self, session: Session, row: Article, sig: Signature, new: bool = False) -> None:
+        """Write ``sig`` for the article ``row`` (its groups assigned), with its band keys and the
+        fields the windowed index loads with (``dedupe_history``); ``new``: the article was
+        inserted in this session, so it has no signature row yet (and no query is needed to find out)."""
+        existing = None if new else session.get(ArticleSignature, row.id)
         s = self.deduper.settings
         values = dict(
             scheme=s.scheme, num_perm=s.num_perm, seed=s.seed, shingle_size=s.shingle_size,
@@ -337,12 +301,18 @@ class ArticleStore:
             minhash=minhash_to_bytes(sig.minhash, s.seed) if sig.minhash is not None else b"",
             story_terms=sig.terms.astype("<u4").tobytes(),
             story_weights=sig.weights.astype("<f4").tobytes(),
+            window_time=row.published_at or row.fetched_at,
+            fetched_at=row.fetched_at,
+            content_hash=row.content_hash,
+            dup_group_id=row.dup_group_id,
+            story_id=row.story_id,
         )
         if existing is None:
-            session.add(ArticleSignature(article_id=article_id, **values))
+            session.add(ArticleSignature(article_id=row.id, **values))
         else:
             for key, value in values.items():
                 setattr(existing, key, value)
+        write_band_keys(session, row.id, sig.minhash, s)
 
     # --- re-deriving text from raw HTML ------------------------------------------
 
@@ -360,15 +330,26 @@ class ArticleStore:
         page crossing the threshold; the re-cleaning of older articles follows
         in their own transactions. Articles still cleaned with an older version
         are caught up here, at the start of the next run.
+
+        Cost: one query per site with learned boilerplate, each a range of the
+        (site, boilerplate_version) index: O(sites + articles behind), not
+        O(stored articles).
         """
         changed = 0
+        behind = []
         with Session(self.engine) as session:
-            behind = session.execute(
-                select(Article.id, Article.site, Article.block_hashes)
-                .join(SiteProfile, SiteProfile.site == Article.site)
-                .where(Article.boilerplate_version < SiteProfile.boilerplate_version)
-                .order_by(Article.id)
+            profiles = session.execute(
+                select(SiteProfile.site, SiteProfile.boilerplate_version).where(SiteProfile.boilerplate_version > 0)
             ).all()
+            for site, version in profiles:
+                ids = session.scalars(
+                    select(Article.id).where(Article.site == site, Article.boilerplate_version < version)
+                ).all()
+                for i in range(0, len(ids), 500):
+                    behind += session.execute(
+                        select(Article.id, Article.site, Article.block_hashes).where(Article.id.in_(ids[i:i + 500]))
+                    ).all()
+        behind.sort()
         for article_id, site, hashes in behind:
             with Session(self.engine) as session:
                 learned = self.boilerplate.learned(session, site)
@@ -418,7 +399,7 @@ class ArticleStore:
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, row.site))
             if changed:
                 new_sig = self._sign(self._record(row))
-                self._store_signature(session, row.id, new_sig)
+                self._store_signature(session, row, new_sig)
                 group = row.dup_group_id or row.id
                 story = row.story_id or group
         if changed:

@@ -79,11 +79,49 @@ class ArticleSignature(Base):
     # Story representation: salient-term hashes (uint32, little-endian) and their weights (float32).
     story_terms: Mapped[bytes | None] = mapped_column(LargeBinary)
     story_weights: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Copies of the article's fields that the dedupe index is loaded with, so that loading
+    # it reads this narrow table only. (SQLite reads a row's columns in order: reaching
+    # any articles column after raw_html reads the whole compressed page.)
+    # ``window_time`` is the publication time, else the fetch time: what the dedupe
+    # window is measured on. Groups never change once assigned, so the copies stay true.
+    window_time: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    dup_group_id: Mapped[int | None] = mapped_column(Integer)
+    story_id: Mapped[int | None] = mapped_column(Integer)
 
     article: Mapped[Article] = relationship(back_populates="signature")
 
 
+class ArticleBand(Base):
+    """The MinHash LSH band keys of every stored article, for near-duplicate lookups
+    across all history (the in-memory index holds only the dedupe window).
+
+    One row per band of an article's MinHash (``dedupe.index.band_keys``: 32-bit keys,
+    stored as signed integers). A new article's keys are looked up here; every
+    candidate is verified on its stored signature. Rows of an edited article's old
+    text stay behind (only making it a candidate where it no longer belongs), as in
+    the in-memory index; there is no foreign key, so that they cost no second index.
+    """
+
+    __tablename__ = "article_bands"
+    __table_args__ = {"sqlite_with_rowid": False}  # the primary key is the table: half the size
+
+    band_key: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 Index("ix_articles_site_published_at", Article.site, Article.published_at)
+# Known-URL checks: a hash index on PostgreSQL, where a B-tree refuses entries over ~2.7 KB.
+Index("ix_articles_url", Article.url, postgresql_using="hash")
+# Start-up and reporting queries answered from an index alone, without reading article rows
+# (on SQLite, reaching a column after raw_html reads the compressed page): pending
+# re-cleaning per site, per-site health (status, report), a group's representative, story
+# sizes and times (report). Few, because building each reads the whole table once.
+Index("ix_articles_site_boilerplate_version_fetched_at_published_at",
+      Article.site, Article.boilerplate_version, Article.fetched_at, Article.published_at)
+Index("ix_articles_dup_group_id_is_canonical", Article.dup_group_id, Article.is_canonical)
+Index("ix_articles_story_id_published_at_fetched_at", Article.story_id, Article.published_at, Article.fetched_at)
 
 
 class SiteProfile(Base):

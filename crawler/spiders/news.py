@@ -44,7 +44,7 @@ from crawler.extract import ExtractionError, parse_datetime
 from crawler.pipelines import dedupe_settings, extraction_options
 from crawler.readpage import PageReading, read_page
 from crawler.workers import ExtractionPool, read_and_sign
-from crawler.incremental import load_state, save_validators
+from crawler.incremental import KnownUrls, load_state, save_validators
 from crawler.items import PageItem
 from crawler.deadends import DeadEndError
 from crawler.middlewares import BadSchemeError, PrivateAddressError
@@ -167,7 +167,7 @@ class NewsSpider(scrapy.Spider):
             raise ValueError("the news spider needs start URLs: -a urls=URL,URL or -a sites_file=FILE")
         self.start_url_list = start
         self._seen_canonical: set[str] = set()
-        self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
+        self.known_urls = KnownUrls(None)  # stored by earlier runs: not fetched again unless refresh
         self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
         # Feeds and sitemaps with an entry whose fetch failed: their validators are not saved,
@@ -179,12 +179,9 @@ class NewsSpider(scrapy.Spider):
     async def start(self):
         self.pool.start()
         # Read what earlier runs stored in a worker thread: the reactor keeps running.
-        self.known_urls, self.validators = await asyncio.to_thread(
-            load_state, self.database_url, not self.refresh
-        )
-        if self.known_urls:
-            logger.info("%d article URLs already stored: not fetched again (--refresh to re-fetch)",
-                        len(self.known_urls) // 2)
+        _, self.validators = await asyncio.to_thread(load_state, self.database_url, False)
+        if not self.refresh:  # stored article URLs are not fetched again (--refresh to re-fetch)
+            self.known_urls = KnownUrls(self.database_url)
         robots_done: set[str] = set()
         for url in self.start_url_list:
             site = site_of(url)
@@ -302,19 +299,23 @@ class NewsSpider(scrapy.Spider):
                         yield self._follow(url, site, "feed")
                 except ValueError as exc:  # one bad href is one skip, never the whole page
                     self._skip("bad_url", url, str(exc), fetched=False)
+            links = []
             for link in self._capped(reading.links, self.max_links_per_page, "links_per_page", response.url,
                                      "NEWSCRAWL_MAX_LINKS_PER_PAGE", site):
                 try:
                     url = self._normalise_link(link)
-                    if url in self.known_urls:
-                        self.crawler.stats.inc_value("newscrawl/skipped/known")
-                        continue
                     if url and same_site(url, site):
-                        request = self._follow(url, site, "listing")
-                        request.meta["listing_hops"] = hops + 1
-                        yield request
+                        links.append(url)
                 except ValueError as exc:
                     self._skip("bad_url", link, str(exc), fetched=False)
+            self.known_urls.prefetch(links)  # one query for the page's links, not one per link
+            for url in links:
+                if url in self.known_urls:
+                    self.crawler.stats.inc_value("newscrawl/skipped/known")
+                    continue
+                request = self._follow(url, site, "listing")
+                request.meta["listing_hops"] = hops + 1
+                yield request
             return
 
         here = canonicalize(response.url)
@@ -359,8 +360,10 @@ class NewsSpider(scrapy.Spider):
         )
 
     def _from_entries(self, response: Response, entries, site: str, via: str):
-        for entry in self._capped(entries, self.max_listing_entries, "entries_per_listing", response.url,
-                                  "NEWSCRAWL_MAX_LISTING_ENTRIES", site):
+        entries = list(self._capped(entries, self.max_listing_entries, "entries_per_listing", response.url,
+                                    "NEWSCRAWL_MAX_LISTING_ENTRIES", site))
+        self.known_urls.prefetch(self._listed_urls(response.url, entries, site))  # one query per listing
+        for entry in entries:
             try:
                 request = self._from_entry(response, entry, site, via)
             except ValueError as exc:
@@ -369,6 +372,20 @@ class NewsSpider(scrapy.Spider):
                 continue
             if request is not None:
                 yield request
+
+    @staticmethod
+    def _listed_urls(base: str, entries, site: str) -> list[str]:
+        """The canonical same-site URLs of a listing's entries, for one known-URL query;
+        an unusable entry is left out here and recorded by the loop that reads it."""
+        urls = []
+        for entry in entries:
+            try:
+                url = urljoin(base, entry.url)
+                if same_site(url, site):
+                    urls.append(canonicalize(url))
+            except ValueError:
+                continue
+        return urls
 
     def _from_entry(self, response: Response, entry, site: str, via: str) -> scrapy.Request | None:
         url = check_url(urljoin(response.url, entry.url))
@@ -444,6 +461,7 @@ class NewsSpider(scrapy.Spider):
             )
 
     def closed(self, reason: str) -> None:
+        self.known_urls.close()
         # A feed's or sitemap's validators tell the next run "nothing new here" (304). They are
         # saved only when every entry the listing gave was stored or recorded as skipped: the
         # run finished (not interrupted), nothing failed to be stored, and no entry's fetch
