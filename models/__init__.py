@@ -4,7 +4,7 @@ The ``articles`` table is a public interface read by downstream tools; every
 change to it goes through an Alembic migration (see ``alembic/``).
 """
 from models.base import Base
-from models.article import Article, ArticleSignature, CrawlRun, FetchState, SiteBlock, SiteProfile
+from models.article import Article, ArticleSignature, CrawlRun, FetchState, SiteBlock, SiteProfile, WarcFile
 from models.db import DEFAULT_DATABASE_URL, make_engine, resolve_database_url, upgrade
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FetchState",
     "SiteBlock",
     "SiteProfile",
+    "WarcFile",
     "DEFAULT_DATABASE_URL",
     "make_engine",
     "resolve_database_url",
