@@ -41,6 +41,12 @@ DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
+    # Last before the download handler: writes responses as received (NEWSCRAWL_WARC_DIR).
+    "crawler.warc.WarcWriterMiddleware": 950,
+}
+SPIDER_MIDDLEWARES = {
+    # Articles record their WARC file and offset; an ingest follows no links (crawler/warc.py).
+    "crawler.warc.ArchiveSpiderMiddleware": 800,
 }
 ADDONS = {
     "crawler.distributed.DistributedAddon": 0,
@@ -78,6 +84,13 @@ NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run
 NEWSCRAWL_MAX_FAILURE_SHARE = 0.5  # above this share of failed fetches the run is "partial" (exit 3)
 NEWSCRAWL_PROGRESS = True  # a progress line on stderr when it is a terminal (the CLI turns it off with --quiet)
 NEWSCRAWL_PROGRESS_INTERVAL = 5.0
+
+# Web archives (crawler/warc.py). NEWSCRAWL_WARC_DIR (crawl --warc DIR): write every
+# response with its request to rotating .warc.gz files of NEWSCRAWL_WARC_MAX_SIZE bytes.
+NEWSCRAWL_WARC_DIR = None
+NEWSCRAWL_WARC_MAX_SIZE = 1024 ** 3
+NEWSCRAWL_WARC_SITES = []  # ingest --site: only records of these sites
+NEWSCRAWL_WARC_INGEST = False  # set by the ingest spider: responses come from the archive
 
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
