@@ -62,7 +62,7 @@ from crawler.extract import parse_datetime
 from crawler.incremental import load_state
 from crawler.items import PageItem
 from crawler.spiders.news import NewsSpider
-from crawler.urls import canonicalize, same_site, site_of
+from crawler.urls import canonicalize, site_of
 from models import WarcFile
 from models.db import make_engine
 
@@ -182,6 +182,9 @@ def _response_record(iterator: ArchiveIterator, record, name: str | None, max_si
         return SkippedRecord("too_large_decompressed", url, offset, f"over DOWNLOAD_MAXSIZE ({max_size} B)")
     if iterator.err_count != errors_before:
         return SkippedRecord("warc_damaged", url, offset, "Content-Length does not match the record")
+    if getattr(record.raw_stream, "limit", 0) > 0:
+        # The block ended before its Content-Length: the file (or the gzip member) is cut short.
+        return SkippedRecord("warc_damaged", url, offset, f"{record.raw_stream.limit} bytes missing")
     checker = getattr(record, "digest_checker", None)
     if checker is not None and checker.passed is False:
         return SkippedRecord("warc_damaged", url, offset, "digest mismatch: " + "; ".join(checker.problems))
@@ -294,7 +297,8 @@ class WarcIngestSpider(NewsSpider):
         s = crawler.settings
         spider.max_size = s.getint("DOWNLOAD_MAXSIZE") or (1 << 62)
         spider.fail_on_dataloss = s.getbool("DOWNLOAD_FAIL_ON_DATALOSS")
-        spider.only_sites = {site.strip().lower() for site in s.getlist("NEWSCRAWL_WARC_SITES") if site.strip()}
+        # As in the articles.site column: www.bbc.co.uk and bbc.co.uk both mean bbc.co.uk.
+        spider.only_sites = {_site_named(name) for name in s.getlist("NEWSCRAWL_WARC_SITES") if name.strip()}
         return spider
 
     def __init__(self, urls: list[str] | str | None = None, **kwargs) -> None:
@@ -361,16 +365,24 @@ class WarcIngestSpider(NewsSpider):
         if isinstance(entry, SkippedRecord):
             self._skip(entry.reason, entry.url or f"(record at {entry.offset})", entry.detail)
             return None
+        if self.since is not None and entry.archived_at < self.since:
+            self.crawler.stats.inc_value("newscrawl/skipped/before_since")
+            return None
+        try:
+            site = site_of(entry.url)
+            scrapy.Request(entry.url)  # Scrapy's own URL checks, here rather than in the engine
+        except ValueError as exc:
+            self._skip("warc_bad_url", entry.url, str(exc))
+            return None
+        if self.only_sites and site not in self.only_sites:
+            self.crawler.stats.inc_value("newscrawl/skipped/other_site")
+            return None
         if entry.truncated and self.fail_on_dataloss:
             # As a crawl treats a body cut short (DOWNLOAD_FAIL_ON_DATALOSS, Scrapy's default).
             self._skip("warc_truncated", entry.url, "WARC-Truncated")
             return None
-        if self.since is not None and entry.archived_at < self.since:
-            self.crawler.stats.inc_value("newscrawl/skipped/before_since")
-            return None
-        site = site_of(entry.url)
-        if self.only_sites and not any(same_site(entry.url, s) or site == s for s in self.only_sites):
-            self.crawler.stats.inc_value("newscrawl/skipped/other_site")
+        if urlsplit(entry.url).path == "/robots.txt":
+            self.crawler.stats.inc_value("newscrawl/skipped/robots_txt")  # read by the crawl that archived it
             return None
         if not self.refresh and (entry.url in self.known_urls or canonicalize(entry.url) in self.known_urls):
             # Stored by an earlier run (or by this ingest before it was killed): the resume path.
@@ -438,6 +450,14 @@ class WarcIngestSpider(NewsSpider):
                     row.status, row.finished_at = "finished", dt.datetime.now(dt.timezone.utc)
         finally:
             engine.dispose()
+
+
+def _site_named(name: str) -> str:
+    name = name.strip().lower()
+    try:
+        return site_of(name if "://" in name else f"http://{name}/")
+    except ValueError:
+        raise ValueError(f"--site expects a site such as bbc.co.uk, got {name!r}") from None
 
 
 class ArchiveResponseMiddleware:
