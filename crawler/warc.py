@@ -54,6 +54,7 @@ from scrapy.responsetypes import responsetypes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -75,7 +76,10 @@ NOT_FOLLOWED = "newscrawl/warc/not_followed"  # requests a page led to, not made
 
 # Headers that describe the transfer, not the payload we pass on: the payload is read
 # de-chunked and decoded (warcio), so these would make Scrapy decode it a second time.
-_TRANSFER_HEADERS = (b"content-encoding", b"transfer-encoding", b"content-length")
+_TRANSFER_HEADERS = (b"transfer-encoding", b"content-length")
+# The content encodings warcio decodes while reading. Any other (br, zstd, x-gzip) keeps its
+# header, and Scrapy's HttpCompressionMiddleware decodes it, as in a crawl.
+_DECODED_WHILE_READING = ("gzip", "deflate", "identity")
 
 
 class NotArchivedError(IgnoreRequest):
@@ -172,7 +176,7 @@ def _response_record(iterator: ArchiveIterator, record, name: str | None, max_si
     if record.http_headers is None or not record.http_headers.get_statuscode().isdigit():
         return SkippedRecord("warc_damaged", url, offset, "no HTTP response headers")
     try:
-        body = record.content_stream().read(max_size + 1)
+        body = _payload_stream(record).read(max_size + 1)
     except Exception as exc:  # noqa: BLE001 - a damaged payload is one record's problem
         iterator.read_to_end()
         return SkippedRecord("warc_damaged", url, offset, f"payload unreadable: {exc}")
@@ -199,6 +203,22 @@ def _response_record(iterator: ArchiveIterator, record, name: str | None, max_si
         offset=offset,
         truncated=bool(headers.get_header("WARC-Truncated")),
     )
+
+
+def _payload_stream(record):
+    """The record's payload, de-chunked; decoded too when warcio decodes its Content-Encoding.
+
+    warcio decodes gzip and deflate, and falls back to the bytes as stored when they are
+    not compressed (archives that stored the decoded payload under its original header).
+    Other encodings (br, zstd, x-gzip) are passed on encoded, with their header, for
+    Scrapy's HttpCompressionMiddleware: warcio's brotli support fails with current brotli
+    releases ('Decompressor' has no 'unused_data'), and it has no zstd."""
+    encoding = (record.http_headers.get_header("Content-Encoding") or "").strip().lower()
+    if encoding in _DECODED_WHILE_READING or not encoding:
+        return record.content_stream()
+    if (record.http_headers.get_header("Transfer-Encoding") or "").strip().lower() == "chunked":
+        return ChunkedDataReader(record.raw_stream, decomp_type=None)
+    return record.raw_stream
 
 
 def _seekable(stream) -> bool:
@@ -481,8 +501,11 @@ class ArchiveResponseMiddleware:
 def archived_to_response(archived: ArchivedResponse, request: scrapy.Request | None = None) -> Response:
     headers = Headers()
     for name, value in archived.headers:
-        if name.strip().lower().encode("latin-1") not in _TRANSFER_HEADERS:
-            headers.appendlist(name, value.encode("latin-1", "replace"))
+        lowered = name.strip().lower().encode("latin-1", "replace")
+        if lowered in _TRANSFER_HEADERS or (
+                lowered == b"content-encoding" and value.strip().lower() in _DECODED_WHILE_READING):
+            continue
+        headers.appendlist(name, value.encode("latin-1", "replace"))
     cls = responsetypes.from_args(headers=headers, url=archived.url, body=archived.body)
     flags = ["warc", "dataloss"] if archived.truncated else ["warc"]
     return cls(url=archived.url, status=archived.status, headers=headers, body=archived.body, request=request,

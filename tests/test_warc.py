@@ -144,12 +144,14 @@ def expected_ccnews() -> dict:
             f"{BASE}/2024/05/01/chunked-story/": ("en", english(1).split("\n")[0][:60]),  # chunked, as Heritrix keeps it
             f"{BASE}/2024/05/01/plain-despite-gzip-header/": ("de", "Bürgerinitiative hat inzwischen"),
             f"{BASE}/2024/05/01/http-length-lies/": ("fr", "part du vélo dans les déplacements"),
+            f"{BASE}/2024/05/01/brotli-story/": ("en", english(5).split("\n")[0][:60]),
+            f"{BASE}/2024/05/01/zstd-story/": ("en", english(6).split("\n")[0][:60]),
         },
         "skipped": {
             "http_301": 1, "http_404": 1, "not_html": 2, "warc_truncated": 1, "warc_revisit": 1,
             "warc_not_http": 1, "warc_damaged": 1, "duplicate_url": 1,
         },
-        "responses": 17,  # with the record after the damaged one
+        "responses": 19,  # with the record after the damaged one
     }
 
 
@@ -167,6 +169,13 @@ def build_ccnews(path: Path, gzipped: bool = True) -> None:
     _response(writer, f"{FR_BASE}/2024/05/01/ponts-de-la-loire/",
               zlib.compress(article_html("fr", "Les ponts de la Loire", TEXTS["fr"]).encode()),
               HTML + [("Content-Encoding", "deflate")])
+    import brotli
+    from backports import zstd
+
+    _response(writer, f"{BASE}/2024/05/01/brotli-story/",
+              brotli.compress(article_html("en", "Brotli", english(5)).encode()), HTML + [("Content-Encoding", "br")])
+    _response(writer, f"{BASE}/2024/05/01/zstd-story/",  # warcio does not decode zstd: Scrapy's middleware does
+              zstd.compress(article_html("en", "Zstandard", english(6)).encode()), HTML + [("Content-Encoding", "zstd")])
     # windows-1251 bytes, declared as UTF-8 in the header and in the page
     _response(writer, f"{BASE}/2024/05/01/novosibirsk-bridge/",
               article_html("ru", "Мост через Обь открыт", TEXTS["ru"]).encode("cp1251"), HTML)
@@ -288,7 +297,7 @@ def test_ccnews_layout_file_is_ingested_record_by_record(ccnews, sqlite_url):
 
     again = ingest(sqlite_url, str(ccnews))
     assert "Files already ingested (skipped): 1" in again.stdout
-    assert len(articles(sqlite_url)) == 8
+    assert len(articles(sqlite_url)) == 10
 
 
 def test_plain_warc_and_stdin_give_the_same_articles(tmp_path, ccnews, sqlite_url):
@@ -313,12 +322,12 @@ def test_from_list_site_and_since_filters(tmp_path, ccnews):
     assert [a.site for a in articles(db)] == ["example.fr"]
     run = last_run(db)
     # the other response records, each counted once (the revisit, dns and damaged ones as such)
-    assert run.skips["other_site"] == 13 and run.skips["warc_revisit"] == 1
+    assert run.skips["other_site"] == 15 and run.skips["warc_revisit"] == 1
 
     later = f"sqlite:///{tmp_path / 'since.db'}"
     ingest(later, str(ccnews), "--since", "2024-06-01")
     assert articles(later) == []
-    assert last_run(later).skips["before_since"] == 14
+    assert last_run(later).skips["before_since"] == 16
 
 
 def build_wire_archive(path: Path, copies: int = 3) -> None:
