@@ -221,6 +221,18 @@ def _payload_stream(record):
     return record.raw_stream
 
 
+def read_archived_page(warc_file: str, offset: int) -> ArchivedResponse:
+    """The response record at ``offset`` in ``warc_file`` (an article's ``warc_file`` and
+    ``warc_offset``): a page read back from the archive. The payload is de-chunked and
+    gzip/deflate-decoded; other encodings keep their header (see :func:`_payload_stream`)."""
+    with open(warc_file, "rb") as handle:
+        handle.seek(offset)
+        entry = next(read_warc(handle, warc_file, 1 << 62), None)
+    if not isinstance(entry, ArchivedResponse) or entry.offset != offset:
+        raise ValueError(f"no readable response record at offset {offset} of {warc_file}")
+    return entry
+
+
 def _seekable(stream) -> bool:
     try:
         return stream.seekable()
@@ -306,6 +318,7 @@ class WarcIngestSpider(NewsSpider):
         for name, component, order in (
             ("DOWNLOADER_MIDDLEWARES", "crawler.warc.ArchiveResponseMiddleware", 10),
             ("EXTENSIONS", "crawler.warc.IngestProgress", 210),
+            ("EXTENSIONS", "crawler.extensions.Progress", None),  # IngestProgress reports instead
         ):
             components = settings.getdict(name)
             components[component] = order
@@ -436,6 +449,7 @@ class WarcIngestSpider(NewsSpider):
                 if unfinished:  # a killed ingest of this file: resume it (known articles are skipped)
                     row = unfinished[-1]
                     row.path, row.started_at = path, now
+                    row.run_id = self.crawler.stats.get_value("newscrawl/run_id")
                     logger.info("Resuming the interrupted ingest of %s", path)
                     return row.id
             row = WarcFile(path=path, digest=digest, size=size, status="running", records=0, started_at=now,

@@ -27,7 +27,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler import cli
-from crawler.warc import ReadStats, RotatingWarcWriter, SkippedRecord, archived_to_response, read_warc
+from crawler.warc import ReadStats, SkippedRecord, archived_to_response, read_archived_page, read_warc
 from models import Article, CrawlRun, WarcFile
 from models.db import make_engine
 from tests.conftest import run_cli
@@ -289,11 +289,11 @@ def test_ccnews_layout_file_is_ingested_record_by_record(ccnews, sqlite_url):
     assert run.start_urls == [str(ccnews.resolve())]
     # The offsets point at the records: reprocess can read the page back from the archive.
     for article in articles(sqlite_url):
-        with open(article.warc_file, "rb") as handle:
-            handle.seek(article.warc_offset)
-            record = next(iter(ArchiveIterator(handle)))
-            assert record.rec_type == "response"
-            assert record.rec_headers.get_header("WARC-Target-URI") == article.url
+        page = read_archived_page(article.warc_file, article.warc_offset)
+        assert page.url == article.url
+        still_encoded = archived_to_response(page).headers.get("Content-Encoding")  # br, zstd: Scrapy decodes
+        if "novosibirsk" not in article.url and not still_encoded:  # (that one is stored re-encoded as UTF-8)
+            assert zlib.decompress(article.raw_html) == page.body
 
     again = ingest(sqlite_url, str(ccnews))
     assert "Files already ingested (skipped): 1" in again.stdout
