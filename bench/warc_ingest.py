@@ -120,7 +120,9 @@ def ingest(warc: Path, db: Path, overrides: list[str]) -> tuple[float, TreeSampl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=0, help="response records (default: the pages x 3)")
-    parser.add_argument("--sites", type=int, default=12, help="sites the records are spread over")
+    parser.add_argument("--sites", type=int, default=0,
+                        help="sites the records are spread over (default: one per 45 records, at least 12, "
+                        "as bench/crawl_throughput.py does)")
     parser.add_argument("--no-reads", action="store_true", help="skip the warcio/FastWARC read timing")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="extra setting for the ingest (repeatable)")
@@ -128,6 +130,7 @@ def main() -> None:
 
     pages = load_pages()
     records = args.records or len(pages) * 3
+    args.sites = args.sites or max(12, records // 45)
     floor = trafilatura_floor(pages)
     print(f"trafilatura-only floor (one core, {len(pages)} pages): {floor:.1f} pages/s, {1000 / floor:.1f} ms/page")
     with tempfile.TemporaryDirectory() as tmp:
