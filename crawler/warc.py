@@ -824,6 +824,10 @@ def warc_paths(files: list[str], from_file: str | None) -> list[str]:
         paths += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     if not paths:
         raise ValueError("no WARC files given: pass FILE..., - for stdin, or --from LIST")
+    unique: dict[str, str] = {}
+    for path in paths:  # a file named twice is read once
+        unique.setdefault(path if path == "-" else str(Path(path).resolve()), path)
+    paths = list(unique.values())
     if paths.count("-") + (from_file == "-") > 1:
         raise ValueError("stdin (-) can be read once: as one WARC file or as the --from list, not both")
     for path in paths:

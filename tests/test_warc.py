@@ -464,6 +464,29 @@ def test_ingest_usage_errors_exit_2(argv, message, capsys):
     assert "Traceback" not in err and (message is None or message in err)
 
 
+def test_crawl_warc_must_be_a_directory(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert cli.main(["crawl", "--warc", str(not_a_dir), "https://news.example.org/"]) == cli.EXIT_USAGE
+    assert "not a directory" in capsys.readouterr().err
+
+
+def test_ingest_progress_line_reports_rates():
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    from crawler.warc import IngestProgress
+
+    stats = MemoryStatsCollector(get_crawler())
+    stats.set_value("newscrawl/warc/responses", 120)
+    stats.set_value("newscrawl/articles/new", 90)
+    stats.set_value("newscrawl/skipped/http_404", 30)
+    progress = IngestProgress(stats, 5.0, tty=False)
+    progress._started -= 10  # ten seconds in
+    line = progress.line()
+    assert "responses read 120 (12.0/s)" in line and "articles stored 90 (9.0/s)" in line and "skipped 30" in line
+
+
 def test_writer_rotates_into_valid_files(tmp_path):
     from scrapy.http import HtmlResponse, Request
 
