@@ -22,10 +22,13 @@ response the crawl receives is written with its request to rotating ``.warc.gz``
 files, one gzip member per record (the layout Common Crawl uses), as received:
 still content-encoded. Articles record the file and offset of their response record.
 
-warcio reads and writes. FastWARC (Resiliparse) reads faster, but reading is a
-small share of an ingest (bench/warc_ingest.py prints both), and warcio decodes
-chunked and content-encoded payloads with fallbacks for archives that stored them
-decoded, verifies digests, and writes: one library for both directions.
+warcio reads and writes. FastWARC (Resiliparse) reads 1.8-2.4x faster
+(bench/warc_ingest.py, 2 cores: 1,280-1,600 against 660-720 response records/s, digests
+verified), but at ~1.5 ms a record warcio's reading is about 4% of the CPU an ingest
+spends on a record (~40 ms), and it runs in a thread beside the reactor. warcio also
+de-chunks and decodes payloads with a fallback for archives that stored them decoded,
+finds records whose Content-Length lies, and writes files that its own `check` validates:
+one library for both directions.
 """
 from __future__ import annotations
 
