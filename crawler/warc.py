@@ -449,6 +449,9 @@ class WarcIngestSpider(NewsSpider):
             # Each record is one outcome: no redirect or retry turns it into another request.
             "dont_redirect": True,
             "dont_retry": True,
+            # Already as deep as listings are followed: the spider does not extract the links
+            # of a listing page it could not follow anyway (~50 ms a page).
+            "listing_hops": self.listing_depth,
         }
         return scrapy.Request(entry.url, callback=self.parse_page, errback=self.on_error, meta=meta,
                               dont_filter=True)
