@@ -217,9 +217,11 @@ def cmd_crawl(args) -> int:
 
 def cmd_ingest(args) -> int:
     from crawler.run import build_settings, parse_setting_overrides, run_crawl
-    from crawler.warc import WarcIngestSpider, print_ingest_summary, warc_paths
+    from crawler.warc import WarcIngestSpider, print_ingest_summary, site_named, warc_paths
 
     paths = warc_paths(args.files, args.from_file)
+    for site in args.sites:
+        site_named(site)  # a bad --site is a usage error here, not a failed run
     overrides = parse_setting_overrides(args.settings)
     if args.since:
         from crawler.extract import parse_datetime

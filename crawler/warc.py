@@ -334,7 +334,7 @@ class WarcIngestSpider(NewsSpider):
         spider.max_size = s.getint("DOWNLOAD_MAXSIZE") or (1 << 62)
         spider.fail_on_dataloss = s.getbool("DOWNLOAD_FAIL_ON_DATALOSS")
         # As in the articles.site column: www.bbc.co.uk and bbc.co.uk both mean bbc.co.uk.
-        spider.only_sites = {_site_named(name) for name in s.getlist("NEWSCRAWL_WARC_SITES") if name.strip()}
+        spider.only_sites = {site_named(name) for name in s.getlist("NEWSCRAWL_WARC_SITES") if name.strip()}
         spider._max_scheduled = max(1, s.getint("CONCURRENT_REQUESTS"))
         return spider
 
@@ -507,7 +507,7 @@ class WarcIngestSpider(NewsSpider):
             engine.dispose()
 
 
-def _site_named(name: str) -> str:
+def site_named(name: str) -> str:
     name = name.strip().lower()
     try:
         return site_of(name if "://" in name else f"http://{name}/")
