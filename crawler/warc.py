@@ -156,8 +156,10 @@ def read_warc(stream, name: str | None, max_size: int, stats: ReadStats | None =
             # (ArchiveLoadFailed, zlib.error, StatusAndHeadersParserException, EOFError, ...)
             failed_at = max(last_offset, getattr(iterator, "offset", last_offset) or last_offset)
             stats.damaged_regions += 1
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            detail = detail if len(detail) <= 120 else detail[:120] + "..."  # warcio quotes the bytes it met
             logger.warning("%s: unreadable WARC data at offset %d (%s: %s)", name or "stdin", failed_at,
-                           type(exc).__name__, (str(exc).strip().splitlines() or [""])[0])
+                           type(exc).__name__, detail.encode("ascii", "backslashreplace").decode())
             if not seekable:
                 return
             start = _next_record_start(stream, failed_at + 1)
