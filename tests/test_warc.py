@@ -198,7 +198,7 @@ def build_ccnews(path: Path, gzipped: bool = True) -> None:
     _response(writer, f"{BASE}/images/lead.jpg", b"\xff\xd8\xff\xe0" + b"\x00<p>" * 300, [("Content-Type", "image/jpeg")])
     _response(writer, f"{BASE}/files/report.pdf", b"%PDF-1.4 <p>" + b"x" * 500, [("Content-Type", "application/pdf")])
     truncated = article_html("en", "A very long page", english(2) * 3).encode()
-    _response(writer, f"{BASE}/2024/05/01/very-long-page/", truncated[: len(truncated) // 2], HTML,
+    _response(writer, f"{BASE}/2024/05/01/gozo-ferry-timetable/", truncated[: len(truncated) // 2], HTML,
               warc_headers={"WARC-Truncated": "length"})
     revisit = writer.create_revisit_record(f"{BASE}/2024/05/01/valletta-quay-reopens/", digest="sha1:AAAA",
                                            refers_to_uri=f"{BASE}/2024/05/01/valletta-quay-reopens/",
@@ -340,6 +340,14 @@ def build_wire_archive(path: Path, copies: int = 3) -> None:
             _response(writer, url, article_html("en", text_path.stem.replace("-", " ").title(), english(n)).encode(),
                       HTML)
     path.write_bytes(buffer.getvalue())
+
+
+def test_truncated_records_are_ingested_when_data_loss_is_allowed(tmp_path, ccnews):
+    db = f"sqlite:///{tmp_path / 'dataloss.db'}"
+    ingest(db, str(ccnews), "--set", "DOWNLOAD_FAIL_ON_DATALOSS=False")
+    urls = {a.url for a in articles(db)}
+    assert f"{BASE}/2024/05/01/gozo-ferry-timetable/" in urls  # the first half of the page holds an article
+    assert "warc_truncated" not in last_run(db).skips
 
 
 def test_ingest_killed_halfway_resumes_to_the_same_end_state(tmp_path):
