@@ -298,7 +298,7 @@ def file_digest(path: Path) -> str:
 
 
 class WarcIngestSpider(NewsSpider):
-    """The news spider, with the responses of WARC files as its start (``-a warcs=...``).
+    """The news spider, with the responses of WARC files as its start.
 
     Spider arguments: ``urls`` is the list of WARC paths (``-`` for stdin), as
     ``run_crawl`` passes start URLs. Settings read: ``NEWSCRAWL_SINCE`` (records
@@ -345,11 +345,9 @@ class WarcIngestSpider(NewsSpider):
         paths = urls.split(",") if isinstance(urls, str) else list(urls or [])
         if not paths:
             raise ValueError("ingest needs WARC files (paths, or - for stdin)")
-        self.warc_paths = paths
         self.start_url_list = [p if p == "-" else str(Path(p).resolve()) for p in paths]  # crawl_runs.start_urls
-        self.read_stats = ReadStats()
+        self.read_stats = ReadStats()  # the whole run's
         self.files_done: list[int] = []  # warc_files rows this run read to the end
-        self.started_monotonic = time.monotonic()
 
     async def start(self):
         self.known_urls, _ = await asyncio.to_thread(load_state, self.database_url, not self.refresh)
@@ -380,8 +378,8 @@ class WarcIngestSpider(NewsSpider):
             stream = file.open("rb")
             name = path
         logger.info("Ingesting %s", path)
-        records = read_warc(stream if name else io.BufferedReader(stream, 1 << 20), name, self.max_size,
-                            self.read_stats)
+        file_stats = ReadStats()
+        records = read_warc(stream if name else io.BufferedReader(stream, 1 << 20), name, self.max_size, file_stats)
         try:
             while True:
                 # Reading (and gunzipping) runs in a thread: a slow pipe on stdin must
@@ -396,9 +394,12 @@ class WarcIngestSpider(NewsSpider):
                     yield request
         finally:
             stream.close()
+            for rec_type, count in file_stats.records.items():
+                self.read_stats.records[rec_type] = self.read_stats.records.get(rec_type, 0) + count
+            self.read_stats.damaged_regions += file_stats.damaged_regions
         digest = stream.sha256.hexdigest() if name is None else None
         size = stream.size if name is None else None
-        await asyncio.to_thread(self._end_file_reading, engine, row_id, digest, size)
+        await asyncio.to_thread(self._end_file_reading, engine, row_id, sum(file_stats.records.values()), digest, size)
         self.files_done.append(row_id)
 
     async def _wait_for_room(self) -> None:
@@ -481,10 +482,10 @@ class WarcIngestSpider(NewsSpider):
             session.flush()
             return row.id
 
-    def _end_file_reading(self, engine, row_id: int, digest: str | None, size: int | None) -> None:
+    def _end_file_reading(self, engine, row_id: int, records: int, digest: str | None, size: int | None) -> None:
         with Session(engine) as session, session.begin():
             row = session.get(WarcFile, row_id)
-            row.records = sum(self.read_stats.records.values())
+            row.records = records
             if digest is not None:
                 row.digest, row.size = digest, size
 

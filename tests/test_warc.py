@@ -286,6 +286,8 @@ def test_ccnews_layout_file_is_ingested_record_by_record(ccnews, sqlite_url):
         run = session.scalars(select(CrawlRun)).one()
     engine.dispose()
     assert row.status == "finished" and row.path == str(ccnews.resolve()) and len(row.digest) == 64
+    with ccnews.open("rb") as handle:
+        assert row.records == sum(1 for _ in ArchiveIterator(handle))  # every record, of every type
     assert run.start_urls == [str(ccnews.resolve())]
     # The offsets point at the records: reprocess can read the page back from the archive.
     for article in articles(sqlite_url):
