@@ -127,9 +127,11 @@ def site_problems(spider, stats: dict) -> dict[str, str]:
 
 
 def requested_sites(spider) -> list[str]:
+    """The sites of the run's start URLs (an ingest's start list holds WARC paths: no sites)."""
     from crawler.urls import site_of
 
-    return sorted({site_of(url) for url in getattr(spider, "start_url_list", [])})
+    return sorted({site_of(url) for url in getattr(spider, "start_url_list", [])
+                   if url.lower().startswith(("http://", "https://"))})
 
 
 def run_status(reason: str, stats: dict, problems: dict, max_failure_share: float) -> str:

@@ -25,6 +25,8 @@ class PageItem:
     fetched_at: dt.datetime
     via: str  # how it was found: start, feed, sitemap, listing, canonical
     listed_published: dt.datetime | None = None  # date the feed or sitemap declared
+    warc_file: str | None = None  # the WARC file holding this response (crawl --warc, or ingest)
+    warc_offset: int | None = None  # byte offset of its response record in that file
     article: ExtractedArticle | None = None
     signature: object | None = None  # dedupe.grouping.Signature of article.text, when computed in a worker
     body_compressed: bytes | None = None  # zlib of ``body``, when compressed in a worker

@@ -208,6 +208,8 @@ class StoragePipeline:
                 fetched_at=item.fetched_at,
                 signature=item.signature,
                 raw_compressed=item.body_compressed,
+                warc_file=item.warc_file,
+                warc_offset=item.warc_offset,
             )
             result = await asyncio.wrap_future(future)
         except ExtractionError as exc:  # nothing left once the site's boilerplate is removed

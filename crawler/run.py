@@ -98,10 +98,11 @@ class _CrawlerProcess(CrawlerProcess):
         os._exit(128 + (self.signal_received or signum))
 
 
-def run_crawl(start_urls: list[str], settings: Settings) -> CrawlReport:
-    """Crawl ``start_urls`` to completion (blocks; once per process, as Scrapy's reactor allows)."""
+def run_crawl(start_urls: list[str], settings: Settings, spider_cls: type = NewsSpider) -> CrawlReport:
+    """Crawl ``start_urls`` to completion (blocks; once per process, as Scrapy's reactor allows).
+    ``spider_cls``: the news spider, or a subclass (``newscrawl ingest`` passes WARC paths)."""
     process = _CrawlerProcess(settings)
-    crawler = process.create_crawler(NewsSpider)
+    crawler = process.create_crawler(spider_cls)
     errors: list[str] = []
     started = time.monotonic()
     deferred = process.crawl(crawler, urls=start_urls)

@@ -53,6 +53,12 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.deadends.DeadEndMiddleware": 60,
     # Between HTTP decompression (590) and meta refresh (580), which reads response.text.
     "crawler.middlewares.CharsetGuardMiddleware": 585,
+    # Last before the download handler: writes responses as received (NEWSCRAWL_WARC_DIR).
+    "crawler.warc.WarcWriterMiddleware": 950,
+}
+SPIDER_MIDDLEWARES = {
+    # Articles record their WARC file and offset; an ingest follows no links (crawler/warc.py).
+    "crawler.warc.ArchiveSpiderMiddleware": 800,
 }
 # Only http and https are ever fetched: no local files, FTP, S3 or data: URLs, whatever
 # a feed, sitemap, link or redirect says (SchemeGuardMiddleware records each refusal).
@@ -111,6 +117,13 @@ NEWSCRAWL_DEAD_END_DAYS = 7.0
 NEWSCRAWL_DEAD_END_FAILURES = 3
 # A lost database connection is retried with backoff for this long, then the run fails.
 NEWSCRAWL_DB_RETRY_SECONDS = 60.0
+
+# Web archives (crawler/warc.py). NEWSCRAWL_WARC_DIR (crawl --warc DIR): write every
+# response with its request to rotating .warc.gz files of NEWSCRAWL_WARC_MAX_SIZE bytes.
+NEWSCRAWL_WARC_DIR = None
+NEWSCRAWL_WARC_MAX_SIZE = 1024 ** 3
+NEWSCRAWL_WARC_SITES = []  # ingest --site: only records of these sites
+NEWSCRAWL_WARC_INGEST = False  # set by the ingest spider: responses come from the archive
 
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

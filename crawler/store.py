@@ -148,11 +148,14 @@ class ArticleStore:
         fetched_at: dt.datetime,
         signature: Signature | None = None,
         raw_compressed: bytes | None = None,
+        warc_file: str | None = None,
+        warc_offset: int | None = None,
     ) -> SaveResult:
         """Store one article. ``signature``, if given, was computed (in a worker
         process) on ``article.text``; it is used when the site's learned
         boilerplate leaves that text unchanged. ``raw_compressed``, if given, is
-        ``compress_raw_html(raw_body)``, also done in the worker.
+        ``compress_raw_html(raw_body)``, also done in the worker. ``warc_file`` and
+        ``warc_offset`` say where the response record sits in a WARC file, if it does.
 
         Every value is made storable first (crawler.sanitize), so that what one
         database accepts the other does too."""
@@ -165,7 +168,7 @@ class ArticleStore:
             signature = None  # the worker signed the text before cleaning: sign what is stored
         try:
             result = self._save(url, canonical_url, site, sanitized, raw_body, encoding, fetched_at, signature,
-                                raw_compressed)
+                                raw_compressed, warc_file, warc_offset)
             return dataclasses.replace(result, capped=tuple(capped)) if capped else result
         except IntegrityError:
             # Another writer stored the same canonical URL between our check and
@@ -175,7 +178,7 @@ class ArticleStore:
                 return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id)
 
     def _save(self, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
-              raw_compressed) -> SaveResult:
+              raw_compressed, warc_file=None, warc_offset=None) -> SaveResult:
         assignment = None
         newly: set[str] = set()
         with Session(self.engine) as session, session.begin():
@@ -207,6 +210,7 @@ class ArticleStore:
             row.raw_html = raw_compressed if raw_compressed is not None else compress_raw_html(raw_body)
             row.raw_encoding = encoding
             row.fetched_at = fetched_at
+            row.warc_file, row.warc_offset = warc_file, warc_offset
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, site))
             if existing is not None:
                 # An edited article keeps its groups; its signature follows its text.

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy import text as sql_text
 from sqlalchemy import true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -50,6 +50,9 @@ class Article(Base):
     is_canonical: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     story_id: Mapped[int | None] = mapped_column(Integer, index=True)
     story_similarity: Mapped[float | None] = mapped_column()
+    # Where the page sits in a WARC file: written by `crawl --warc`, or read by `ingest`.
+    warc_file: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)  # byte offset of the response record
 
     signature: Mapped[ArticleSignature | None] = relationship(
         back_populates="article", cascade="all, delete-orphan", uselist=False
@@ -203,3 +206,23 @@ class DeadEnd(Base):
     last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     # Not requested before this time; None: failing, not (yet) a dead end.
     dead_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WarcFile(Base):
+    """A WARC file given to ``newscrawl ingest``: by path and SHA-256 of its bytes.
+
+    A file whose digest has a finished row is not ingested again; a row left
+    ``running`` (the ingest was killed) is resumed by the next ingest of the file.
+    """
+
+    __tablename__ = "warc_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text)  # as given, made absolute; "-" for stdin
+    digest: Mapped[str | None] = mapped_column(String(64), index=True)  # SHA-256 hex of the file's bytes
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(32))  # running | finished
+    records: Mapped[int] = mapped_column(Integer, default=0)  # WARC records read
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    run_id: Mapped[int | None] = mapped_column(Integer)  # the crawl_runs row of the ingest

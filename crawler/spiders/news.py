@@ -258,7 +258,8 @@ class NewsSpider(scrapy.Spider):
             for request in self._from_entries(response, entries, site, "feed"):
                 yield request
         elif kind is Kind.HTML:
-            fetched_at = dt.datetime.now(dt.timezone.utc)
+            # An archived response (newscrawl ingest) was fetched when its WARC record says.
+            fetched_at = response.meta.get("archived_at") or dt.datetime.now(dt.timezone.utc)
             read = await self._read(body, response.url, content_type, fetched_at)
             if read is None:
                 return
