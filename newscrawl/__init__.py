@@ -46,6 +46,7 @@ class ArticleRecord:
     is_canonical: bool
     dup_similarity: float | None
     story_similarity: float | None
+    author_organisations: list[str] = field(default_factory=list)  # only when no person is named
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def iter_articles(db: str | None = None, *, since=None, sites: Iterable[str] | s
         record = ArticleRecord(*row)
         # The view's types decode these on every backend; None never reaches a user as a list.
         yield ArticleRecord(**{**record.__dict__, "authors": list(record.authors or []),
-                               "tags": list(record.tags or []), "is_canonical": bool(record.is_canonical)})
+                               "tags": list(record.tags or []), "is_canonical": bool(record.is_canonical),
+                               "author_organisations": list(record.author_organisations or [])})
 
 
 def read_articles(db: str | None = None, *, since=None, sites: Iterable[str] | str = (), story: int | None = None,
@@ -119,7 +121,7 @@ def read_articles(db: str | None = None, *, since=None, sites: Iterable[str] | s
     """The stored articles as a pandas DataFrame (needs pandas: ``pip install pandas``).
 
     Columns as in ``clean_articles``: ``published_at`` and ``fetched_at`` are
-    ``datetime64[ns, UTC]``, ``authors`` and ``tags`` hold lists, ``is_canonical`` is bool,
+    ``datetime64[ns, UTC]``, ``authors``, ``tags`` and ``author_organisations`` hold lists, ``is_canonical`` is bool,
     and ``dup_group_id``/``story_id`` are nullable integers (``Int64``). Arguments as
     for :func:`iter_articles`."""
     try:

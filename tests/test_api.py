@@ -34,13 +34,13 @@ def test_crawl_then_read_articles_typed(db_url, tmp_path):
     assert len(df) == 2
     assert str(df["published_at"].dtype) .startswith("datetime64") and str(df["published_at"].dt.tz) == "UTC"
     assert df.loc[df.title == "API story one", "published_at"].iloc[0] == pd.Timestamp("2025-05-01T08:00:00Z")
-    assert all(isinstance(a, list) for a in df["authors"]) and df["authors"].iloc[0] == ["Test Reporter"]
+    assert all(isinstance(a, list) for a in df["authors"]) and df["authors"].iloc[0] == ["Tess Reynolds"]
     assert df["is_canonical"].dtype == bool and df["is_canonical"].all()
     assert str(df["story_id"].dtype) == "Int64"
 
     records = list(newscrawl.iter_articles(db_url, since="2025-04-01"))  # story two is from March
     assert [r.title for r in records] == ["API story one"]
-    assert records[0].authors == ["Test Reporter"] and records[0].is_canonical is True
+    assert records[0].authors == ["Tess Reynolds"] and records[0].is_canonical is True
     assert all(isinstance(r.fetched_at, dt.datetime) and r.fetched_at.tzinfo is not None for r in records)
     assert len(newscrawl.read_articles(db_url, sites=["nowhere.example"])) == 0
 
