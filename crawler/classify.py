@@ -163,8 +163,7 @@ class BodyShape:
         are not, trafilatura fell back to a dump of the page's text (its baseline)."""
         return self.container_words >= RELIABLE_CONTAINER_SHARE * self.words
 
-    @property
-    def looks_like_listing(self) -> bool:
+    def looks_like_listing(self, declared_dated: bool = False) -> bool:
         """Most of the main container is link text, or the region around it is a long
         column of headline links. Judged only when the container was found: when
         trafilatura's lines match few elements of the page, the link counts describe
@@ -177,7 +176,7 @@ class BodyShape:
         if not self.container_found:
             return False
         around = self.around_link_words / self.around_words if self.around_words else 0.0
-        if self.words < MIN_ARTICLE_WORDS and around > AROUND_LINK_DENSITY and \
+        if not declared_dated and self.words < MIN_ARTICLE_WORDS and around > AROUND_LINK_DENSITY and \
                 self.around_headline_links >= SHORT_TEXT_MIN_HEADLINES:
             return True  # a blurb above a column of headlines: an author's or a topic's page
         return self.link_density > MAX_LINK_DENSITY or (
@@ -294,7 +293,9 @@ def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
         return PageVerdict(False, "listing")
     if shape is None:
         return PageVerdict(False, "too_little_text")
-    if shape.looks_like_listing:
+    # A brief beside a rail of related headlines is still a brief when the page says it is
+    # an article and when it was published; an author's or topic's blurb says neither.
+    if shape.looks_like_listing(signals.declares_article and signals.declares_published):
         return PageVerdict(False, "listing")
     if signals.declares_article and signals.declares_published:
         # A brief of a few sentences is an article when the page says so and says when it
@@ -317,12 +318,18 @@ _UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u
 CHARS_PER_UNSPACED_WORD = 2  # Chinese and Japanese words average about two characters
 
 
+MAX_WORD_CHARS = 24  # a longer run of letters in a spaced script is not a word (an alphabet, a hash, binary noise)
+
+
 def _count_words(text: str) -> int:
     """Words, in any script: Chinese, Japanese and Thai text counts by its characters."""
     count = 0
     for token in _WORD.findall(text):
         unspaced = len(_UNSPACED.findall(token))
-        count += max(1, unspaced // CHARS_PER_UNSPACED_WORD) if unspaced else 1
+        if unspaced:
+            count += max(1, unspaced // CHARS_PER_UNSPACED_WORD)
+        elif len(token) <= MAX_WORD_CHARS:
+            count += 1
     return count
 
 

@@ -123,6 +123,13 @@ def site_problems(spider, stats: dict) -> dict[str, str]:
             site = key[len("newscrawl/site/"):-len("/article_pages")]
             if not int(stats.get(f"newscrawl/site/{site}/stored", 0)):
                 problems.setdefault(site, f"no article text from {int(value)} article pages")
+        # Pages were read, none was an article, and some had too little text to be one: after a
+        # template change the extractor finds no body, and every page looks like this.
+        if key.startswith("newscrawl/site/") and key.endswith("/too_little_text") and int(value) > 0:
+            site = key[len("newscrawl/site/"):-len("/too_little_text")]
+            if not int(stats.get(f"newscrawl/site/{site}/article_pages", 0)) and \
+                    not int(stats.get(f"newscrawl/site/{site}/known", 0)):
+                problems.setdefault(site, f"no article text from {int(value)} pages")
     return problems
 
 

@@ -221,8 +221,16 @@ class ExtractionPool:
         executor = self._executor
         if executor is None:
             raise RuntimeError("the extraction pool is not running")
+        try:
+            inner = executor.submit(fn, *args)
+        except BrokenProcessPool:  # a worker died while the pool was idle: noticed at the next submit
+            self._replace(executor)
+            executor = self._executor
+            if executor is None:
+                raise RuntimeError("the extraction pool is not running") from None
+            inner = executor.submit(fn, *args)
         outer: Future = Future()
-        self._attach(outer, executor, executor.submit(fn, *args), fn, args, retried=False)
+        self._attach(outer, executor, inner, fn, args, retried=False)
         return outer
 
     def _attach(self, outer: Future, executor, inner: Future, fn, args, retried: bool) -> None:

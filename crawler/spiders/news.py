@@ -290,6 +290,8 @@ class NewsSpider(scrapy.Spider):
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
             self._outcome(f"not_article/{verdict.reason}")
+            if verdict.reason == "too_little_text":  # per site: a site whose pages all give none is reported
+                self.crawler.stats.inc_value(f"newscrawl/site/{site}/too_little_text")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
             hops = response.meta.get("listing_hops", 0)
             if hops >= self.listing_depth:
@@ -312,7 +314,7 @@ class NewsSpider(scrapy.Spider):
             self.known_urls.prefetch(links)  # one query for the page's links, not one per link
             for url in links:
                 if url in self.known_urls:
-                    self.crawler.stats.inc_value("newscrawl/skipped/known")
+                    self._known(site)
                     continue
                 request = self._follow(url, site, "listing")
                 request.meta["listing_hops"] = hops + 1
@@ -340,7 +342,7 @@ class NewsSpider(scrapy.Spider):
             self._outcome("duplicate_url")
             return
         if canonical in self.known_urls and response.meta.get("via") != "start":
-            self.crawler.stats.inc_value("newscrawl/skipped/known")
+            self._known(site)
             self._outcome("known")
             return
         self._seen_canonical.add(canonical)
@@ -398,7 +400,7 @@ class NewsSpider(scrapy.Spider):
             return None
         url = canonicalize(url)
         if url in self.known_urls:
-            self.crawler.stats.inc_value("newscrawl/skipped/known")
+            self._known(site)
             return None
         request = self._follow(url, site, via)
         request.meta["listed_published"] = entry.published
@@ -506,6 +508,12 @@ class NewsSpider(scrapy.Spider):
         examples = self.skip_examples.setdefault(reason, [])
         if len(examples) < SKIP_EXAMPLES:
             examples.append(url)
+
+    def _known(self, site: str) -> None:
+        """A URL stored by an earlier run, not fetched again (per site too: a site whose links are
+        all known is not one whose pages stopped giving articles)."""
+        self.crawler.stats.inc_value("newscrawl/skipped/known")
+        self.crawler.stats.inc_value(f"newscrawl/site/{site}/known")
 
     def _outcome(self, outcome: str) -> None:
         """What became of one fetched page: exactly one outcome per response that reached
