@@ -205,6 +205,44 @@ def sample_sites_set() -> list[Item]:
     return items
 
 
+# --- real pages, stories labelled by hand -----------------------------------
+
+STORY_LABELS = REPO / "bench" / "story_labels.json"
+READABILITY_TRUTH = SHARED / "benchmarks" / "readability-pages" / "ground-truth.json"
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    """A labelled time: a day (taken at noon UTC) or an ISO time (naive taken as UTC)."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.datetime.fromisoformat(value).replace(hour=12, tzinfo=dt.timezone.utc)
+    value = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value)  # +0100 -> +01:00
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def real_story_set(include_seeds: bool = True) -> list[Item]:
+    """The real pages of both benchmark corpora (and the seeds), stories labelled by hand.
+
+    Texts are the corpora's reference bodies; titles and times are those in
+    bench/story_labels.json (see its "about"). Dup label = the document's key
+    (only stories are labelled here); story label = the hand label."""
+    labels = json.loads(STORY_LABELS.read_text(encoding="utf-8"))["documents"]
+    extraction = json.loads(GROUND_TRUTH.read_text(encoding="utf-8"))
+    readability = json.loads(READABILITY_TRUTH.read_text(encoding="utf-8"))
+    items: list[Item] = []
+    for key, label in labels.items():
+        corpus, _, name = key.partition("-")
+        text = (extraction if corpus == "ae" else readability)[name]["articleBody"]
+        record = make_record(key, text, published_at=_parse_time(label.get("published")), title=label.get("title"))
+        items.append((record, key, label["story"]))
+    if include_seeds:
+        items.extend(seeds_set())
+    return items
+
+
 # --- synthetic ---------------------------------------------------------------
 
 COPY_COUNTS = (0, 1, 2, 3, 4, 5)
