@@ -154,6 +154,7 @@ def main() -> None:
                         help="override a DedupeSettings field")
     parser.add_argument("--quiet", action="store_true", help="do not list the real set's errors")
     parser.add_argument("--no-synthetic", action="store_true", help="real set and seeds only")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     args = parser.parse_args()
     overrides = {}
     for pair in args.overrides:
@@ -163,7 +164,8 @@ def main() -> None:
     print(f"settings: {settings}")
 
     real = labelled_sets.real_story_set()
-    result = evaluate("real pages, stories labelled by hand (both corpora and the seeds)", real, settings)
+    result = evaluate("real pages, stories labelled by hand (both corpora and the seeds)", real, settings,
+                      baseline=not args.no_baseline)
     if not args.quiet:
         errors(real, result["predicted"])
     seeds = labelled_sets.seeds_set()
@@ -172,7 +174,8 @@ def main() -> None:
     print(f"  seeds exact: {'yes' if exact else 'NO'}")
     if not args.no_synthetic:
         synthetic = labelled_sets.synthetic_set(args.n, seed=args.seed)
-        syn = evaluate(f"synthetic ({args.n} documents, seed {args.seed})", synthetic, settings)
+        syn = evaluate(f"synthetic ({args.n} documents, seed {args.seed})", synthetic, settings,
+                       baseline=not args.no_baseline)
         hard_negatives(synthetic, syn["predicted"])
 
 

@@ -76,6 +76,7 @@ class DedupeSettings:
     containment_threshold: float = 0.8
     containment_min_jaccard: float = 0.4
     containment_window_hours: float = 96.0
+    containment_margin: float = 0.05
     candidate_jaccard: float = 0.5
     min_tokens: int = 20
     story_features: int = 24
@@ -84,6 +85,10 @@ class DedupeSettings:
     story_threshold: float = 0.12
     story_window_hours: float = 96.0
     story_max_span_hours: float = 240.0
+    story_core_fraction: float = 0.5
+    story_followup_factor: float = 0.0
+    story_topic_df: int = 5
+    story_max_members: int = 8
     storage: dict[str, Any] = field(default_factory=lambda: {"type": "dict"})
 
     @property
