@@ -62,11 +62,14 @@ def tfidf_single_pass(records, threshold: float, window_hours: float = WINDOW_HO
     latest: list = []
     ids: list[str] = []
     story_of: dict[int, int] = {}
+    active: list[int] = []  # stories still within the window (documents come in time order)
     for i in order:
         best, best_score = None, threshold
         t = times[i]
-        for c in range(len(centroids)):
-            if (t is None) != (latest[c] is None) or (t is not None and t - latest[c] > window):
+        if t is not None:
+            active = [c for c in active if latest[c] is not None and t - latest[c] <= window]
+        for c in active:
+            if (t is None) != (latest[c] is None):
                 continue
             centroid = centroids[c]
             score = float(vectors[i].multiply(centroid).sum()) / (np.sqrt(centroid.multiply(centroid).sum()) or 1.0)
@@ -75,6 +78,7 @@ def tfidf_single_pass(records, threshold: float, window_hours: float = WINDOW_HO
         if best is None:
             centroids.append(vectors[i].copy())
             latest.append(t)
+            active.append(len(centroids) - 1)
             ids.append(records[i].key)
             story_of[i] = len(centroids) - 1
         else:

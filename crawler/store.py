@@ -70,7 +70,8 @@ class ArticleStore:
     ) -> None:
         self.engine = engine
         self.offload = offload or Offload()
-        self.deduper = Deduper(dedupe_settings, lookup=self._lookup)
+        self._saving: Session | None = None  # the session of the save in progress, for _stored_text
+        self.deduper = Deduper(dedupe_settings, lookup=self._lookup, text_of=self._stored_text)
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
         self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
@@ -116,6 +117,15 @@ class ArticleStore:
                     group = row.dup_group_id or row.id
                     found.append((row.id, sig, group, row.story_id or group))
             return found
+
+    def _stored_text(self, key) -> str | None:
+        """An indexed article's stored text, for the exact check of a partial copy at the
+        threshold (rare: only candidates whose estimate is within its error of it). Read
+        in the save's own session when one is open: a second connection could wait on its lock."""
+        if self._saving is not None:
+            return self._saving.scalar(select(Article.text).where(Article.id == int(key)))
+        with Session(self.engine) as session:
+            return session.scalar(select(Article.text).where(Article.id == int(key)))
 
     @staticmethod
     def _record(row: Article) -> DocumentRecord:
@@ -212,7 +222,11 @@ class ArticleStore:
                 session.flush()  # assigns row.id inside the transaction
                 if signature is None or cleaned.text != article.text:
                     signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
-                assignment = self.deduper.assign(self._record(row), signature)
+                self._saving = session
+                try:
+                    assignment = self.deduper.assign(self._record(row), signature)
+                finally:
+                    self._saving = None
                 self._apply_assignment(session, row, assignment)
                 self._store_signature(session, row.id, assignment.signature, new=True)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)

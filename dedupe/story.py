@@ -27,6 +27,22 @@ _UNKNOWN_RARITY = _STOP_ZIPF - _UNKNOWN_ZIPF
 _NAME_BOOST = 1.25  # capitalised mid-sentence: names and places carry the event
 _NUMBER_RARITY = 2.0  # 49-year lease, 1,600 dead: event details, unless they are years
 _MAX_TF = 3
+# " | ", " - ", " – ", " — " between a headline and the site's or section's name.
+_TITLE_PARTS = re.compile(r"\s+[|\-–—·•]\s+|\s*\|\s*")
+
+
+def headline(title: str | None) -> str:
+    """The headline part of a page title: its longest part between " | ", " - ", " – "...
+
+    Page titles carry the outlet's or the section's name ("... | Reuters",
+    "Opinion | ...", "LinkNaija | ..."): a rare name, doubled as a title term,
+    shared by every article of the outlet whatever its event. The headline is
+    the longest part. (trafilatura's title cleaning removes some site names, not
+    all: it needs the site name to know which part it is.)"""
+    if not title:
+        return ""
+    parts = [p for p in _TITLE_PARTS.split(title) if p.strip()]
+    return max(parts, key=lambda p: len(p.split())) if len(parts) > 1 else title
 
 
 # Words rarer than this Zipf value are not kept in the table: they all count as rare
@@ -70,7 +86,7 @@ def story_terms(
     """
     get = _rarity_table((language or "en").lower()[:2]).get
     weights: dict[str, float] = {}
-    for source, source_words, boost in ((text, words, 1.0), (title or "", None, 2.0)):
+    for source, source_words, boost in ((text, words, 1.0), (headline(title), None, 2.0)):
         if not source:
             continue
         names = {w.lower() for w in _CAPITALISED.findall(source)}
