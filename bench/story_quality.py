@@ -44,12 +44,13 @@ import labelled_sets  # noqa: E402
 from dedupe_quality import _fmt, scores  # noqa: E402
 
 WINDOW_HOURS = 96.0
-THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 
 def tfidf_single_pass(records, threshold: float, window_hours: float = WINDOW_HOURS) -> list[str]:
     """Story ids by the TF-IDF single-pass baseline (see the module docstring)."""
     import numpy as np
+    import scipy.sparse as sp
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts = [f"{r.title or ''}\n{r.text}" for r in records]
@@ -63,26 +64,29 @@ def tfidf_single_pass(records, threshold: float, window_hours: float = WINDOW_HO
     ids: list[str] = []
     story_of: dict[int, int] = {}
     active: list[int] = []  # stories still within the window (documents come in time order)
+    norms: list[float] = []
     for i in order:
         best, best_score = None, threshold
         t = times[i]
         if t is not None:
             active = [c for c in active if latest[c] is not None and t - latest[c] <= window]
-        for c in active:
-            if (t is None) != (latest[c] is None):
-                continue
-            centroid = centroids[c]
-            score = float(vectors[i].multiply(centroid).sum()) / (np.sqrt(centroid.multiply(centroid).sum()) or 1.0)
-            if score >= best_score:
-                best, best_score = c, score
+        usable = [c for c in active if (t is None) == (latest[c] is None)]
+        if usable:
+            dots = (sp.vstack([centroids[c] for c in usable]) @ vectors[i].T).toarray().ravel()
+            cosines = dots / np.maximum([norms[c] for c in usable], 1e-12)
+            j = int(np.argmax(cosines))
+            if cosines[j] >= best_score:
+                best, best_score = usable[j], float(cosines[j])
         if best is None:
             centroids.append(vectors[i].copy())
+            norms.append(1.0)
             latest.append(t)
             active.append(len(centroids) - 1)
             ids.append(records[i].key)
             story_of[i] = len(centroids) - 1
         else:
             centroids[best] = centroids[best] + vectors[i]
+            norms[best] = float(np.sqrt(centroids[best].multiply(centroids[best]).sum()))
             if t is not None:
                 latest[best] = max(latest[best], t)
             story_of[i] = best

@@ -85,7 +85,7 @@ class DedupeSettings:
     story_threshold: float = 0.12
     story_window_hours: float = 96.0
     story_max_span_hours: float = 240.0
-    story_core_fraction: float = 0.5
+    story_core_fraction: float = 0.75
     story_followup_factor: float = 0.0
     story_topic_df: int = 5
     story_max_members: int = 8
