@@ -14,12 +14,13 @@ them, so ids stay stable as later documents join.
   has a canonical representative: the earliest published, then the earliest
   fetched.
 - Stories: MinHash LSH over the article's salient terms (dedupe.story) yields
-  candidate stories; a candidate is verified by the weighted Jaccard of terms
-  against the story's *founding* article, within a publication-time window,
-  and a story never spans more than ``story_max_span_hours``. Verifying
-  against the founder, not against whichever member is closest, is the guard
-  against chaining: A~B and B~C must not pull C into A's story unless C is
-  about A's event too.
+  candidate members; a story is verified by the weighted Jaccard of terms
+  against its best-matching member within the publication-time window, terms
+  weighted down by their spread in the recent stream. A story never spans more
+  than ``story_max_span_hours``, and the candidate must also reach
+  ``story_core_fraction`` of the threshold against the story's *founding*
+  article: the guard against chaining (A~B and B~C must not pull C into A's
+  story unless C is about A's event too). See ``Deduper._same_story``.
 
 Order of arrival: a document joins the best verified group at the time it
 arrives, and groups never merge afterwards. The result can therefore depend on
