@@ -198,3 +198,39 @@ def test_cluster_records_checks_exact_containment_on_the_batch_texts():
     result = cluster_records([DocumentRecord("full", _text(FULL), at(0)), DocumentRecord("trimmed", TRIMMED, at(1))],
                              AT_THRESHOLD)
     assert result[1].dup_group_id == "full"
+
+
+# --- the crawl's store gives the Deduper the stored texts ---------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    from models.db import make_engine, upgrade
+
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _save(store, n: int, paragraphs: list[str], hours: float):
+    from crawler.extract import ExtractedArticle
+
+    article = ExtractedArticle(title=f"Report {n}", authors=[], published_at=at(hours), language="en",
+                               text="\n".join(paragraphs), canonical_url=None, site_name=None, blocks=paragraphs)
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>"
+    return store.save(url=f"http://s{n}.example/a", canonical_url=f"http://s{n}.example/a", site=f"s{n}.example",
+                      article=article, raw_body=html.encode(), encoding="utf-8", fetched_at=at(hours))
+
+
+def test_store_decides_a_partial_copy_at_the_threshold_on_the_stored_texts(engine):
+    from crawler.store import ArticleStore
+
+    store = ArticleStore(engine, AT_THRESHOLD)
+    first = _save(store, 1, FULL, 0)
+    trimmed = _save(store, 2, FULL[:9] + _paragraphs(23, 3), 1)
+    assert trimmed.outcome == "new" and trimmed.dup_group_id == first.article_id
+    # A restarted crawl rebuilds its index from the database and still reads the texts.
+    again = ArticleStore(engine, AT_THRESHOLD)
+    third = _save(again, 3, FULL[:9] + _paragraphs(24, 3), 2)
+    assert third.dup_group_id == first.article_id
