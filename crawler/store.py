@@ -23,6 +23,7 @@ from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
 from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
+from dedupe.story import headline_terms
 from models import Article, ArticleSignature, SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class ArticleStore:
             row.content_hash,
             published if published is not None else fetched,
             fetched,
+            headline=headline_terms(row.title, row.language),  # not stored: cheap to recompute from the title
         )
 
     # --- cleaning ----------------------------------------------------------------

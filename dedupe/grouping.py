@@ -50,7 +50,7 @@ import numpy as np
 from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
 from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
-from dedupe.story import story_terms, weighted_jaccard
+from dedupe.story import HEADLINE_TERMS, headline_terms, story_terms, weighted_jaccard
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Signature:
     time: float | None  # publication time (else fetch time) as a UNIX timestamp
     fetched: float | None
     story_minhash: np.ndarray | None = None  # MinHash of ``terms`` (before time salting), computed once
+    headline: np.ndarray | None = None  # salient headline terms (dedupe.story.headline_terms); None: no title
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,8 @@ class Deduper:
         self._terms = _Column(np.uint32, s.story_features)
         self._weights = _Column(np.float16, s.story_features)
         self._nterms = _Column(np.uint8)
+        self._heads = _Column(np.uint32, HEADLINE_TERMS)
+        self._nheads = _Column(np.uint8)  # 0: no title (the headline test does not apply)
         self._time = _Column(np.float64, fill=np.nan)
         self._fetched = _Column(np.float64, fill=np.nan)
         self._group = _Column(np.int32)  # number of the group's founder
@@ -305,7 +308,8 @@ class Deduper:
 
     def index_nbytes(self) -> int:
         """Bytes allocated for the index's arrays (excluding Python object overhead)."""
-        columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._time,
+        columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._heads, self._nheads,
+                   self._time,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
         total = sum(c.nbytes for c in columns) + self._keys.nbytes + self._by_hash.table.nbytes
         for index in (self._dup_index, self._story_index):
@@ -326,7 +330,8 @@ class Deduper:
         published = _timestamp(record.published_at)
         story_minhash = minhash_values(terms.astype(np.uint64), s.story_num_perm, s.seed + 1) if len(terms) else None
         return Signature(minhash, terms, weights, content_hash(record.text, words),
-                         published if published is not None else fetched, fetched, story_minhash)
+                         published if published is not None else fetched, fetched, story_minhash,
+                         headline_terms(record.title, record.language))
 
     def _story_values(self, sig: Signature) -> np.ndarray:
         """MinHash of the story terms: computed with the signature, or here for old ones."""
@@ -522,6 +527,8 @@ class Deduper:
                     close[:] = True
             score = 0.0
             for member in members[close][-s.story_max_members:].tolist():
+                if self._headlines_apart(sig, member):
+                    continue
                 score = max(score, weighted_jaccard(sig.terms, weights, *self._doc_terms(member, True)))
             if score < threshold or score <= best_score:
                 continue
@@ -529,6 +536,13 @@ class Deduper:
             if core >= threshold * s.story_core_fraction:
                 best, best_score = founder, score
         return best, (best_score if best is not None else None)
+
+    def _headlines_apart(self, sig: Signature, number: int) -> bool:
+        """Do both have headlines, sharing no salient term? Then they report different events."""
+        n = int(self._nheads[number])
+        if not n or sig.headline is None or not len(sig.headline) or not self.settings.story_headline_overlap:
+            return False
+        return not np.intersect1d(sig.headline, self._heads[number][:n], assume_unique=True).size
 
     def _stream_factors(self, sig: Signature) -> np.ndarray:
         return self._stream_factors_of(sig.terms, np.nan if sig.time is None else sig.time)
@@ -608,6 +622,9 @@ class Deduper:
         self._terms.append_prefix(sig.terms[:n])
         self._weights.append_prefix(sig.weights[:n])
         self._nterms.append(n)
+        heads = sig.headline[:HEADLINE_TERMS] if sig.headline is not None else np.zeros(0, dtype=np.uint32)
+        self._heads.append_prefix(heads)
+        self._nheads.append(len(heads))
         self._time.append(np.nan if sig.time is None else sig.time)
         self._fetched.append(np.nan if sig.fetched is None else sig.fetched)
         group = self._keys.get(dup_group_id, number)
@@ -670,6 +687,10 @@ class Deduper:
         self._terms[number][:n] = sig.terms[:n]
         self._weights[number][:n] = sig.weights[:n]
         self._nterms[number] = n
+        heads = sig.headline[:HEADLINE_TERMS] if sig.headline is not None else np.zeros(0, dtype=np.uint32)
+        self._heads[number] = 0
+        self._heads[number][: len(heads)] = heads
+        self._nheads[number] = len(heads)
         index_key = key if self.shared else number
         if sig.minhash is not None:
             self._dup_index.insert(index_key, sig.minhash)

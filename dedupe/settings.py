@@ -111,13 +111,14 @@ class DedupeSettings:
     story_features: int = 24
     story_num_perm: int = 16
     story_bands: int = 16
-    story_threshold: float = 0.12
+    story_threshold: float = 0.10
     story_window_hours: float = 96.0
     story_max_span_hours: float = 240.0
     story_core_fraction: float = 0.75
     story_followup_factor: float = 0.0
     story_topic_df: int = 5
     story_max_members: int = 8
+    story_headline_overlap: bool = True
     storage: dict[str, Any] = field(default_factory=lambda: {"type": "dict"})
 
     @property

@@ -114,6 +114,22 @@ def story_terms(
     return hashes[by_hash], chosen[by_hash]
 
 
+HEADLINE_TERMS = 8
+
+
+def headline_terms(title: str | None, language: str | None) -> np.ndarray | None:
+    """The salient terms of a title's headline (uint32 hashes, sorted), or None without a title.
+
+    Reports of one event share at least one salient headline word (the name,
+    the place, the thing that happened); reports of one topic often share none
+    (a hearing's key moments and the next witness's preview). Measured on the
+    labelled real pages (bench/story_quality.py)."""
+    part = headline(title)
+    if not part.strip():
+        return None
+    return story_terms(None, part, language, HEADLINE_TERMS)[0]
+
+
 def _top_k(values: np.ndarray, words: list[str], k: int) -> list[int]:
     """Indices of the k heaviest; ties at the cut broken by the word, so the choice is reproducible."""
     cut = np.partition(values, len(values) - k)[len(values) - k]

@@ -39,7 +39,7 @@ def similarity(a: list[str], b: list[str]) -> float:
 
 FIRST = [f"alpha{c}" for c in "abcdefghij"]  # the founding report's details
 SECOND = FIRST[:5] + [f"beta{c}" for c in "abcde"]  # a second report: half the same details, half new
-THIRD = FIRST[:1] + SECOND[5:] + [f"gamma{c}" for c in "abcd"]  # close to the second, little of the first
+THIRD = FIRST[:1] + SECOND[5:] + [f"gamma{c}" for c in "abcdefg"]  # close to the second, little of the first
 DRIFT = SECOND[5:] + [f"delta{c}" for c in "abcdefg"]  # close to the second, nothing of the first
 
 
@@ -67,7 +67,7 @@ def test_a_story_core_guards_against_drift():
     deduper.add(DocumentRecord("second", text(SECOND), at(2)))
     drift = deduper.add(DocumentRecord("drift", text(DRIFT), at(4)))
     assert drift.story_id == "drift"
-    strict = Deduper(DedupeSettings(story_core_fraction=0.9))  # a stricter core turns the third away too
+    strict = Deduper(DedupeSettings(story_core_fraction=1.0))  # a stricter core turns the third away too
     strict.add(DocumentRecord("first", text(FIRST), at(0)))
     strict.add(DocumentRecord("second", text(SECOND), at(2)))
     assert strict.add(DocumentRecord("third", text(THIRD), at(4))).story_id == "third"
