@@ -234,3 +234,29 @@ def test_store_decides_a_partial_copy_at_the_threshold_on_the_stored_texts(engin
     again = ArticleStore(engine, AT_THRESHOLD)
     third = _save(again, 3, FULL[:9] + _paragraphs(24, 3), 2)
     assert third.dup_group_id == first.article_id
+
+
+def test_reports_of_one_event_share_a_headline_word():
+    """Same details in the text; headlines decide: sharing a salient word, one story; none, two."""
+    deduper = Deduper()
+    deduper.add(DocumentRecord("first", text(FIRST), at(0), title="Harbour strike ends after Kessler deal"))
+    assert deduper.assign(DocumentRecord("same", retold(SECOND), at(2),
+                                         title="Dockers back at work as Kessler deal ends strike")).story_id == "first"
+    assert deduper.assign(DocumentRecord("other", retold(SECOND), at(2),
+                                         title="Mayor announces budget review")).story_id == "other"
+    # Without a title on either side the headline test does not apply: the terms decide.
+    assert deduper.assign(DocumentRecord("untitled", retold(SECOND), at(2))).story_id == "first"
+    off = Deduper(DedupeSettings(story_headline_overlap=False))
+    off.add(DocumentRecord("first", text(FIRST), at(0), title="Harbour strike ends after Kessler deal"))
+    assert off.assign(DocumentRecord("other", retold(SECOND), at(2),
+                                     title="Mayor announces budget review")).story_id == "first"
+
+
+def test_headline_terms_ignore_the_outlet_and_everyday_words():
+    from dedupe.story import headline_terms
+
+    assert headline_terms(None, "en") is None and headline_terms("  ", "en") is None
+    with_outlet = headline_terms("Kessler deal ends harbour strike | Zorblatt Gazette", "en")
+    assert with_outlet.tolist() == headline_terms("Kessler deal ends harbour strike", "en").tolist()
+    assert int(term("zorblatt")[0]) not in with_outlet.tolist()
+    assert int(term("the")[0]) not in headline_terms("The deal and the strike", "en").tolist()
