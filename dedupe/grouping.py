@@ -50,7 +50,7 @@ import numpy as np
 from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
 from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
-from dedupe.story import HEADLINE_TERMS, headline_terms, story_terms, weighted_jaccard
+from dedupe.story import HEADLINE_TERMS, headline_terms, story_terms, weighted_jaccard_scaled
 
 
 @dataclass(frozen=True)
@@ -500,7 +500,6 @@ class Deduper:
             return None, None
         window, span = s.story_window_hours * 3600, s.story_max_span_hours * 3600
         factors = self._stream_factors(sig)
-        weights = sig.weights * factors
         stories = self._story.take(candidates)
         times = self._time.take(candidates)
         best, best_score = None, 0.0
@@ -529,10 +528,10 @@ class Deduper:
             for member in members[close][-s.story_max_members:].tolist():
                 if self._headlines_apart(sig, member):
                     continue
-                score = max(score, weighted_jaccard(sig.terms, weights, *self._doc_terms(member, True)))
+                score = max(score, weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(member)))
             if score < threshold or score <= best_score:
                 continue
-            core = weighted_jaccard(sig.terms, weights, *self._doc_terms(founder, True))
+            core = weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(founder))
             if core >= threshold * s.story_core_fraction:
                 best, best_score = founder, score
         return best, (best_score if best is not None else None)
@@ -575,13 +574,9 @@ class Deduper:
         for term in sig.terms.tolist():
             counter[term] = counter.get(term, 0) + 1
 
-    def _doc_terms(self, number: int, stream: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Document ``number``'s story terms and weights (weighted by the stream if ``stream``)."""
+    def _doc_terms(self, number: int) -> tuple[np.ndarray, np.ndarray]:
         n = int(self._nterms[number])
-        terms, weights = self._terms[number][:n], self._weights[number][:n].astype(np.float32)
-        if stream and n:
-            weights = weights * self._stream_factors_of(terms, self._time[number])
-        return terms, weights
+        return self._terms[number][:n], self._weights[number][:n].astype(np.float32)
 
     def _earlier(self, sig: Signature, number: int) -> bool:
         """Is the new document published (then fetched) before document ``number``?"""

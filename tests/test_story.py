@@ -260,3 +260,15 @@ def test_headline_terms_ignore_the_outlet_and_everyday_words():
     assert with_outlet.tolist() == headline_terms("Kessler deal ends harbour strike", "en").tolist()
     assert int(term("zorblatt")[0]) not in with_outlet.tolist()
     assert int(term("the")[0]) not in headline_terms("The deal and the strike", "en").tolist()
+
+
+def test_scaled_jaccard_is_the_plain_one_with_unit_factors_and_discounts_shared_topic_terms():
+    from dedupe.story import weighted_jaccard_scaled
+
+    a = story_terms(None, text(FIRST), None, 24)
+    b = story_terms(None, text(SECOND), None, 24)
+    ones = np.ones(len(a[0]), dtype=np.float32)
+    assert weighted_jaccard_scaled(a[0], a[1], ones, *b) == pytest.approx(weighted_jaccard(*a, *b), rel=1e-6)
+    shared = np.isin(a[0], b[0])
+    discounted = np.where(shared, 0.2, 1.0).astype(np.float32)  # every shared term is this week's topic
+    assert weighted_jaccard_scaled(a[0], a[1], discounted, *b) < weighted_jaccard(*a, *b) / 2
