@@ -568,9 +568,11 @@ class Deduper:
         bucket = self._bucket(sig.time)
         counter = self._stream.get(bucket)
         if counter is None:
+            if len(self._stream) >= _STREAM_BUCKETS and bucket < min(self._stream):
+                return  # an old article arriving late: it must not push a recent bucket out
             counter = self._stream[bucket] = {}
             if len(self._stream) > _STREAM_BUCKETS:
-                del self._stream[min(b for b in self._stream if b != bucket)]
+                del self._stream[min(self._stream)]
         for term in sig.terms.tolist():
             counter[term] = counter.get(term, 0) + 1
 

@@ -272,3 +272,16 @@ def test_scaled_jaccard_is_the_plain_one_with_unit_factors_and_discounts_shared_
     shared = np.isin(a[0], b[0])
     discounted = np.where(shared, 0.2, 1.0).astype(np.float32)  # every shared term is this week's topic
     assert weighted_jaccard_scaled(a[0], a[1], discounted, *b) < weighted_jaccard(*a, *b) / 2
+
+
+def test_the_stream_keeps_its_newest_buckets_and_late_old_articles_do_not_evict_them():
+    from dedupe.grouping import _STREAM_BUCKETS
+
+    deduper = Deduper()
+    week = DedupeSettings().story_window_hours
+    for i in range(_STREAM_BUCKETS + 3):
+        deduper.add(DocumentRecord(f"d{i}", text([f"word{i}x{c}" for c in "abc"]), at(i * week)))
+    kept = sorted(deduper._stream)
+    assert len(kept) == _STREAM_BUCKETS and kept[-1] == deduper._bucket(at((_STREAM_BUCKETS + 2) * week).timestamp())
+    deduper.add(DocumentRecord("late", text(["latecomer"]), at(-10 * week)))
+    assert sorted(deduper._stream) == kept
