@@ -499,13 +499,15 @@ class Deduper:
         if not len(candidates):
             return None, None
         window, span = s.story_window_hours * 3600, s.story_max_span_hours * 3600
-        factors = self._stream_factors(sig)
+        factors = None  # computed once, when a story passes the time tests
+        heads = set(sig.headline.tolist()) if sig.headline is not None and s.story_headline_overlap else None
         stories = self._story.take(candidates)
         times = self._time.take(candidates)
         best, best_score = None, 0.0
         for founder in np.unique(stories).tolist():
-            members = candidates[stories == founder]
-            member_times = times[stories == founder]
+            mine = stories == founder
+            members = candidates[mine]
+            member_times = times[mine]
             first, last = self._span[founder]
             threshold = s.story_threshold
             if sig.time is None or math.isnan(self._time[founder]):
@@ -526,8 +528,10 @@ class Deduper:
                     close[:] = True
             score = 0.0
             for member in members[close][-s.story_max_members:].tolist():
-                if self._headlines_apart(sig, member):
+                if heads and self._headlines_apart(heads, member):
                     continue
+                if factors is None:
+                    factors = self._stream_factors(sig)
                 score = max(score, weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(member)))
             if score < threshold or score <= best_score:
                 continue
@@ -536,12 +540,11 @@ class Deduper:
                 best, best_score = founder, score
         return best, (best_score if best is not None else None)
 
-    def _headlines_apart(self, sig: Signature, number: int) -> bool:
-        """Do both have headlines, sharing no salient term? Then they report different events."""
+    def _headlines_apart(self, heads: set[int], number: int) -> bool:
+        """Does document ``number`` have a headline sharing none of the salient ``heads``?
+        Then the two report different events (see ``story_headline_overlap``)."""
         n = int(self._nheads[number])
-        if not n or sig.headline is None or not len(sig.headline) or not self.settings.story_headline_overlap:
-            return False
-        return not np.intersect1d(sig.headline, self._heads[number][:n], assume_unique=True).size
+        return bool(n) and heads.isdisjoint(self._heads[number][:n].tolist())
 
     def _stream_factors(self, sig: Signature) -> np.ndarray:
         return self._stream_factors_of(sig.terms, np.nan if sig.time is None else sig.time)
