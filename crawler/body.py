@@ -45,6 +45,9 @@ _LEAF_TAGS = {"p", "head", "item", "quote", "code", "table"}
 _CLICK_HERE = re.compile(r"\bclick(?:ing)? here\b", re.I)
 _PROMO_WORDS = re.compile(r"\b(?:subscri\w*|newsletter|apps?|issues|delivered|sign up|download (?:our|the) app)\b", re.I)
 EDGE_MAX_CHARS = 200  # only blocks shorter than this are dropped on precision-mode evidence
+# A precision run that keeps less than this share of the default text has collapsed (another
+# container, a fragment): on both corpora such runs keep 0-10% and sound ones 50% or more.
+PRECISION_COLLAPSE_SHARE = 0.3
 
 
 @dataclass
@@ -67,7 +70,9 @@ def _text(el) -> str:
 
 
 def title_keys(tree, extra: list[str]) -> set[str]:
-    """Every form the headline takes on the page: <title> and its longest part, og/twitter titles, <h1>."""
+    """Every form the headline takes on the page: <title> and its longest part, og/twitter
+    titles, the first <h1> and any other that states the headline. Other <h1>s are kept:
+    some templates (Medium) mark the article's sub-heads up as <h1>."""
     keys = {_norm(t) for t in extra if t}
     for t in tree.xpath("//head/title/text()"):
         keys.add(_norm(t))
@@ -76,9 +81,19 @@ def title_keys(tree, extra: list[str]) -> set[str]:
             keys.add(_norm(max(parts, key=len)))
     for name in ("og:title", "twitter:title"):
         keys.update(_norm(c) for c in tree.xpath(f'//meta[@property="{name}" or @name="{name}"]/@content'))
-    keys.update(_norm(h.text_content()) for h in tree.xpath("//h1"))
     keys.discard("")
+    h1_keys = [key for key in (_norm(h.text_content()) for h in tree.xpath("//h1")) if key]
+    if h1_keys:
+        keys.add(h1_keys[0])  # the first is the headline on most pages, reworded or not
+    keys.update(key for key in h1_keys[1:] if any(_states(key, k) for k in keys))
     return keys
+
+
+def _states(h1: str, headline: str) -> bool:
+    """Whether an <h1> is the headline, give or take an affix: one holds the other,
+    and the shorter is at least half the longer."""
+    short, long_ = sorted((h1, headline), key=len)
+    return short in long_ and 2 * len(short) >= len(long_)
 
 
 def _blocks(body):
@@ -129,6 +144,26 @@ def _is_caps_line(text: str) -> bool:
     return sum(c.isupper() for c in text) >= 12
 
 
+# Slideshow captions kept as body: "1/50 Caption", "2 of 50 Caption", numbered against one total.
+_SLIDE_COUNTER = re.compile(r"^(?:-\s*)?(\d{1,3})\s*(?:/|of|von|sur|de|из)\s*(\d{1,3})\b", re.I)
+SLIDES_MIN = 3
+
+
+def _mark_slideshows(texts: list[str], reasons: list[str | None]) -> None:
+    """A gallery that trafilatura kept: SLIDES_MIN or more blocks numbered n/N against the
+    same total N. An article's own numbered points do not carry a total."""
+    by_total: dict[str, list[int]] = {}
+    for i, text in enumerate(texts):
+        match = _SLIDE_COUNTER.match(text)
+        if match and int(match.group(1)) <= int(match.group(2)):
+            by_total.setdefault(match.group(2), []).append(i)
+    for indexes in by_total.values():
+        if len(indexes) >= SLIDES_MIN:
+            for i in indexes:
+                if reasons[i] is None:
+                    reasons[i] = "structure:slideshow"
+
+
 LINK_RUN_MIN = 3  # consecutive link-text blocks that make a menu, not prose
 LINK_RUN_MAX_CHARS = 80
 
@@ -152,17 +187,25 @@ DUMP_SHORT_WORDS = 4
 DUMP_KEEP_WORDS = 8
 
 
-def _trim_page_dump(el) -> str | None:
+DUMP_LINK_SHARE = 0.3  # of its short lines that must be link labels: menus are links, code and tables are not
+
+
+def _trim_page_dump(el, anchors: set[str] | None = None) -> str | None:
     """When trafilatura finds no article container it falls back to the whole page's
     text in one block: menus, archive links, footers, one line each. Keep the lines
-    that read as prose; return what was removed, or None when the block is not a dump."""
+    that read as prose; return what was removed, or None when the block is not a dump.
+
+    With ``anchors`` (the page's link texts), the short lines must be links in good
+    part: a preformatted document (an RFC, a code listing) is short lines of body."""
     if len(el) or not el.text:
         return None
     lines = [line.strip() for line in el.text.splitlines() if line.strip()]
     if len(lines) < DUMP_MIN_LINES:
         return None
-    short = sum(len(line.split()) <= DUMP_SHORT_WORDS for line in lines)
-    if short < 0.7 * len(lines):
+    short_lines = [line for line in lines if len(line.split()) <= DUMP_SHORT_WORDS]
+    if len(short_lines) < 0.7 * len(lines):
+        return None
+    if anchors is not None and sum(_norm(line) in anchors for line in short_lines) < DUMP_LINK_SHARE * len(short_lines):
         return None
     kept = [line for line in lines if len(line.split()) >= DUMP_KEEP_WORDS]
     if not kept:
@@ -171,20 +214,43 @@ def _trim_page_dump(el) -> str | None:
     return "\n".join(line for line in lines if len(line.split()) < DUMP_KEEP_WORDS)
 
 
-def _has_short_edge(texts: list[str]) -> bool:
-    """Whether a short block sits before the first or after the last long one: only
-    such blocks can be edge candidates, so without one the precision pass is moot."""
+def _has_short_edge(texts: list[str], short: list[int]) -> bool:
+    """Whether one of the ``short`` blocks sits before the first or after the last long one:
+    only such blocks can be dropped as edges, so without one the precision pass is moot."""
+    if not short:
+        return False
     long_blocks = [i for i, t in enumerate(texts) if len(t) >= EDGE_MAX_CHARS]
     if not long_blocks:
         return True
-    return any(t and len(t) < EDGE_MAX_CHARS for t in texts[:long_blocks[0]] + texts[long_blocks[-1] + 1:])
+    return any(i < long_blocks[0] or i > long_blocks[-1] for i in short)
 
 
 CHUNK_MIN_CHARS = 80  # paragraphs of a continuation chunk shorter than this are not taken
 CHUNK_LEVELS = 3  # how far above the last paragraph to look for the chunk's container
 
 
-def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[str]:
+CHUNK_MAX_LINK_DENSITY = 0.5  # a paragraph mostly made of link text is a teaser or a list of links
+
+
+def _link_density(el) -> float:
+    text = len(_WS.sub(" ", el.text_content()).strip())
+    if not text:
+        return 1.0
+    linked = sum(len(_WS.sub(" ", a.text_content()).strip()) for a in el.iter("a"))
+    return linked / text
+
+
+def _is_teaser_card(container) -> bool:
+    """A sibling container that is a story card, not a body chunk: a linked headline
+    (a heading holding a link, or a link holding a heading), or mostly link text."""
+    for heading in container.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        if any(True for _ in heading.iter("a")) or any(a.tag == "a" for a in heading.iterancestors()):
+            return True
+    return _link_density(container) >= CHUNK_MAX_LINK_DENSITY
+
+
+def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
+                             paragraphs: list[tuple[object, str]] | None = None) -> list[str]:
     """Paragraphs of an article body split over sibling containers.
 
     Some templates (Condé Nast's "article__chunks", the NYT's "StoryBodyCompanionColumn")
@@ -198,8 +264,10 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[st
     if not known:
         return []
     last = None
-    for el in tree.iter("p"):
-        if _norm(el.text_content()) in known:
+    if paragraphs is None:
+        paragraphs = [(p, p.text_content()) for p in tree.iter("p")]
+    for el, text in paragraphs:
+        if _norm(text) in known:
             last = el
     if last is None:
         return []
@@ -213,10 +281,12 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[st
             siblings = [s for s in ancestor.itersiblings() if s.tag == ancestor.tag and (s.get("class") or "").strip() == cls]
             found = []
             for sibling in siblings:
+                if _is_teaser_card(sibling):
+                    continue
                 for p in sibling.iter("p"):
                     text = _WS.sub(" ", p.text_content()).strip()
                     key = _norm(text)
-                    if len(text) >= CHUNK_MIN_CHARS and key not in seen:
+                    if len(text) >= CHUNK_MIN_CHARS and key not in seen and _link_density(p) < CHUNK_MAX_LINK_DENSITY:
                         seen.add(key)
                         found.append(text)
             if found:
@@ -225,13 +295,50 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str]) -> list[st
     return []
 
 
+def _precise_span(keys: list[str], precise: str) -> tuple[int, int]:
+    """(first, last) index of the blocks whose key is in the precision pass's text
+    (``len(keys), -1`` if none). Searched from each end: on a page the two passes mostly
+    agree on, a few substring tests each, instead of one per block."""
+    def found(key: str) -> bool:
+        return bool(key) and f" {key} " in precise
+
+    first = next((i for i, key in enumerate(keys) if found(key)), None)
+    if first is None:
+        return len(keys), -1
+    last = next(i for i in range(len(keys) - 1, first - 1, -1) if found(keys[i]))
+    return first, last
+
+
+# Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
+# only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
+# or wordCount) or beside the page's own long paragraphs, default mode is run as well...
+FAST_SHORT_OF_DECLARED = 0.5
+FAST_SHORT_OF_PARAGRAPHS = 0.15
+# ...and its text is taken when it is this many times longer.
+FAST_FALLBACK_GAIN = 2.0
+
+
+def _paragraph_chars(paragraphs: list[tuple[object, str]]) -> int:
+    """Characters in the page's long <p> paragraphs: a cheap bound on how much prose it has."""
+    lengths = (len(_WS.sub(" ", text).strip()) for _, text in paragraphs)
+    return sum(length for length in lengths if length >= CHUNK_MIN_CHARS)
+
+
+def _fast_result_is_short(paragraphs: list[tuple[object, str]], chars: int, declared_chars: int | None) -> bool:
+    if declared_chars and chars < FAST_SHORT_OF_DECLARED * declared_chars:
+        return True
+    return chars < FAST_SHORT_OF_PARAGRAPHS * _paragraph_chars(paragraphs)
+
+
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
-                 fallback_extractors: bool = False) -> Body:
+                 fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
 
     ``fallback_extractors`` lets trafilatura compare its result with readability and
     justext (its default). On the public benchmark that costs 55% more CPU per pass, and
-    plain trafilatura scores F1 0.9599 with it against 0.9624 without, so it is off here.
+    plain trafilatura scores F1 0.9599 with it against 0.9624 without, so it is off here,
+    except as a fallback when the fast result is far shorter than the article the page
+    declares (``declared_chars``: from JSON-LD) or than its long paragraphs.
     trafilatura's own metadata pass is not run either: extract.py reads the metadata."""
     anchors = {_norm(a.text_content()) for a in tree.iter("a")}
     anchors.discard("")
@@ -239,33 +346,31 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     doc = trafilatura.bare_extraction(
         tree, url=url, include_comments=False, include_tables=include_tables, fast=fast
     )
+    paragraphs = [(p, p.text_content()) for p in tree.iter("p")]  # the page's <p>, read once
+    if fast:
+        chars = len(xmltotxt(doc.body, False)) if doc is not None and doc.body is not None else 0
+        if _fast_result_is_short(paragraphs, chars, declared_chars):
+            full = trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables)
+            if full is not None and full.body is not None and len(xmltotxt(full.body, False)) > FAST_FALLBACK_GAIN * chars:
+                doc = full
     if doc is None or doc.body is None:
         return Body("", doc)
     body = doc.body
     first_texts = [_text(b) for b in _blocks(body)]
-    precise = None
-    if agreement and _has_short_edge(first_texts):
-        pdoc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
-        )
-        if pdoc is not None and pdoc.body is not None:
-            precise = f" {_norm(xmltotxt(pdoc.body, False))} "  # padded: whole-word membership tests
-
-    continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts)
+    continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts, paragraphs)
     for text in continued:
         paragraph = etree.SubElement(body, "p")
         paragraph.text = text
     continued_keys = {_norm(t) for t in continued}  # taken on structural evidence: not edge candidates
     removed = []
     for el in _blocks(body):
-        dumped = _trim_page_dump(el)
+        dumped = _trim_page_dump(el, anchors)
         if dumped:
             removed.append(Removal("structure:page_dump", dumped))
     blocks = list(_blocks(body))
     texts = [_text(b) for b in blocks]
     keys = [_norm(t) for t in texts]
     reasons: list[str | None] = [None] * len(blocks)
-    edge_candidate = [False] * len(blocks)
     for i, (el, text, key) in enumerate(zip(blocks, texts, keys)):
         if not key:
             continue
@@ -283,16 +388,26 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
             items = list(el.getparent().iter("item"))
             if sum(_norm(_text(item)) in anchors for item in items) >= max(2, 0.7 * len(items)):
                 reasons[i] = "structure:link_list"
-        if (reasons[i] is None and precise is not None and len(text) < EDGE_MAX_CHARS and f" {key} " not in precise
-                and key not in continued_keys):
-            edge_candidate[i] = True
     _mark_link_runs(keys, texts, anchors, reasons)
-    if precise is not None:
-        inside = [i for i, key in enumerate(keys) if key and f" {key} " in precise]
-        first, last = (inside[0], inside[-1]) if inside else (len(blocks), -1)
-        for i, candidate in enumerate(edge_candidate):
-            if candidate and (i < first or i > last):
-                reasons[i] = "structure:edge"
+    _mark_slideshows(texts, reasons)
+    # Edge candidates: short blocks no other rule took. The precision pass (as costly as the
+    # first) runs only when one of them sits outside the span of the long blocks.
+    short = [i for i, (text, key) in enumerate(zip(texts, keys))
+             if key and reasons[i] is None and len(text) < EDGE_MAX_CHARS and key not in continued_keys]
+    if agreement and _has_short_edge(texts, short):
+        pdoc = trafilatura.bare_extraction(
+            tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
+        )
+        precise = f" {_norm(xmltotxt(pdoc.body, False))} " if pdoc is not None and pdoc.body is not None else ""
+        # A collapsed precision run picked another container or a fragment of the article:
+        # its span says nothing about where the article starts and ends.
+        if len(precise) >= PRECISION_COLLAPSE_SHARE * sum(len(t) for t in first_texts):
+            # Searched from each end (padded: whole words): not one substring test per block,
+            # which was O(n^2) on pages of many short paragraphs.
+            first, last = _precise_span(keys, precise)
+            for i in short:
+                if (i < first or i > last) and f" {keys[i]} " not in precise:
+                    reasons[i] = "structure:edge"
     for el, text, reason in zip(blocks, texts, reasons):
         if reason is not None:
             removed.append(Removal(reason, text))

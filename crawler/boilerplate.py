@@ -23,12 +23,21 @@ _DIGITS = re.compile(r"\d+")
 _PUNCT = re.compile(r"[^\w\s]")
 
 
+# Blocks of at most this many words have their numbers folded. Counters and stamps
+# in a template are short ("12 comments", "Updated 3 hours ago", "Photo 2 of 9");
+# in a longer block the numbers are its content: serial reports, market and sports
+# results, weather and earnings reports repeat whole sentences with new figures,
+# and folding them made those sentences one "boilerplate" block across the site.
+MAX_FOLDED_WORDS = 6
+
+
 def normalise_block(block: str) -> str:
-    """The block's identity across pages: case, spacing, punctuation and numbers
-    folded, so "12 comments" and "3 comments" are one block."""
+    """The block's identity across pages: case, spacing and punctuation folded, and
+    in short blocks numbers too, so "12 comments" and "3 comments" are one block."""
     text = unicodedata.normalize("NFKC", block).lower()
-    text = _PUNCT.sub(" ", _DIGITS.sub("0", text))
-    return _SPACE.sub(" ", text).strip()
+    if len(text.split()) <= MAX_FOLDED_WORDS:
+        text = _DIGITS.sub("0", text)
+    return _SPACE.sub(" ", _PUNCT.sub(" ", text)).strip()
 
 
 def block_hash(block: str) -> str:

@@ -1,11 +1,27 @@
-"""Is this page an article? A pure decision over (tree, url), with a reason.
+"""Is this page an article? A pure decision over what a page declares, what
+extraction found in it, and its URL, with a reason.
 
 Only article pages are stored. Home, section, tag, author, about, contact,
-search and error pages are listings or static pages; they are crawled for
-links but never stored. The decision combines what the URL says, what the
-page declares (JSON-LD, og:type) and what its text looks like, because each
-alone fails on some real sites: WordPress declares og:type=article on "About"
-pages, and many portals declare nothing at all.
+search, archive and error pages are listings or static pages; they are crawled
+for links but never stored.
+
+The decision reads the article, not the markup. Counting ``<p>`` words, as
+this module once did, failed on every site that builds bodies from ``<div>``s,
+custom elements or JSON-embedded text. Instead, three kinds of evidence are
+weighed together, because each alone fails on some real sites:
+
+- **what extraction found** (the text trafilatura isolates as the main
+  content): how long it is, and how much of it is the text of the page's own
+  links. A listing's "main content" is a column of linked headlines (and
+  teasers); an article's is prose that links little;
+- **what the page declares**: JSON-LD types, og:type, article:* meta.
+  WordPress declares og:type=article on "About" pages, and many portals
+  declare nothing, so a declaration lowers the bar for the text but never
+  replaces it;
+- **the URL**: only the paths that are never articles (the root, "about",
+  "contact", ...) settle the question alone. Listing-looking paths
+  (``/video/...``, ``/columnists/...``) also carry articles on real sites,
+  so they count only when the page does not declare itself an article.
 """
 from __future__ import annotations
 
@@ -23,7 +39,7 @@ _STATIC_PATH = re.compile(
     r"(?:about(?:-us)?|contact(?:-us)?|impressum|imprint|privacy(?:-policy)?|terms(?:-of-(?:use|service))?|"
     r"cookies?(?:-policy)?|legal|advertis(?:e|ing)|careers|jobs|subscribe|newsletters?|donate|support-us|"
     r"login|log-in|register|sign-?in|sign-?up|account|search|archive|sitemap|feed|rss|help|faq|team|staff|"
-    r"editorial-(?:policy|standards)|corrections?|masthead)(?:[/.?]|$)",
+    r"editorial-(?:policy|standards)|corrections?|masthead)(?:/?$|\.\w+$|\?)",
     re.IGNORECASE,
 )
 # Listing paths: courlan knows the common ones (tag, category, page/N, author...);
@@ -33,92 +49,283 @@ _LISTING_PATH = re.compile(
     r"columnists?|series|hub|collections?|latest|most-read|popular|video|videos|photos?|gallery)(?:/[^/]*)?/?$",
     re.IGNORECASE,
 )
-_DATE_IN_PATH = re.compile(r"/(?:19|20)\d{2}[/-](?:0?[1-9]|1[0-2])(?:[/-]\d{1,2})?/")
-_ID_IN_PATH = re.compile(r"(?:\d{5,}|[-_/]a\d{4,})")
+_HOME_PATH = re.compile(r"/(?:index\.\w+|[a-z]{2}(?:-[a-z]{2})?/?)?", re.IGNORECASE)
 _NOT_FOUND_TITLE = re.compile(r"\b(?:404|not found|page not found|error 5\d\d)\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
 
-MIN_ARTICLE_WORDS = 120  # paragraph words for a page without article markup
-MIN_DECLARED_ARTICLE_WORDS = 60  # paragraph words for a page that declares itself an article
-MAX_LINK_DENSITY = 0.5
+# Thresholds, checked on both extraction corpora and on generated listings of the
+# same sites' own navigation (bench/article_detection.py).
+MIN_DECLARED_ARTICLE_WORDS = 40  # a short brief that declares itself an article: a few sentences
+MIN_ARTICLE_WORDS = 100  # a page that declares nothing must show a real body
+LISTING_URL_MAX_WORDS = 300  # a listing-like path (/video/..., /columnists/...) with more prose is an article
+MAX_LINK_DENSITY = 0.6  # more of the main container's words than this are in links: a listing
+AROUND_LINK_DENSITY = 0.35  # ... or this much of the region around it, in a long column
+AROUND_MIN_HEADLINES = 20  # of headline links (articles carry related-story boxes of up to ~15)
+SHORT_TEXT_MIN_HEADLINES = 8  # ... or a short text with this many headline links around it
+RELIABLE_CONTAINER_SHARE = 0.5
+UNPLACED_TEXT_FACTOR = 4  # a page dump needs this many times the words: it holds the page's chrome too
+MIN_TRUNCATED_TEASERS = 2  # "... would combine…": a listing's teasers end mid-sentence
+TRUNCATED_SHARE = 0.5  # ... most of its lines do; an article may quote a line that trails off
+PROSE_WORDS = 8
+MIN_CARD_TEASERS = 4  # teasers each in its own card with a headline link: section fronts, search results
+CARD_SHARE = 0.5
+CARD_EXTRA_WORDS = 12  # a card's date, byline or section label
+MIN_ANCHOR_WORDS = 3  # shorter link texts ("Read more", "Politics") also occur in prose
+
+
+# Meta tags (property, name or itemprop) that state the page's own publication time.
+PUBLISHED_META = ("article:published_time", "og:article:published_time", "datePublished", "pubdate",
+                   "publishdate", "publish-date", "dc.date.issued", "sailthru.date", "parsely-pub-date")
 
 
 @dataclass(frozen=True)
 class PageVerdict:
     is_article: bool
-    reason: str  # a short slug, used in stats keys: newscrawl/pages/<reason>
+    reason: str  # a short slug, used in stats keys: newscrawl/pages/not_article/<reason>
+
+
+@dataclass(frozen=True)
+class PageSignals:
+    """What the page itself says about its kind, read from its parsed tree."""
+
+    url: str
+    title: str
+    declares_article: bool  # JSON-LD Article type, og:type=article or article:published_time
+    declares_published: bool  # a publication time of its own: article:published_time, JSON-LD datePublished
+    declares_listing: bool  # JSON-LD CollectionPage, ItemList, SearchResultsPage ... and no Article type
+
+
+def page_signals(tree, url: str) -> PageSignals:
+    types: set[str] = set()
+    dated = False
+    for obj in jsonld_objects(tree):
+        found = jsonld_types(obj)
+        types |= found
+        dated = dated or bool(found & ARTICLE_TYPES and obj.get("datePublished"))
+    og_type = (meta_content(tree, "og:type") or "").lower()
+    declares_article = bool(types & ARTICLE_TYPES) or og_type == "article" or bool(
+        meta_content(tree, "article:published_time")
+    )
+    return PageSignals(
+        url=url,
+        title=" ".join(" ".join(tree.xpath("//title//text()")).split()),
+        declares_article=declares_article,
+        declares_published=dated or bool(meta_content(tree, *PUBLISHED_META)),
+        declares_listing=bool(types & LISTING_TYPES) and not types & ARTICLE_TYPES,
+    )
 
 
 def url_verdict(url: str) -> PageVerdict | None:
-    """A decision from the URL alone, or None when the URL does not settle it."""
-    path = urlsplit(url).path or "/"
-    if path in ("/", "") or re.fullmatch(r"/(?:index\.\w+|[a-z]{2}(?:-[a-z]{2})?/?)", path, re.IGNORECASE):
+    """A decision from the URL alone, for the paths that are never articles; None otherwise."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if not parts.query and _HOME_PATH.fullmatch(path):
         return PageVerdict(False, "home")
     if _STATIC_PATH.match(path):
         return PageVerdict(False, "static_page")
-    if courlan.is_navigation_page(url) or _LISTING_PATH.search(path):
-        return PageVerdict(False, "listing")
     return None
 
 
-def url_looks_like_article(url: str) -> bool:
-    """Date segments, numeric ids or long slugs: how most news CMSs name articles."""
-    path = urlsplit(url).path
-    if _DATE_IN_PATH.search(path) or _ID_IN_PATH.search(path):
-        return True
-    last = [segment for segment in path.split("/") if segment]
-    return bool(last) and last[-1].count("-") >= 3
+def url_looks_like_listing(url: str) -> bool:
+    """Tag, category, author, pagination and section paths."""
+    return courlan.is_navigation_page(url) or bool(_LISTING_PATH.search(urlsplit(url).path))
 
 
-def classify_tree(tree, url: str) -> PageVerdict:
-    verdict = url_verdict(url)
+@dataclass(frozen=True)
+class BodyShape:
+    """The extracted main text, measured in the page it came from.
+
+    ``words``: words of the extracted text. The rest is measured in the
+    *container*: the deepest element of the page that holds most of the
+    extracted text. ``link_words`` are the container's words inside links, and
+    ``headline_links`` its links of MIN_ANCHOR_WORDS words or more. A listing's
+    main column is headlines, each a link, with or without teasers; an
+    article's body is prose with a few inline links."""
+
+    words: int
+    container_words: int
+    link_words: int
+    headline_links: int
+    around_words: int = 0  # the same, in the container's parent: the region around the body
+    around_link_words: int = 0
+    around_headline_links: int = 0
+    truncated_blocks: int = 0  # lines cut off with an ellipsis: teasers of other pages
+    prose_blocks: int = 0  # lines of PROSE_WORDS words or more
+    card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.classify)
+
+    @property
+    def link_density(self) -> float:
+        return self.link_words / self.container_words if self.container_words else 0.0
+
+    @property
+    def container_found(self) -> bool:
+        """The extracted lines are elements of the page, mostly in one container. When they
+        are not, trafilatura fell back to a dump of the page's text (its baseline)."""
+        return self.container_words >= RELIABLE_CONTAINER_SHARE * self.words
+
+    @property
+    def looks_like_listing(self) -> bool:
+        """Most of the main container is link text, or the region around it is a long
+        column of headline links. Judged only when the container was found: when
+        trafilatura's lines match few elements of the page, the link counts describe
+        the wrong part of it and say nothing."""
+        if self.truncated_blocks >= MIN_TRUNCATED_TEASERS and \
+                self.truncated_blocks >= TRUNCATED_SHARE * self.prose_blocks:
+            return True
+        if self.card_teasers >= MIN_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.prose_blocks:
+            return True
+        if not self.container_found:
+            return False
+        around = self.around_link_words / self.around_words if self.around_words else 0.0
+        if self.words < MIN_ARTICLE_WORDS and around > AROUND_LINK_DENSITY and \
+                self.around_headline_links >= SHORT_TEXT_MIN_HEADLINES:
+            return True  # a blurb above a column of headlines: an author's or a topic's page
+        return self.link_density > MAX_LINK_DENSITY or (
+            around > AROUND_LINK_DENSITY and self.around_headline_links >= AROUND_MIN_HEADLINES)
+
+
+_BLOCK_TAGS = frozenset((
+    "p", "div", "section", "article", "main", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "td", "tr", "table", "dd", "dt", "dl", "pre", "figcaption", "figure", "header", "footer", "aside", "nav", "form",
+))
+_CONTAINER_SHARE = 0.7  # the container holds at least this share of the matched text
+
+
+def body_shape(tree, blocks: list[str]) -> BodyShape:
+    keys = {_text_key(block) for block in blocks}
+    keys.discard("")
+    words = sum(_count_words(key) for key in keys)
+    held, matched, elements = _match(_leaf_blocks(tree), keys)
+    if matched < words / 2:
+        # trafilatura joined several elements into one line (a whole-page dump, a card's
+        # headline and date): look at every element's whole text. Slower (text of nested
+        # elements is read once per level), so only when the cheap pass fell short.
+        held, matched, elements = _match((el for el in tree.iter() if isinstance(el.tag, str)), keys)
+    prose_lines = [block for block in blocks if _count_words(block) >= PROSE_WORDS]
+    truncated = sum(block.rstrip().endswith(("…", "...")) for block in prose_lines)
+    prose = len(prose_lines)
+    if not matched:
+        # No line of the extraction is an element's text: trafilatura dumped the page as
+        # one line. Only the page as a whole can be measured.
+        page = tree.find("body") if tree.find("body") is not None else tree
+        return BodyShape(words, 0, 0, 0, *_link_counts(page), truncated_blocks=truncated, prose_blocks=prose)
+    # The deepest ancestor holding most of the matched text: among those over the share,
+    # the one with the fewest words in total.
+    candidates = [el for el, n in held.items() if n >= _CONTAINER_SHARE * matched]
+    container = min(candidates, key=lambda el: len(el.text_content()))
+    inside = _link_counts(container)
+    parent = container.getparent()
+    around = _link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
+    cards = sum(_is_card_teaser(el) for el in elements)
+    return BodyShape(words, *inside, *around, truncated, prose, cards)
+
+
+def _is_card_teaser(el) -> bool:
+    """A prose line that sits in a card: an element (its parent or grandparent) holding this
+    line, a headline link outside it, and little else (a date, a byline). That is a teaser
+    on a listing; an article's paragraphs sit together in its body, with other text."""
+    own = _count_words(el.text_content())
+    if own < PROSE_WORDS:
+        return False
+    for card in (el.getparent(), el.getparent().getparent() if el.getparent() is not None else None):
+        if card is None or card.tag in ("body", "html"):
+            return False
+        total, link_words, headline_links = _link_counts(card)
+        if headline_links and link_words >= MIN_ANCHOR_WORDS and total - own - link_words <= CARD_EXTRA_WORDS:
+            inside = sum(_count_words(a.text_content()) for a in el.iter("a"))
+            if link_words - inside >= MIN_ANCHOR_WORDS:
+                return True
+    return False
+
+
+def _link_counts(el) -> tuple[int, int, int]:
+    """(words, words in links, links of MIN_ANCHOR_WORDS words or more) of an element."""
+    link_words = headline_links = 0
+    for a in el.iter("a"):
+        n = _count_words(a.text_content())
+        link_words += n
+        headline_links += n >= MIN_ANCHOR_WORDS
+    return _count_words(el.text_content()), link_words, headline_links
+
+
+def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
+    """(element -> words of matched blocks at or below it, matched words in all, the
+    matched elements)."""
+    held: dict = {}
+    matched = 0
+    found = set()
+    matched_elements = []
+    for el in elements:
+        key = _text_key(el.text_content())
+        if key not in keys or key in found:
+            continue
+        found.add(key)
+        matched_elements.append(el)
+        n = _count_words(key)
+        matched += n
+        held[el] = held.get(el, 0) + n
+        for ancestor in el.iterancestors():
+            held[ancestor] = held.get(ancestor, 0) + n
+    return held, matched, matched_elements
+
+
+def _leaf_blocks(tree):
+    """Block elements with no block element inside: what trafilatura turns into one
+    line each, whatever the tags (<p>, <div>, custom elements are all alike here)."""
+    for el in tree.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "noscript", "template", "head"):
+            continue
+        if el.tag in _BLOCK_TAGS and not any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el):
+            yield el
+        elif el.tag not in _BLOCK_TAGS and el.text and el.text.strip() and el.getparent() is not None \
+                and el.getparent().tag not in _BLOCK_TAGS and len(el) == 0:
+            yield el  # text in a custom element (<story-paragraph>): a block of its own
+
+
+def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
+    """The verdict for a page, given the shape of the text extraction found in it
+    (None: no text worth the name was found)."""
+    verdict = url_verdict(signals.url)
     if verdict is not None:
         return verdict
-
-    title = " ".join(tree.xpath("//title//text()")).strip()
-    if len(title) < 80 and _NOT_FOUND_TITLE.search(title):  # soft 404s served with status 200
+    if len(signals.title) < 80 and _NOT_FOUND_TITLE.search(signals.title):  # soft 404s served with status 200
         return PageVerdict(False, "error_page")
-
-    types: set[str] = set()
-    for obj in jsonld_objects(tree):
-        types |= jsonld_types(obj)
-    og_type = (meta_content(tree, "og:type") or "").lower()
-    declared_article = bool(types & ARTICLE_TYPES) or og_type == "article" or bool(
-        meta_content(tree, "article:published_time")
-    )
-    declared_listing = bool(types & LISTING_TYPES) and not types & ARTICLE_TYPES
-
-    words, link_words = _paragraph_words(tree)
-    link_density = link_words / words if words else 1.0
-
-    if declared_listing:
+    if signals.declares_listing:
         return PageVerdict(False, "listing")
-    if declared_article and words >= MIN_DECLARED_ARTICLE_WORDS and link_density <= MAX_LINK_DENSITY:
-        return PageVerdict(True, "article")
-    if og_type == "website" and not types & ARTICLE_TYPES and not url_looks_like_article(url):
-        return PageVerdict(False, "listing")
-    if words >= MIN_ARTICLE_WORDS and link_density <= MAX_LINK_DENSITY and url_looks_like_article(url):
-        return PageVerdict(True, "article")
-    if words < MIN_DECLARED_ARTICLE_WORDS:
+    if shape is None:
         return PageVerdict(False, "too_little_text")
-    return PageVerdict(False, "listing")
+    if shape.looks_like_listing:
+        return PageVerdict(False, "listing")
+    if signals.declares_article and signals.declares_published:
+        # A brief of a few sentences is an article when the page says so and says when it
+        # was published: og:type alone is often site-wide template, a date is the page's own.
+        if shape.words >= MIN_DECLARED_ARTICLE_WORDS:
+            return PageVerdict(True, "article")
+        return PageVerdict(False, "too_little_text")
+    # (og:type=website says little: real articles declare it too, measured on both corpora.)
+    needed = MIN_ARTICLE_WORDS if shape.container_found else MIN_ARTICLE_WORDS * UNPLACED_TEXT_FACTOR
+    if shape.words < needed:
+        return PageVerdict(False, "too_little_text")
+    if url_looks_like_listing(signals.url) and not signals.declares_article and \
+            shape.words < LISTING_URL_MAX_WORDS:
+        return PageVerdict(False, "listing")
+    return PageVerdict(True, "article")
 
 
-def _paragraph_words(tree) -> tuple[int, int]:
-    """Words in <p> elements, and how many of those sit inside links.
+# Scripts written without spaces between words: a run of their characters is one \w+ token.
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u0e00-\u0e7f]")
+CHARS_PER_UNSPACED_WORD = 2  # Chinese and Japanese words average about two characters
 
-    Paragraphs inside navigation, header, footer, asides and comment threads
-    are ignored: a listing page with a long footer is still a listing.
-    """
-    total = linked = 0
-    for p in tree.iter("p"):
-        if any(
-            anc.tag in ("nav", "footer", "header", "aside", "form")
-            or "comment" in (anc.get("class", "") + " " + anc.get("id", "")).lower()
-            for anc in p.iterancestors()
-        ):
-            continue
-        text = p.text_content()
-        n = len(text.split())
-        total += n
-        linked += sum(len(a.text_content().split()) for a in p.iter("a"))
-    return total, linked
+
+def _count_words(text: str) -> int:
+    """Words, in any script: Chinese, Japanese and Thai text counts by its characters."""
+    count = 0
+    for token in _WORD.findall(text):
+        unspaced = len(_UNSPACED.findall(token))
+        count += max(1, unspaced // CHARS_PER_UNSPACED_WORD) if unspaced else 1
+    return count
+
+
+def _text_key(text: str) -> str:
+    """Case- and punctuation-insensitive words, to compare a block with link texts."""
+    return " ".join(_WORD.findall(text.lower()))

@@ -38,23 +38,49 @@ _XML_PROLOG = re.compile(
 _ROOT = re.compile(rb"<\s*(?:[\w-]+:)?([\w-]+)", re.IGNORECASE)
 
 
-def detect_kind(body: bytes) -> Kind:
-    """Sniff the root element of the first few KB."""
-    head = body[:16384].lstrip(b"\xef\xbb\xbf")
+# Types that declare an HTML page, as browsers read them.
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# The tags that make WHATWG's sniffing algorithm (mimesniff, "identifying a resource with an
+# unknown MIME type") call a body HTML, followed by a space or ">".
+_HTML_SNIFF = re.compile(
+    rb"<(?:!doctype\s+html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|!--)[\s>]",
+    re.IGNORECASE,
+)
+# Binary formats that a server may still label text/html.
+_BINARY_MAGIC = (b"%PDF-", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b", b"BZh", b"\x00\x00\x01\x00",
+                 b"OggS", b"ID3", b"RIFF", b"\x7fELF")
+
+
+def detect_kind(body: bytes, content_type: str | None = None) -> Kind:
+    """What the body is, from its bytes and the declared Content-Type.
+
+    A body declared HTML is HTML unless its bytes are clearly something else:
+    a feed or a sitemap (sites serve those as text/html), or a binary format.
+    Browsers render a page that opens with <script>, <link>, a PHP warning
+    or any stray text, and so must we. An undeclared or generic body
+    (text/plain, application/octet-stream, text/xml) is sniffed: its root
+    element decides for XML, and WHATWG's HTML patterns for the rest."""
+    head = body[:16384]
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        head = head.removeprefix(bom)
+    if head.startswith(_BINARY_MAGIC):
+        return Kind.OTHER
     match = _XML_PROLOG.match(head)
     rest = head[match.end():] if match else head
     root = _ROOT.match(rest)
-    if root is None:
-        return Kind.HTML if b"<p" in head.lower() or b"<div" in head.lower() else Kind.OTHER
-    name = root.group(1).lower()
-    if name in (b"html", b"head", b"body", b"meta", b"title", b"div", b"p"):
+    if root is not None:
+        name = root.group(1).lower()
+        if name == b"urlset":
+            return Kind.SITEMAP
+        if name == b"sitemapindex":
+            return Kind.SITEMAP_INDEX
+        if name in (b"rss", b"feed", b"rdf"):
+            return Kind.FEED
+    declared = (content_type or "").split(";", 1)[0].strip().lower()
+    if declared in _HTML_TYPES:
         return Kind.HTML
-    if name == b"urlset":
-        return Kind.SITEMAP
-    if name == b"sitemapindex":
-        return Kind.SITEMAP_INDEX
-    if name in (b"rss", b"feed", b"rdf"):
-        return Kind.FEED
+    if root is not None and root.group(1).lower() == b"html" or _HTML_SNIFF.search(rest[:1024].lstrip()):
+        return Kind.HTML
     return Kind.OTHER
 
 

@@ -11,6 +11,7 @@ import time
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import CrawlRun
@@ -19,7 +20,7 @@ from models.db import make_engine, resolve_database_url
 logger = logging.getLogger(__name__)
 
 # Skip reasons that mean something went wrong (as opposed to pages we chose not to store).
-FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage")
+FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage", "worker_crashed")
 
 
 def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
@@ -36,6 +37,9 @@ def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
     robots = int(stats.get("robotstxt/forbidden", 0))
     if robots and "robots_disallowed" not in skips:
         skips["robots_disallowed"] = robots
+    too_long = int(stats.get("urllength/request_ignored_count", 0))  # Scrapy's URLLENGTH_LIMIT drops
+    if too_long:
+        skips["url_too_long"] = skips.get("url_too_long", 0) + too_long
     return skips, errors
 
 
@@ -54,6 +58,40 @@ def failure_share(stats: dict) -> float:
     return failed / attempts if attempts else 0.0
 
 
+def completeness(stats: dict) -> dict:
+    """What became of every page the crawl fetched, so a user sees at a glance that
+    nothing went missing silently.
+
+    Each response that reached the spider has exactly one outcome
+    (``newscrawl/outcome/<what>``): an article page, or the reason it is not one
+    (a listing, a feed, a sitemap, not HTML, known, ...). Each article page is
+    stored or dropped with a reason (``newscrawl/dropped/<reason>``). Article
+    pages neither stored nor dropped were still in flight when the run ended
+    (an interrupted run); the next run fetches them again."""
+    outcomes = {k.removeprefix("newscrawl/outcome/"): int(v) for k, v in stats.items()
+                if k.startswith("newscrawl/outcome/")}
+    dropped = {k.removeprefix("newscrawl/dropped/"): int(v) for k, v in stats.items()
+               if k.startswith("newscrawl/dropped/")}
+    article_pages = outcomes.pop("article", 0)
+    stored = sum(int(stats.get(f"newscrawl/articles/{o}", 0)) for o in ("new", "updated", "unchanged"))
+    not_stored = dict(sorted({**outcomes, **{f"article/{k}": v for k, v in dropped.items()}}.items()))
+    in_flight = article_pages - stored - sum(dropped.values())
+    if in_flight > 0:
+        not_stored["article/unfinished"] = in_flight
+    _, failed = split_skips(stats)
+    return {
+        "fetched": article_pages + sum(outcomes.values()),
+        "article_pages": article_pages,
+        "stored": stored,
+        "not_stored": not_stored,
+        "fetch_failed": {k: v for k, v in failed.items() if not k.startswith("http_")},  # no response at all
+        # Responses that are not pages: redirects followed, and Scrapy's robots.txt checks.
+        "redirects": sum(int(v) for k, v in stats.items()
+                         if k.startswith("downloader/response_status_count/3") and not k.endswith("/304")),
+        "robots_checks": int(stats.get("robotstxt/response_count", 0)),
+    }
+
+
 def site_health(stats: dict) -> dict[str, dict[str, int]]:
     sites: dict[str, dict[str, int]] = {}
     for key, value in stats.items():
@@ -62,6 +100,50 @@ def site_health(stats: dict) -> dict[str, dict[str, int]]:
             site, _, field = rest.rpartition("/")
             sites.setdefault(site, {})[field] = int(value)
     return sites
+
+
+def site_problems(spider, stats: dict) -> dict[str, str]:
+    """Sites asked for that gave nothing, or whose start URL failed: site -> the reason.
+
+    Every start URL's site is listed in the run's report; one that answered no request
+    at all (DNS, refused connection, timeouts, 5xx, a refused private address) is the
+    usual sign of a dead or misspelt site, and makes the run partial (exit 3)."""
+    from crawler.urls import site_of
+
+    problems: dict[str, str] = {}
+    for url, reason in getattr(spider, "start_failures", {}).items():
+        site = site_of(url)
+        if int(stats.get(f"newscrawl/responses/{site}", 0)) == 0:
+            problems[site] = f"nothing fetched ({reason})"
+        else:
+            problems.setdefault(site, f"start URL failed ({reason}): {url}")
+    for key, value in stats.items():
+        # Article pages were found, but not one gave an article (template change, paywall...).
+        if key.startswith("newscrawl/site/") and key.endswith("/article_pages") and int(value) > 0:
+            site = key[len("newscrawl/site/"):-len("/article_pages")]
+            if not int(stats.get(f"newscrawl/site/{site}/stored", 0)):
+                problems.setdefault(site, f"no article text from {int(value)} article pages")
+    return problems
+
+
+def requested_sites(spider) -> list[str]:
+    """The sites of the run's start URLs (an ingest's start list holds WARC paths: no sites)."""
+    from crawler.urls import site_of
+
+    return sorted({site_of(url) for url in getattr(spider, "start_url_list", [])
+                   if url.lower().startswith(("http://", "https://"))})
+
+
+def run_status(reason: str, stats: dict, problems: dict, max_failure_share: float) -> str:
+    if reason == "shutdown":  # Scrapy's reason for a SIGINT or SIGTERM
+        return "interrupted"
+    if reason != "finished":
+        return "failed"
+    if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/skipped/worker_crashed", 0)):
+        return "partial"
+    if int(stats.get("newscrawl/errors/storage", 0)):
+        return "partial"  # an article that could not be stored is lost: never "finished"
+    return "finished"
 
 
 class CrawlRunRecorder:
@@ -116,12 +198,24 @@ class CrawlRunRecorder:
             return
         stats = self.crawler.stats.get_stats()
         skips, errors = split_skips(stats)
-        if reason != "finished":
-            status = "failed"
-        elif failure_share(stats) > self.max_failure_share:
-            status = "partial"
-        else:
-            status = "finished"
+        problems = site_problems(spider, stats)
+        status = run_status(reason, stats, problems, self.max_failure_share)
+        sites = site_health(stats)
+        for site in requested_sites(spider):
+            sites.setdefault(site, {})  # every site asked for is in the report, even one that gave nothing
+        for site, problem in problems.items():
+            sites.setdefault(site, {})["problem"] = problem
+        self.crawler.stats.set_value("newscrawl/site_problems", problems)
+        self.crawler.stats.set_value("newscrawl/skip_examples", dict(getattr(spider, "skip_examples", {})))
+        try:
+            self._finish(stats, status, reason, skips, errors, sites)
+        except SQLAlchemyError as exc:  # the database may be what ended the run
+            logger.error("Could not record the end of run %s in crawl_runs: %s", self.run_id,
+                         str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        self.crawler.stats.set_value("newscrawl/run_status", status)
+        self.engine.dispose()
+
+    def _finish(self, stats, status, reason, skips, errors, sites) -> None:
         with Session(self.engine) as session, session.begin():
             run = session.get(CrawlRun, self.run_id)
             run.finished_at = dt.datetime.now(dt.timezone.utc)
@@ -133,9 +227,8 @@ class CrawlRunRecorder:
             run.articles_unchanged = int(stats.get("newscrawl/articles/unchanged", 0))
             run.skips = skips
             run.errors = errors
-            run.sites = site_health(stats)
-        self.crawler.stats.set_value("newscrawl/run_status", status)
-        self.engine.dispose()
+            run.sites = sites
+            run.completeness = completeness(stats)
 
 
 class Progress:
@@ -161,6 +254,18 @@ class Progress:
 
         self._task = task.LoopingCall(self.report)
         self._task.start(self.interval, now=False)
+        # A log line must start on a line of its own, not after the progress line.
+        self._line_open = False
+        self._handlers = [h for h in logging.getLogger().handlers
+                          if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr]
+        for handler in self._handlers:
+            handler.addFilter(self._end_line)
+
+    def _end_line(self, record) -> bool:
+        if self._line_open:
+            self._line_open = False
+            print(file=sys.stderr)
+        return True
 
     def report(self) -> None:
         s = self.stats.get_stats()
@@ -170,8 +275,11 @@ class Progress:
             f"  skipped {sum(v for k, v in s.items() if k.startswith('newscrawl/skipped/'))}",
             end="", file=sys.stderr, flush=True,
         )
+        self._line_open = True
 
     def spider_closed(self, spider) -> None:
+        for handler in getattr(self, "_handlers", []):
+            handler.removeFilter(self._end_line)
         if self._task is not None and self._task.running:
             self._task.stop()
             print(file=sys.stderr)

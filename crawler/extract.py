@@ -15,8 +15,9 @@ from urllib.parse import urljoin
 
 import trafilatura
 from htmldate import find_date
-from trafilatura.metadata import extract_author, extract_sitename
+from trafilatura.metadata import extract_sitename
 
+from crawler.authors import find_authors, is_organisation, split_byline
 from crawler.body import extract_body, title_keys
 from crawler.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
 from crawler.htmlmeta import (
@@ -26,13 +27,16 @@ from crawler.htmlmeta import (
     meta_content,
     parse_html,
 )
+from crawler.titles import affix_blocks, choose_title, site_keys
 
 logger = logging.getLogger(__name__)
 
 # Stored with every article (articles.extractor_version). Bump the first part when the
 # extraction rules change, so that `newscrawl reprocess` shows which articles predate them.
 # 2: trafilatura fast mode, split bodies joined, page-dump and link-run filters.
-EXTRACTOR_RULES = 2
+# 3: titles by agreement between sources, authors as people (author_organisations apart),
+#    fast-mode fallback, collapsed-precision and teaser-card guards.
+EXTRACTOR_RULES = 3
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
@@ -42,6 +46,11 @@ class ExtractionError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    def __reduce__(self):
+        # Raised in an extraction worker, it is pickled back to the crawl; the default
+        # (args only) cannot rebuild it, and the failed unpickling broke the whole pool.
+        return type(self), (self.reason, str(self))
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,8 @@ class ExtractedArticle:
     canonical_url: str | None  # as declared by the page (rel=canonical / og:url), absolute
     site_name: str | None
     description: str | None = None
+    # Organisations named as the author (agency, desk, the site itself), only when no person is.
+    author_organisations: list[str] = field(default_factory=list)
     image: str | None = None
     section: str | None = None
     tags: list[str] = field(default_factory=list)
@@ -74,6 +85,8 @@ class ExtractedArticle:
     blocks: list[str] = field(default_factory=list)  # trafilatura's blocks, before any removal
     removed: list[Removal] = field(default_factory=list)  # what the generic rules took out
     block_hashes: list[str] = field(default_factory=list)  # block_hash of each of ``blocks``
+    # Leading/trailing title segments, as pseudo-blocks the site learning counts (crawler.titles).
+    title_affix_blocks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.block_hashes) != len(self.blocks):
@@ -91,20 +104,22 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
     ld = article_jsonld(tree) or {}
     site_name = _first_str(meta_content(tree, "og:site_name"), _ld_name(ld.get("publisher")))
     raw_title = " ".join(" ".join(tree.xpath("//head/title//text()")).split()) or None
-    h1 = _first_str(*(" ".join(h.text_content().split()) for h in tree.xpath("//h1")))
+    h1s = [text for text in (" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:MAX_H1]) if text]
     declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
+    title_sources = [("jsonld", _ld_str(ld.get("headline"))), ("og", meta_content(tree, "og:title")),
+                     ("twitter", meta_content(tree, "twitter:title")), ("title", raw_title), *(("h1", h) for h in h1s)]
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
-    canonical = urljoin(url, canonical) if canonical else None
+    canonical = _absolute(url, canonical)
     is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
     published = _declared_published(tree, ld)
-    authors = _declared_authors(tree, ld)
     language = html_language(tree)
     tags = _declared_tags(tree, ld)
 
+    title = choose_title(title_sources, site_keys([site_name], url))  # site_name: declared only, so far
     body = extract_body(
-        tree, url, title_keys(tree, [declared_title or "", h1 or ""]),
+        tree, url, title_keys(tree, [declared_title or "", title or ""]),
         agreement=options.agreement, include_tables=options.include_tables,
-        fallback_extractors=options.fallback_extractors,
+        fallback_extractors=options.fallback_extractors, declared_chars=_declared_body_chars(ld),
     )
     blocks = split_blocks(body.text)
     kept, removed = apply_generic_rules(blocks)
@@ -117,14 +132,15 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         published = _htmldate_published(html)
     # trafilatura's heuristics only for what the page does not declare: its whole metadata
     # pass (with an extensive date search we would not trust) costs more than its extraction.
+    declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
     site_name = site_name or extract_sitename(tree)
-    if not authors:
-        found = extract_author(tree)
-        authors = re.split(r";", found) if found else []
-    title = clean_title(declared_title or raw_title or h1, raw_title, h1, site_name)
+    # trafilatura's author heuristics are not a source: they cost 35 ms on a page without a
+    # byline and added one name in 89 readability-pages (bench/metadata_quality.py).
+    byline = find_authors(tree, ld, site_keys([declared_site, _ld_name(ld.get("publisher"))], url))
     return ExtractedArticle(
         title=title,
-        authors=clean_authors(authors, [site_name or ""]),
+        authors=byline.people,
+        author_organisations=byline.organisations,
         published_at=published,
         language=language,
         text=text,
@@ -138,115 +154,49 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         blocks=blocks,
         removed=removed,
         block_hashes=[block_hash(b) for b in blocks],
+        title_affix_blocks=affix_blocks([title, raw_title, meta_content(tree, "og:title")]),
     )
+
+
+CHARS_PER_WORD = 6  # a word and its space, in the languages that separate words
+
+
+def _declared_body_chars(ld: dict) -> int | None:
+    """How long the page says its article is: JSON-LD articleBody, else wordCount."""
+    body = ld.get("articleBody")
+    if isinstance(body, str) and body.strip():
+        return len(" ".join(body.split()))
+    try:
+        words = int(str(ld.get("wordCount", "")).strip())
+    except ValueError:
+        return None
+    return words * CHARS_PER_WORD if words > 0 else None
 
 
 # --- titles -----------------------------------------------------------------
 
-_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»·•]\s+|\s+::\s+")
+
+
+MAX_H1 = 5  # headings a template may put before the headline (logo, section, the headline itself)
 
 
 def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name: str | None) -> str | None:
-    """The headline without the " | Site name" decoration.
-
-    Prefer a declared headline (JSON-LD/og:title) or the <h1> when the
-    <title> starts with it; otherwise strip a leading or trailing segment
-    that names the site.
-    """
-    candidates = [c for c in (declared, h1) if c]
-    for candidate in candidates:
-        stripped = _strip_site(candidate, site_name)
-        if raw and raw.startswith(stripped) or not raw:
-            return stripped
-    if raw:
-        return _strip_site(raw, site_name)
-    return _strip_site(candidates[0], site_name) if candidates else None
-
-
-def _strip_site(title: str, site_name: str | None) -> str:
-    title = " ".join(title.split())
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) < 2:
-        return title
-    site_key = _norm(site_name or "")
-    first, last = parts[0], parts[-1]
-    if site_key and _matches_site(last, site_key):
-        return _join_kept(title, last, from_end=True)
-    if site_key and _matches_site(first, site_key):
-        return _join_kept(title, first, from_end=False)
-    if not site_key and len(last.split()) <= 3 and len(" ".join(parts[:-1]).split()) >= 4:
-        # No declared site name: a short trailing segment after a long headline
-        # is the site's brand in the vast majority of news <title>s.
-        return _join_kept(title, last, from_end=True)
-    return title
-
-
-def _matches_site(segment: str, site_key: str) -> bool:
-    seg = _norm(segment)
-    return bool(seg) and (seg == site_key or seg in site_key or site_key in seg)
-
-
-def _join_kept(title: str, segment: str, from_end: bool) -> str:
-    if from_end:
-        cut = title.rfind(segment)
-        kept = title[:cut]
-    else:
-        kept = title[title.find(segment) + len(segment):]
-    return kept.strip().strip("|-–—:»·•").strip()
-
-
-def _norm(value: str) -> str:
-    return re.sub(r"[^\w]+", "", value.lower().removeprefix("the ").removeprefix("www."))
+    """The headline without the " | Site name" decoration, from a declared headline
+    (og/JSON-LD), the <title> and the <h1>: see crawler.titles.choose_title."""
+    return choose_title([("og", declared), ("title", raw), ("h1", h1)], site_keys([site_name]))
 
 
 # --- authors ----------------------------------------------------------------
 
-_BYLINE_PREFIX = re.compile(r"^(?:by|from|von|par|por|di|door|автор|written by|reported by)\s*[:\-]?\s+", re.IGNORECASE)
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b|\bet\b|\bи\b)\s*", re.IGNORECASE)
-
-
 def clean_authors(raw: list[str], site_names: list[str]) -> list[str]:
-    """A clean list of names: no "By", no dates, no site names, no duplicates."""
-    site_keys = {_norm(s) for s in site_names if s}
+    """People's names from byline strings: no "By", dates, roles, e-mails, organisations
+    or the site's own name (see crawler.authors)."""
+    keys = site_keys(site_names)
     names: list[str] = []
     for entry in raw:
-        if not entry:
-            continue
-        entry = " ".join(str(entry).split())
-        entry = _BYLINE_PREFIX.sub("", entry)
-        for name in _AUTHOR_SPLIT.split(entry):
-            name = _BYLINE_PREFIX.sub("", name).strip(" .|-–—:")
-            if not name or "@" in name or "/" in name or any(ch.isdigit() for ch in name):
-                continue
-            if len(name) > 60 or len(name.split()) > 5:
-                continue
-            if _norm(name) in site_keys or any(k and k in _norm(name) for k in site_keys):
-                continue
-            if name.lower() in {n.lower() for n in names}:
-                continue
-            names.append(name)
-    return names
-
-
-def _declared_authors(tree, ld: dict) -> list[str]:
-    names: list[str] = []
-    author = ld.get("author")
-    for entry in author if isinstance(author, list) else [author]:
-        name = _ld_name(entry)
-        if name:
-            names.append(name)
-    if not names:
-        for value in (meta_content(tree, "author"), meta_content(tree, "article:author"), meta_content(tree, "parsely-author")):
-            if value and not value.startswith("http"):
-                names.append(value)
-                break
-    if not names:
-        byline = tree.xpath('//*[@rel="author" or @itemprop="author" or contains(@class, "byline") or contains(@class, "author-name")]')
-        for el in byline[:3]:
-            text = " ".join(el.text_content().split())
-            if text:
-                names.append(text)
-                break
+        for name in split_byline(entry or ""):
+            if not is_organisation(name, keys) and name.casefold() not in {n.casefold() for n in names}:
+                names.append(name)
     return names
 
 
@@ -335,7 +285,11 @@ def _ld_image(value) -> str | None:
 
 
 def _absolute(base: str, url: str | None) -> str | None:
-    return urljoin(base, url.strip()) if url else None
+    """``url`` made absolute; None when it is no usable URL (a bad port or IPv6 literal)."""
+    try:
+        return urljoin(base, url.strip()) if url else None
+    except ValueError:
+        return None
 
 
 def _ld_name(value) -> str | None:

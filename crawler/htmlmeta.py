@@ -10,11 +10,13 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import re
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import charset_normalizer
+import webencodings
 from charset_normalizer.md import mess_ratio
 from lxml import html as lxml_html
 from w3lib.encoding import (
@@ -22,7 +24,6 @@ from w3lib.encoding import (
     html_to_unicode,
     http_content_type_encoding,
     read_bom,
-    resolve_encoding,
 )
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ LISTING_TYPES = {
 }
 
 
+# C0 controls but tab, line feed, form feed and carriage return; DEL.
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False)
 
 
@@ -89,7 +92,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     if declared:
         try:
             declared_text = body.decode(declared)
-        except UnicodeDecodeError:
+        except UnicodeError:
             logger.debug("Bytes are not valid %s, as declared; detecting the charset", declared)
         if declared_text is not None and codecs.lookup(declared).name in _UNICODE_CODECS:
             return declared_text, declared
@@ -97,8 +100,10 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     if declared_text is None:
         if detected:
             return body.decode(detected, errors="replace"), detected
-        encoding, text = html_to_unicode(content_type, body)  # w3lib's fallback: utf-8, then cp1252
-        return text, encoding
+        try:  # w3lib's fallback, without the declaration that failed: utf-8, then cp1252
+            return body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            return body.decode("cp1252", errors="replace"), "cp1252"
     if detected and codecs.lookup(detected).name != codecs.lookup(declared).name:
         detected_text = body.decode(detected, errors="replace")
         if detected_text != declared_text and _mess(detected_text) + MESS_MARGIN < _mess(declared_text):
@@ -107,15 +112,62 @@ def decode_html(body: bytes, content_type: str | None = None) -> tuple[str, str]
     return declared_text, declared
 
 
+def _whatwg_python_names() -> dict[str, str]:
+    """{Python codec name: Python codec of the WHATWG encoding it labels}, for every
+    WHATWG label Python knows, and every WHATWG encoding's own codec."""
+    found: dict[str, str] = {}
+    for label in webencodings.LABELS:
+        encoding = webencodings.lookup(label)
+        if encoding is None or encoding.name in _NOT_DECODABLE:
+            continue
+        target = codecs.lookup(encoding.codec_info.name).name
+        found.setdefault(target, target)
+        try:
+            found.setdefault(codecs.lookup(label).name, target)
+        except LookupError:
+            pass  # a WHATWG label Python has no codec name for (x-mac-cyrillic): the lookup below finds it
+    return found
+
+
+# The WHATWG "replacement" encoding (labels of ISO-2022-KR, HZ...: decoders that
+# smuggled markup past filters) decodes to one U+FFFD; x-user-defined is no real
+# charset. We detect the charset from the bytes instead.
+_NOT_DECODABLE = {"replacement", "x-user-defined"}
+_WHATWG_BY_PYTHON_NAME = _whatwg_python_names()
+
+
+def whatwg_codec(label: str | None) -> str | None:
+    """The Python codec a browser would decode with for a declared charset ``label``
+    (a WHATWG label, or a codec name w3lib resolved it to), or None if browsers do
+    not know it.
+
+    The WHATWG Encoding Standard's label table (``webencodings``) is the list: ``latin1``
+    and ``ascii`` are windows-1252, ``euc-kr`` is cp949. Python's codec registry is
+    not: it also knows ``zlib``, ``base64``, ``rot13``, ``idna``, ``punycode`` and
+    ``undefined``, which are not text encodings, and decoding with which raises."""
+    if not label:
+        return None
+    encoding = webencodings.lookup(label)
+    if encoding is not None:
+        if encoding.name in _NOT_DECODABLE:
+            return None
+        return codecs.lookup(encoding.codec_info.name).name
+    try:
+        return _WHATWG_BY_PYTHON_NAME.get(codecs.lookup(label.strip()).name)
+    except (LookupError, ValueError):
+        return None
+
+
 def _declared_encoding(body: bytes, content_type: str | None) -> str | None:
-    """The HTTP charset, else the page's <meta> charset, as a Python codec name (None if unknown)."""
-    for name in (http_content_type_encoding(content_type) if content_type else None,
-                 html_body_declared_encoding(body)):
-        if name:
-            resolved = resolve_encoding(name)
-            if resolved:
-                return resolved
-    return None
+    """The HTTP charset, else the page's <meta> charset, as a Python codec name (None if
+    none is declared or browsers do not know it)."""
+    header = whatwg_codec(http_content_type_encoding(content_type)) if content_type else None
+    if header:
+        return header
+    meta = whatwg_codec(html_body_declared_encoding(body))
+    if meta in ("utf-16-le", "utf-16-be"):
+        return "utf-8"  # as browsers do: bytes a <meta> can be read in are not UTF-16
+    return meta
 
 
 def _mess(text: str) -> float:
@@ -135,6 +187,11 @@ def _detect_encoding(body: bytes) -> str | None:
 def parse_html(html: str | bytes) -> lxml_html.HtmlElement:
     if isinstance(html, bytes):
         html, _ = decode_html(html)
+    if _CONTROL_CHARS.search(html):
+        # libxml2 ends the document at a NUL, and one BEL in a heading left trafilatura
+        # with no text: a single control character would hide the whole page. Browsers
+        # show none of them (HTML parse errors); we drop them.
+        html = _CONTROL_CHARS.sub("", html)
     # lxml refuses str input that carries an XML encoding declaration, so feed it UTF-8 bytes.
     return lxml_html.document_fromstring(html.encode("utf-8") or b"<html></html>", parser=_PARSER)
 

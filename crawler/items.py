@@ -8,21 +8,25 @@ from crawler.extract import ExtractedArticle
 
 @dataclass(repr=False)
 class PageItem:
-    """A fetched page the spider judged to be an article.
+    """A fetched page judged to be an article.
 
-    The spider fills the fetch facts; ExtractionPipeline adds ``article``;
-    StoragePipeline writes it and records the outcome in ``stored_as``.
+    The spider fills the fetch facts and, from the extraction worker that read
+    the page, ``article``, ``signature`` and ``body_compressed``
+    (crawler.workers.read_and_sign). ExtractionPipeline extracts an item that
+    comes without an article; StoragePipeline writes it and records the outcome
+    in ``stored_as``.
     """
 
     url: str  # final URL, after redirects
     canonical_url: str  # identity key: rel=canonical (same site), AMP and trackers resolved
     site: str
     body: bytes  # raw response body, as received (decompressed)
-    encoding: str  # the encoding Scrapy decoded ``html`` with
-    html: str
+    encoding: str  # the encoding the body was decoded with (crawler.htmlmeta.decode_html)
     fetched_at: dt.datetime
     via: str  # how it was found: start, feed, sitemap, listing, canonical
     listed_published: dt.datetime | None = None  # date the feed or sitemap declared
+    warc_file: str | None = None  # the WARC file holding this response (crawl --warc, or ingest)
+    warc_offset: int | None = None  # byte offset of its response record in that file
     article: ExtractedArticle | None = None
     signature: object | None = None  # dedupe.grouping.Signature of article.text, when computed in a worker
     body_compressed: bytes | None = None  # zlib of ``body``, when compressed in a worker

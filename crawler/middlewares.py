@@ -7,14 +7,40 @@ import logging
 import socket
 
 from scrapy import Request
+from scrapy.http import TextResponse
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
+
+from crawler.htmlmeta import decode_html, whatwg_codec
 
 logger = logging.getLogger(__name__)
 
 
 class PrivateAddressError(IgnoreRequest):
     """The request's host is, or resolves to, a non-public address."""
+
+
+class BadSchemeError(IgnoreRequest):
+    """The request's URL is not http or https (file:, ftp:, data:, s3:, ...)."""
+
+
+# The only schemes the crawler fetches. Scrapy's handlers for the others are also
+# switched off in crawler/settings.py (DOWNLOAD_HANDLERS); this check refuses them
+# with a reason of their own, whoever built the request.
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+
+class SchemeGuardMiddleware:
+    """Refuse every request that is not http(s): start URLs, feed and sitemap
+    entries, links, canonicals and redirects all pass through here (a redirect
+    is a new request). A ``file://`` link would otherwise read a local file.
+    Always on: ``NEWSCRAWL_ALLOW_PRIVATE`` does not lift it."""
+
+    def process_request(self, request: Request):
+        scheme = urlparse_cached(request).scheme.lower()
+        if scheme not in ALLOWED_SCHEMES:
+            raise BadSchemeError(f"scheme {scheme!r} is not fetched (only http and https)")
+        return None
 
 
 def is_public_address(address: str) -> bool:
@@ -87,3 +113,33 @@ class PrivateAddressGuardMiddleware:
             if not is_public_address(address):
                 return f"{host} resolves to non-public address {address}"
         return None
+
+
+class CharsetGuardMiddleware:
+    """Give a page that declares a non-text codec a charset it can be read in.
+
+    Python's codec registry resolves ``charset=zlib`` (or base64, rot13, idna,
+    punycode, undefined), and ``response.text`` then raises: in Scrapy's own
+    meta-refresh middleware, before the page reaches the spider. A browser
+    ignores a label the WHATWG Encoding Standard does not list and detects the
+    charset; so do we (crawler.htmlmeta.decode_html). Placed after HTTP
+    decompression (590) and before meta refresh (580), so both see the fix;
+    ordinary pages only pay one label lookup."""
+
+    def __init__(self, stats=None) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+    def process_response(self, request: Request, response):
+        if not isinstance(response, TextResponse) or whatwg_codec(response.encoding) is not None:
+            return response
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        _, encoding = decode_html(response.body, content_type)
+        if self.stats is not None:
+            self.stats.inc_value("newscrawl/pages/charset_not_a_text_encoding")
+        logger.debug("%s declares charset %s, not one a browser knows; decoding as %s",
+                     response.url, response.encoding, encoding)
+        return response.replace(encoding=encoding)

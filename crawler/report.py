@@ -13,24 +13,37 @@ from models import Article
 
 def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> None:
     print(
-        f"Crawl {report.finish_reason} in {report.seconds:.1f} s: "
+        f"Crawl {report.stats.get('newscrawl/run_status', report.finish_reason)} in {report.seconds:.1f} s: "
         f"{report.count('downloader/response_count')} responses, "
         f"articles new {report.count('newscrawl/articles/new')}, "
         f"updated {report.count('newscrawl/articles/updated')}, "
         f"unchanged {report.count('newscrawl/articles/unchanged')}",
         file=out,
     )
-    skipped = report.by_prefix("newscrawl/skipped/")
-    if skipped:
-        print("Skipped: " + ", ".join(f"{k}={v}" for k, v in skipped.items()), file=out)
+    print(completeness_line(report.stats), file=out)
+    print_skip_summary(report, out)
+    for site, problem in sorted(report.stats.get("newscrawl/site_problems", {}).items()):
+        print(f"Site {site}: {problem}", file=out)
     not_articles = report.by_prefix("newscrawl/pages/not_article/")
     if not_articles:
         print("Not articles (crawled for links): " + ", ".join(f"{k}={v}" for k, v in not_articles.items()), file=out)
+    limits = report.by_prefix("newscrawl/limits/")
+    if limits:
+        print("Limits hit (README \"Security\"): " + ", ".join(f"{k}={v}" for k, v in limits.items()), file=out)
     robots = report.count("robotstxt/forbidden")
     if robots:
         print(f"Disallowed by robots.txt: {robots}", file=out)
     for error in report.errors:
         print(f"Error: {error}", file=out)
+    if "newscrawl/dedupe/index_articles" in report.stats:
+        print(
+            f"Dedupe index: {report.count('newscrawl/dedupe/index_articles')} articles "
+            f"(the window of ±{report.stats.get('newscrawl/dedupe/window_hours', 0) / 24:.0f} days around the "
+            f"articles stored, and older copies they matched), "
+            f"{report.count('newscrawl/dedupe/index_bytes') / 1e6:.1f} MB; "
+            f"the window loaded in {report.stats.get('newscrawl/dedupe/window_load_seconds', 0):.1f} s",
+            file=out,
+        )
     with Session(engine) as session:
         articles = session.scalar(select(func.count()).select_from(Article)) or 0
         sites = session.scalar(select(func.count(func.distinct(Article.site)))) or 0
@@ -42,6 +55,35 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
     )
 
 
+def completeness_line(stats: dict) -> str:
+    """One line: pages fetched, article pages, stored, and why the rest were not stored."""
+    from crawler.extensions import completeness
+
+    c = completeness(stats)
+    line = f"Completeness: {c['fetched']} pages fetched, {c['article_pages']} article pages, {c['stored']} stored"
+    if c["not_stored"]:
+        line += "; not stored: " + ", ".join(f"{k}={v}" for k, v in c["not_stored"].items())
+    if c["fetch_failed"]:
+        line += "; fetches failed: " + ", ".join(f"{k}={v}" for k, v in sorted(c["fetch_failed"].items()))
+    return line
+
+
+def print_skip_summary(report: CrawlReport, out: IO[str]) -> None:
+    """Skips grouped by reason, most frequent first, each with a few example URLs (the
+    per-URL lines are in the DEBUG log: -vv or --set LOG_LEVEL=DEBUG)."""
+    skipped = report.by_prefix("newscrawl/skipped/")
+    if report.count("urllength/request_ignored_count"):  # dropped by Scrapy's URLLENGTH_LIMIT
+        skipped["url_too_long"] = skipped.get("url_too_long", 0) + report.count("urllength/request_ignored_count")
+    if not skipped:
+        return
+    examples = report.stats.get("newscrawl/skip_examples", {})
+    ordered = sorted(skipped.items(), key=lambda kv: (-kv[1], kv[0]))
+    print("Skipped: " + ", ".join(f"{reason}={count}" for reason, count in ordered), file=out)
+    for reason, _ in ordered:
+        if examples.get(reason):
+            print(f"  {reason}: e.g. {', '.join(examples[reason])}", file=out)
+
+
 def print_one_line(report: CrawlReport, out: IO[str]) -> None:
     from crawler.extensions import split_skips
 
@@ -51,7 +93,9 @@ def print_one_line(report: CrawlReport, out: IO[str]) -> None:
         f"newscrawl crawl {status}: {report.count('downloader/response_count')} responses, "
         f"{report.count('newscrawl/articles/new')} new articles, errors: "
         + (", ".join(f"{k}={v}" for k, v in sorted(errors.items())) or "none")
-        + "".join(f"; {e}" for e in report.errors),
+        + "".join(f"; {e}" for e in report.errors)
+        + "".join(f"; site {site}: {problem}"
+                  for site, problem in sorted(report.stats.get("newscrawl/site_problems", {}).items())),
         file=out,
     )
 

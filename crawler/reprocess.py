@@ -8,6 +8,7 @@ from typing import IO
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
+from crawler.boilerplate import block_hash
 from crawler.extract import ExtractionError
 from crawler.learning import SiteBoilerplate
 from crawler.pipelines import store_from_settings
@@ -59,6 +60,7 @@ def _relearn(engine: Engine, store, sites: list[str], ids: list[int], only_site:
                 article = store.rederive(row)
             except ExtractionError:
                 continue
-            learner.observe(session, row.site, article.blocks, article.block_hashes)
+            learner.observe(session, row.site, article.blocks + article.title_affix_blocks,
+                            article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
     learner.forget()
     logger.info("Relearned boilerplate for %d sites from %d stored pages", len(affected), len(ids))

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -51,6 +53,11 @@ class CrawlReport:
     finish_reason: str
     seconds: float
     errors: list[str] = field(default_factory=list)
+    signal: int | None = None  # the SIGINT or SIGTERM that stopped the run
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signal is not None or self.finish_reason == "shutdown"
 
     @property
     def ok(self) -> bool:
@@ -68,10 +75,34 @@ class CrawlReport:
         return {k[len(prefix):]: int(v) for k, v in sorted(self.stats.items()) if k.startswith(prefix)}
 
 
-def run_crawl(start_urls: list[str], settings: Settings) -> CrawlReport:
-    """Crawl ``start_urls`` to completion (blocks; once per process, as Scrapy's reactor allows)."""
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(NewsSpider)
+class _CrawlerProcess(CrawlerProcess):
+    """Scrapy's process, with the signal that stopped it remembered, and a second signal
+    that ends the process at once.
+
+    On the first SIGINT or SIGTERM Scrapy stops scheduling, lets the pages in flight
+    finish (their articles are stored, or their skips counted) and closes the spider
+    with reason "shutdown". Scrapy's second-signal handler stops the reactor, which
+    still waits for the storage thread and the worker pool; a user who presses Ctrl-C
+    twice wants out now. Nothing is half-written by leaving at once: each article is
+    one transaction, the run lock dies with the process, and the extraction workers
+    exit when this process does (crawler.workers.die_with_parent)."""
+
+    signal_received: int | None = None
+
+    def _signal_shutdown(self, signum: int, frame) -> None:
+        self.signal_received = signum
+        super()._signal_shutdown(signum, frame)
+
+    def _signal_kill(self, signum: int, frame) -> None:
+        os.write(2, f"newscrawl: {signal.Signals(signum).name} again: stopping now\n".encode())
+        os._exit(128 + (self.signal_received or signum))
+
+
+def run_crawl(start_urls: list[str], settings: Settings, spider_cls: type = NewsSpider) -> CrawlReport:
+    """Crawl ``start_urls`` to completion (blocks; once per process, as Scrapy's reactor allows).
+    ``spider_cls``: the news spider, or a subclass (``newscrawl ingest`` passes WARC paths)."""
+    process = _CrawlerProcess(settings)
+    crawler = process.create_crawler(spider_cls)
     errors: list[str] = []
     started = time.monotonic()
     deferred = process.crawl(crawler, urls=start_urls)
@@ -89,4 +120,5 @@ def run_crawl(start_urls: list[str], settings: Settings) -> CrawlReport:
         finish_reason=str(stats.get("finish_reason", "failed" if errors else "unknown")),
         seconds=time.monotonic() - started,
         errors=errors,
+        signal=process.signal_received,
     )

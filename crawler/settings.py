@@ -28,11 +28,18 @@ DOWNLOAD_TIMEOUT = 30
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # also caps decompressed size (gzip bombs)
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 REDIRECT_MAX_TIMES = 8
+# Longer URLs are dropped (recorded as skipped/url_too_long): 2048 is the length of the
+# canonical_url column, and no real article URL comes near it.
+URLLENGTH_LIMIT = 2048
 RETRY_TIMES = 2
 # A fetch that still fails after its retries is one page's outcome, counted by reason in
-# the run's report (crawl_runs.errors, the summary line); logged at ERROR, Scrapy's
-# default, every dead link would reach `--quiet` cron mail.
-RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
+# the run's report (crawl_runs.errors, the summary with example URLs); logged at ERROR,
+# Scrapy's default, every dead link would reach `--quiet` cron mail, and at WARNING it
+# floods a terminal. -vv or --set LOG_LEVEL=DEBUG shows each one.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
+# Likewise a page dropped by the pipelines (no article text, only boilerplate): counted by
+# reason in the summary, one DEBUG line each.
+DEFAULT_DROPITEM_LOG_LEVEL = "DEBUG"
 # Safety net only; NEWSCRAWL_LISTING_DEPTH bounds how far listings are followed.
 # robots -> sitemap index -> sitemap -> article is depth 3.
 DEPTH_LIMIT = 6
@@ -40,8 +47,22 @@ DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 
 DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
+    "crawler.middlewares.SchemeGuardMiddleware": 40,
     "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
+    # Below RetryMiddleware (550): sees each fetch's final outcome, after its retries.
+    "crawler.deadends.DeadEndMiddleware": 60,
+    # Between HTTP decompression (590) and meta refresh (580), which reads response.text.
+    "crawler.middlewares.CharsetGuardMiddleware": 585,
+    # Last before the download handler: writes responses as received (NEWSCRAWL_WARC_DIR).
+    "crawler.warc.WarcWriterMiddleware": 950,
 }
+SPIDER_MIDDLEWARES = {
+    # Articles record their WARC file and offset; an ingest follows no links (crawler/warc.py).
+    "crawler.warc.ArchiveSpiderMiddleware": 800,
+}
+# Only http and https are ever fetched: no local files, FTP, S3 or data: URLs, whatever
+# a feed, sitemap, link or redirect says (SchemeGuardMiddleware records each refusal).
+DOWNLOAD_HANDLERS = {"file": None, "ftp": None, "s3": None, "data": None}
 ADDONS = {
     "crawler.distributed.DistributedAddon": 0,
 }
@@ -57,10 +78,22 @@ ITEM_PIPELINES = {
 # newscrawl's own settings.
 DATABASE_URL = None  # None: $NEWSCRAWL_DB, else sqlite:///newscrawl.db
 NEWSCRAWL_ALLOW_PRIVATE = False  # True lifts the loopback/private-address guard (local testing)
+NEWSCRAWL_ALLOWED_PRIVATE_HOSTS = []  # host:port entries allowed through the guard (an intranet news site)
 NEWSCRAWL_LISTING_DEPTH = 2  # link hops followed from home/section pages: home -> section -> article
 NEWSCRAWL_EXTRACT_PROCESSES = -1  # extraction worker processes: -1 one per core, 0 in-process (debugging)
 NEWSCRAWL_PRECISION_AGREEMENT = True  # second trafilatura pass to trim edge teasers (see crawler/body.py)
 NEWSCRAWL_MIN_TEXT_CHARS = 200
+# Bounded work and storage per page (README "Security"). Each cap, when hit, is counted
+# as newscrawl/limits/<name> and shown in the run's summary; 0 lifts a cap.
+NEWSCRAWL_MAX_LINKS_PER_PAGE = 5000  # links followed from one listing page
+NEWSCRAWL_MAX_LISTING_ENTRIES = 50000  # entries read from one feed or sitemap (the sitemap protocol's own maximum)
+# Characters stored per field (see crawler/sanitize.py): longer values are truncated.
+NEWSCRAWL_MAX_TITLE_CHARS = 1000
+NEWSCRAWL_MAX_AUTHOR_CHARS = 255  # each author name, and each tag
+NEWSCRAWL_MAX_LIST_ITEMS = 100  # author names, and tags, per article
+NEWSCRAWL_MAX_SITE_NAME_CHARS = 255  # never above the column's 255
+NEWSCRAWL_MAX_SECTION_CHARS = 255  # never above the column's 255
+NEWSCRAWL_MAX_URL_CHARS = 2048  # article URLs over it are skipped (url_too_long), image URLs dropped
 NEWSCRAWL_BOILERPLATE_MIN_PAGES = 3  # site-level learning: see crawler/learning.py
 NEWSCRAWL_BOILERPLATE_MIN_SHARE = 0.1
 NEWSCRAWL_DEDUPE_THRESHOLD = 0.7  # near-duplicate Jaccard (see dedupe/settings.py)
@@ -78,6 +111,19 @@ NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run
 NEWSCRAWL_MAX_FAILURE_SHARE = 0.5  # above this share of failed fetches the run is "partial" (exit 3)
 NEWSCRAWL_PROGRESS = True  # a progress line on stderr when it is a terminal (the CLI turns it off with --quiet)
 NEWSCRAWL_PROGRESS_INTERVAL = 5.0
+# Dead ends (crawler/deadends.py): a URL that answered 404/410, or failed this many runs in a
+# row, is not requested again for this many days (0 turns it off; --refresh overrides).
+NEWSCRAWL_DEAD_END_DAYS = 7.0
+NEWSCRAWL_DEAD_END_FAILURES = 3
+# A lost database connection is retried with backoff for this long, then the run fails.
+NEWSCRAWL_DB_RETRY_SECONDS = 60.0
+
+# Web archives (crawler/warc.py). NEWSCRAWL_WARC_DIR (crawl --warc DIR): write every
+# response with its request to rotating .warc.gz files of NEWSCRAWL_WARC_MAX_SIZE bytes.
+NEWSCRAWL_WARC_DIR = None
+NEWSCRAWL_WARC_MAX_SIZE = 1024 ** 3
+NEWSCRAWL_WARC_SITES = []  # ingest --site: only records of these sites
+NEWSCRAWL_WARC_INGEST = False  # set by the ingest spider: responses come from the archive
 
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

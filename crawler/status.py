@@ -43,6 +43,15 @@ def yield_warnings(runs: list[CrawlRun]) -> list[str]:
     return warnings
 
 
+def site_problem_warnings(recent: list[CrawlRun]) -> list[str]:
+    """Sites that gave nothing, or whose start URL failed, in the latest finished run."""
+    latest = next((run for run in recent if run.finished_at is not None), None)
+    if latest is None:
+        return []
+    return [f"{site}: {entry['problem']} in run {latest.id}"
+            for site, entry in sorted((latest.sites or {}).items()) if isinstance(entry, dict) and entry.get("problem")]
+
+
 def print_status(engine: Engine, out: IO[str], runs: int = 10, days: int = 7) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc)
     since = now - dt.timedelta(days=days)
@@ -84,7 +93,13 @@ def print_status(engine: Engine, out: IO[str], runs: int = 10, days: int = 7) ->
         print(f"{site[:28]:<28}  {total:>8}  {recent_count / days:>7.1f}  {(undated or 0) / total:>7.0%}  "
               f"{yield_text:>10}  {last:%Y-%m-%d %H:%M}", file=out)
 
-    warnings = yield_warnings(history)
+    latest = next((run for run in recent if run.finished_at is not None), None)
+    listed = {site for site, *_ in sites}
+    for site in sorted(set((latest.sites or {}) if latest else ()) - listed):
+        # Asked for in the latest run, but nothing stored yet: shown, not left out.
+        print(f"{site[:28]:<28}  {0:>8}  {0:>7.1f}  {'-':>7}  {'-':>10}  never", file=out)
+
+    warnings = yield_warnings(history) + site_problem_warnings(recent)
     for warning in warnings:
         print(f"WARNING: {warning}", file=out)
     return warnings

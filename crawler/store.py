@@ -7,21 +7,24 @@ point leaves either the whole article or nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import apply_learned
+from crawler.boilerplate import Removal, apply_learned, block_hash
 from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
 from crawler.learning import LearningSettings, SiteBoilerplate
 from crawler.rawhtml import compress_raw_html, rederive_article
-from dedupe import DedupeSettings, content_hash, minhash_from_bytes, minhash_to_bytes
+from crawler.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
+from crawler.titles import strip_learned_affixes
+from crawler.dedupe_history import DedupeHistory, record_of, write_band_keys
+from dedupe import DedupeSettings, content_hash, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from dedupe.story import headline_terms
 from models import Article, ArticleSignature, SiteProfile
@@ -38,6 +41,7 @@ class SaveResult:
     dup_group_id: int | None
     story_id: int | None
     recleaned: int = 0  # stored articles of the site re-cleaned because its boilerplate grew
+    capped: tuple[str, ...] = ()  # fields cut to their caps (crawler.sanitize)
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,13 @@ class Cleaned:
     text: str
     removed: list[dict]
     block_hashes: list[str]
+    title: str | None = None  # without the affixes the site's learning found
 
 
 class ArticleStore:
+    # Caps per stored field; store_from_settings sets the configured ones.
+    limits: StoreLimits = StoreLimits()
+
     def __init__(
         self,
         engine: Engine,
@@ -76,48 +84,27 @@ class ArticleStore:
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
         self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
-        self._load_index()
-
-    def _load_index(self) -> None:
-        """Rebuild the in-memory index from stored signatures (no re-hashing).
-
-        Signatures made with other settings or an older scheme are recomputed
-        from the stored text and saved, once."""
-        query = (
-            select(Article, ArticleSignature)
-            .outerjoin(ArticleSignature, ArticleSignature.article_id == Article.id)
-            .order_by(Article.id)
-        )
-        canonical: list[tuple[int, int]] = []
-        with Session(self.engine) as session, session.begin():
-            for row, stored in session.execute(query):
-                sig = self._signature_from_row(row, stored)
-                if sig is None:
-                    sig = self.deduper.signature(self._record(row))
-                    self._store_signature(session, row.id, sig)
-                group = row.dup_group_id or row.id
-                self.deduper.load(row.id, sig, group, row.story_id or group)
-                if row.is_canonical and group != row.id:
-                    canonical.append((group, row.id))
-        for group, representative in canonical:
-            self.deduper.set_representative(group, representative)
-        logger.info("Loaded %d stored articles into the dedupe index", len(self.deduper))
+        self.history = DedupeHistory(engine, self.deduper, self._resign)
+        self.history.load_window()
 
     def _lookup(self, keys: list) -> list[tuple]:
-        """Articles another worker indexed in the shared (Redis) index."""
-        with Session(self.engine) as session:
-            rows = session.execute(
-                select(Article, ArticleSignature)
-                .join(ArticleSignature, ArticleSignature.article_id == Article.id)
-                .where(Article.id.in_([int(k) for k in keys]))
-            ).all()
-            found = []
-            for row, stored in rows:
-                sig = self._signature_from_row(row, stored)
-                if sig is not None:
-                    group = row.dup_group_id or row.id
-                    found.append((row.id, sig, group, row.story_id or group))
-            return found
+        """Articles another worker indexed in the shared (Redis) index: loaded here, with the
+        founders and representatives their groups refer to, so nothing is left to return."""
+        with Session(self.engine) as session, session.begin():
+            self.history.load_ids(session, [int(k) for k in keys], index=False)
+        return []
+
+    def _resign(self, session: Session, article_id: int) -> tuple[Signature, int, int]:
+        """Sign a stored article again (its signature was made with other settings) and store it."""
+        row = session.get(Article, article_id)
+        sig = self.deduper.signature(self._record(row))
+        self._store_signature(session, row, sig)
+        group = row.dup_group_id or row.id
+        return sig, group, row.story_id or group
+
+    def index_size(self) -> tuple[int, int]:
+        """(articles in the in-memory dedupe index, bytes of its arrays)."""
+        return len(self.deduper), self.deduper.index_nbytes()
 
     def _stored_text(self, key) -> str | None:
         """An indexed article's stored text, for the exact check of a partial copy at the
@@ -130,36 +117,33 @@ class ArticleStore:
 
     @staticmethod
     def _record(row: Article) -> DocumentRecord:
-        return DocumentRecord(row.id, row.text, row.published_at, row.fetched_at, row.title, row.language)
-
-    def _signature_from_row(self, row: Article, stored: ArticleSignature | None) -> Signature | None:
-        s = self.deduper.settings
-        if stored is None or stored.story_terms is None or (
-            stored.scheme, stored.num_perm, stored.seed, stored.shingle_size
-        ) != (s.scheme, s.num_perm, s.seed, s.shingle_size):
-            return None
-        minhash = minhash_from_bytes(stored.minhash) if stored.minhash else None
-        published = row.published_at.timestamp() if row.published_at else None
-        fetched = row.fetched_at.timestamp() if row.fetched_at else None
-        return Signature(
-            minhash,
-            np.frombuffer(stored.story_terms, dtype="<u4").astype(np.uint32),
-            np.frombuffer(stored.story_weights, dtype="<f4").astype(np.float32),
-            row.content_hash,
-            published if published is not None else fetched,
-            fetched,
-            headline=headline_terms(row.title, row.language),  # not stored: cheap to recompute from the title
-        )
+        return record_of(row)
 
     # --- cleaning ----------------------------------------------------------------
 
     def clean(self, article: ExtractedArticle, learned: frozenset[str]) -> Cleaned:
+        """The article's text without the site's learned boilerplate.
+
+        Learned boilerplate never removes an article: when removing the learned
+        blocks would leave less than the minimum text, they stay (the generic
+        rules still applied), and the audit says so ("learned:not_applied").
+        Such a page shares most of its text with the site's other pages (serial
+        parts, templated reports); dedupe groups it with its near-copies."""
         kept, learned_removed = apply_learned(article.kept_blocks, learned, dict(zip(article.blocks, article.block_hashes)))
         text = "\n".join(kept)
-        if len(text) < self.extraction_options.min_text_chars:
-            raise ExtractionError("only_boilerplate", f"{len(text)} characters left after removing the site's boilerplate")
+        minimum = self.extraction_options.min_text_chars
+        # The title affixes' hashes are stored with the blocks': once one is learned, the
+        # site's articles that carry it are re-cleaned (reclean_site) like those with a block.
+        hashes = list(article.block_hashes) + [block_hash(b) for b in article.title_affix_blocks]
+        title = strip_learned_affixes(article.title, learned, block_hash)
+        if learned_removed and len(text) < minimum <= len(article.text):
+            note = Removal("learned:not_applied", f"{len(learned_removed)} learned blocks kept: without them "
+                                                   f"{len(text)} characters would be left (< {minimum})")
+            return Cleaned(article.text, [r.as_dict() for r in article.removed + [note]], hashes, title)
+        if len(text) < minimum:
+            raise ExtractionError("no_text", f"{len(text)} characters of article text (< {minimum})")
         removed = [r.as_dict() for r in article.removed + learned_removed]
-        return Cleaned(text, removed, list(article.block_hashes))
+        return Cleaned(text, removed, hashes, title)
 
     # --- saving ------------------------------------------------------------------
 
@@ -175,14 +159,28 @@ class ArticleStore:
         fetched_at: dt.datetime,
         signature: Signature | None = None,
         raw_compressed: bytes | None = None,
+        warc_file: str | None = None,
+        warc_offset: int | None = None,
     ) -> SaveResult:
         """Store one article. ``signature``, if given, was computed (in a worker
         process) on ``article.text``; it is used when the site's learned
         boilerplate leaves that text unchanged. ``raw_compressed``, if given, is
-        ``compress_raw_html(raw_body)``, also done in the worker."""
+        ``compress_raw_html(raw_body)``, also done in the worker. ``warc_file`` and
+        ``warc_offset`` say where the response record sits in a WARC file, if it does.
+
+        Every value is made storable first (crawler.sanitize), so that what one
+        database accepts the other does too."""
+        url = storable_url(url, self.limits, "url")
+        canonical_url = storable_url(canonical_url, self.limits)
+        site = clean_text(site)[:255]
+        encoding = clean_text(encoding)[:64]
+        sanitized, capped = sanitize_article(article, self.limits)
+        if sanitized.text != article.text:
+            signature = None  # the worker signed the text before cleaning: sign what is stored
         try:
-            return self._save(url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
-                              raw_compressed)
+            result = self._save(url, canonical_url, site, sanitized, raw_body, encoding, fetched_at, signature,
+                                raw_compressed, warc_file, warc_offset)
+            return dataclasses.replace(result, capped=tuple(capped)) if capped else result
         except IntegrityError:
             # Another writer stored the same canonical URL between our check and
             # our insert; theirs stands.
@@ -191,7 +189,7 @@ class ArticleStore:
                 return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id)
 
     def _save(self, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
-              raw_compressed) -> SaveResult:
+              raw_compressed, warc_file=None, warc_offset=None) -> SaveResult:
         assignment = None
         newly: set[str] = set()
         with Session(self.engine) as session, session.begin():
@@ -199,9 +197,19 @@ class ArticleStore:
                 self._serialise_workers(session, site)
             existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one_or_none()
             if existing is None:
-                # Count this page's blocks first, so that a block crossing the
-                # threshold on this page is removed from this page too.
-                newly = self.boilerplate.observe(session, site, article.blocks, article.block_hashes)
+                if signature is None:
+                    signature = self._sign(DocumentRecord(None, article.text, article.published_at, fetched_at,
+                                                          article.title, article.language))
+                # A block is boilerplate when it recurs next to *different* main content:
+                # a near-copy of a stored page (a wire copy, a re-posted article, one report
+                # in two sections) repeats all of its blocks and teaches nothing. Otherwise
+                # count this page's blocks first, so that a block crossing the threshold on
+                # this page is removed from this page too.
+                self.history.prepare(session, signature)  # stored copies from all history, into the index
+                if self.deduper.copy_of(signature) is None:
+                    newly = self.boilerplate.observe(
+                        session, site, article.blocks + article.title_affix_blocks,
+                        article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
             learned = self.boilerplate.learned(session, site) | newly
             cleaned = self.clean(article, learned)
             digest = content_hash(cleaned.text)
@@ -213,24 +221,26 @@ class ArticleStore:
             row.raw_html = raw_compressed if raw_compressed is not None else compress_raw_html(raw_body)
             row.raw_encoding = encoding
             row.fetched_at = fetched_at
+            row.warc_file, row.warc_offset = warc_file, warc_offset
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, site))
             if existing is not None:
                 # An edited article keeps its groups; its signature follows its text.
                 updated_sig = self._sign(self._record(row))
-                self._store_signature(session, row.id, updated_sig)
+                self._store_signature(session, row, updated_sig)
                 result = SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id)
             else:
                 session.add(row)
                 session.flush()  # assigns row.id inside the transaction
-                if signature is None or cleaned.text != article.text:
+                if cleaned.text != article.text:
                     signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
+                    self.history.prepare(session, signature, exclude=row.id)
                 self._saving = session
                 try:
                     assignment = self.deduper.assign(self._record(row), signature)
                 finally:
                     self._saving = None
                 self._apply_assignment(session, row, assignment)
-                self._store_signature(session, row.id, assignment.signature, new=True)
+                self._store_signature(session, row, assignment.signature, new=True)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
                 if self.deduper.shared:
                     # Index before our commit releases the lock, so that the next worker to
@@ -242,7 +252,8 @@ class ArticleStore:
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
-            self.deduper.replace(result.article_id, updated_sig)
+            group = result.dup_group_id or result.article_id
+            self._reindex(result.article_id, updated_sig, group, result.story_id or group)
         self.boilerplate.remember(site, newly)
         if newly:
             recleaned = self.reclean_site(site, newly, skip_id=result.article_id)
@@ -252,8 +263,9 @@ class ArticleStore:
     @staticmethod
     def _apply(row: Article, article: ExtractedArticle, cleaned: Cleaned, digest: str, version: int) -> None:
         row.site_name = article.site_name
-        row.title = article.title
+        row.title = cleaned.title
         row.authors = list(article.authors)
+        row.author_organisations = list(article.author_organisations)
         row.published_at = article.published_at
         row.language = article.language
         row.image = article.image
@@ -296,10 +308,11 @@ class ArticleStore:
             if previous is not None:
                 previous.is_canonical = False
 
-    def _store_signature(self, session: Session, article_id: int, sig: Signature, new: bool = False) -> None:
-        """Write ``sig`` for the article; ``new``: the article was inserted in this session, so
-        it has no signature row yet (and no query is needed to find out)."""
-        existing = None if new else session.get(ArticleSignature, article_id)
+    def _store_signature(self, session: Session, row: Article, sig: Signature, new: bool = False) -> None:
+        """Write ``sig`` for the article ``row`` (its groups assigned), with its band keys and the
+        fields the windowed index loads with (``dedupe_history``); ``new``: the article was
+        inserted in this session, so it has no signature row yet (and no query is needed to find out)."""
+        existing = None if new else session.get(ArticleSignature, row.id)
         s = self.deduper.settings
         values = dict(
             scheme=s.scheme, num_perm=s.num_perm, seed=s.seed, shingle_size=s.shingle_size,
@@ -307,12 +320,18 @@ class ArticleStore:
             minhash=minhash_to_bytes(sig.minhash, s.seed) if sig.minhash is not None else b"",
             story_terms=sig.terms.astype("<u4").tobytes(),
             story_weights=sig.weights.astype("<f4").tobytes(),
+            window_time=row.published_at or row.fetched_at,
+            fetched_at=row.fetched_at,
+            content_hash=row.content_hash,
+            dup_group_id=row.dup_group_id,
+            story_id=row.story_id,
         )
         if existing is None:
-            session.add(ArticleSignature(article_id=article_id, **values))
+            session.add(ArticleSignature(article_id=row.id, **values))
         else:
             for key, value in values.items():
                 setattr(existing, key, value)
+        write_band_keys(session, row.id, sig.minhash, s)
 
     # --- re-deriving text from raw HTML ------------------------------------------
 
@@ -330,15 +349,26 @@ class ArticleStore:
         page crossing the threshold; the re-cleaning of older articles follows
         in their own transactions. Articles still cleaned with an older version
         are caught up here, at the start of the next run.
+
+        Cost: one query per site with learned boilerplate, each a range of the
+        (site, boilerplate_version) index: O(sites + articles behind), not
+        O(stored articles).
         """
         changed = 0
+        behind = []
         with Session(self.engine) as session:
-            behind = session.execute(
-                select(Article.id, Article.site, Article.block_hashes)
-                .join(SiteProfile, SiteProfile.site == Article.site)
-                .where(Article.boilerplate_version < SiteProfile.boilerplate_version)
-                .order_by(Article.id)
+            profiles = session.execute(
+                select(SiteProfile.site, SiteProfile.boilerplate_version).where(SiteProfile.boilerplate_version > 0)
             ).all()
+            for site, version in profiles:
+                ids = session.scalars(
+                    select(Article.id).where(Article.site == site, Article.boilerplate_version < version)
+                ).all()
+                for i in range(0, len(ids), 500):
+                    behind += session.execute(
+                        select(Article.id, Article.site, Article.block_hashes).where(Article.id.in_(ids[i:i + 500]))
+                    ).all()
+        behind.sort()
         for article_id, site, hashes in behind:
             with Session(self.engine) as session:
                 learned = self.boilerplate.learned(session, site)
@@ -378,7 +408,7 @@ class ArticleStore:
             if row is None:
                 return "failed"
             try:
-                article = self.rederive(row)
+                article, _ = sanitize_article(self.rederive(row), self.limits)
                 cleaned = self.clean(article, self.boilerplate.learned(session, row.site))
             except ExtractionError as exc:
                 logger.warning("Article %s (%s) no longer yields text (%s); kept as stored", row.id, row.canonical_url, exc)
@@ -388,7 +418,23 @@ class ArticleStore:
             self._apply(row, article, cleaned, digest, self.boilerplate.version(session, row.site))
             if changed:
                 new_sig = self._sign(self._record(row))
-                self._store_signature(session, row.id, new_sig)
+                self._store_signature(session, row, new_sig)
+                group = row.dup_group_id or row.id
+                story = row.story_id or group
         if changed:
-            self.deduper.replace(article_id, new_sig)
+            self._reindex(article_id, new_sig, group, story)
         return "changed" if changed else "unchanged"
+
+    def _reindex(self, article_id: int, sig: Signature, group: int, story: int) -> None:
+        """Point the dedupe index at an article's new signature.
+
+        With workers sharing one index (Redis), the article may be another worker's,
+        which this worker's in-memory part has never seen: ``replace`` raised KeyError,
+        after the article was committed, and the run counted a storage error. It is
+        learned here first (locally; it is in the shared index already). An article
+        no index holds has nothing to replace."""
+        if article_id not in self.deduper:
+            if not self.deduper.shared:
+                return
+            self.deduper.load(article_id, sig, group, story, index=False)
+        self.deduper.replace(article_id, sig)

@@ -78,6 +78,14 @@ def site_of(url: str) -> str:
     return domain or host.removeprefix("www.")
 
 
+def check_url(url: str) -> str:
+    """``url`` if it parses, with a port that is a number in range; ValueError if not
+    (a bad IPv6 literal or port in one feed entry must be that entry's skip)."""
+    parts = urlsplit(url)
+    parts.port  # noqa: B018 - raises ValueError for a port that is no number, or out of range
+    return url
+
+
 def same_site(url: str, site: str) -> bool:
     try:
         return site_of(url) == site

@@ -26,17 +26,22 @@ import os
 import signal
 import threading
 import weakref
+import logging
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from crawler.extract import ExtractionOptions, extract_article
+from crawler.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.rawhtml import compress_raw_html, rederive_article
+from crawler.readpage import read_page
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
 from dedupe.story import _rarity_table
 
 if TYPE_CHECKING:
     from crawler.store import Offload
+
+logger = logging.getLogger(__name__)
 
 TRIM_EVERY = 25  # pages between malloc_trim calls (each costs about a millisecond)
 
@@ -52,16 +57,34 @@ def warm_up() -> None:
     gc.freeze()
 
 
-def die_with_parent() -> None:
-    """Worker initializer: exit when the parent dies, even by SIGKILL (Linux).
+def die_with_parent(lifeline=None) -> None:
+    """Worker initializer: exit when the crawl process dies, even by SIGKILL.
 
-    A killed crawl must not leave extraction workers behind: the kernel sends
-    them SIGKILL when their parent (the fork server, which itself exits with
-    the crawl process) goes away."""
+    A killed crawl must not leave extraction workers behind. ``lifeline`` is the
+    read end of a pipe whose only write end the crawl process holds: when that
+    process dies, however, the kernel closes it and a thread here reads end of
+    file and exits the worker at once. PR_SET_PDEATHSIG is kept as a second line
+    (it watches the fork server, and sandboxed kernels may not honour it).
+
+    SIGINT and SIGTERM are ignored: a Ctrl-C reaches the whole process group, and
+    the crawl process, not its workers, decides how the run ends (it lets the
+    pages in flight finish, then shuts the pool down)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         _libc.prctl(1, signal.SIGKILL)  # 1 is PR_SET_PDEATHSIG
     except AttributeError:
         pass
+    if lifeline is not None:
+        threading.Thread(target=_exit_when_closed, args=(lifeline,), name="newscrawl-lifeline", daemon=True).start()
+
+
+def _exit_when_closed(lifeline) -> None:
+    try:
+        while True:
+            lifeline.recv_bytes()  # nothing is ever sent: this returns only at end of file
+    except (EOFError, OSError):
+        os._exit(0)
 
 
 def signer(settings: DedupeSettings) -> Deduper:
@@ -93,6 +116,29 @@ def extract_and_sign(html: str, body: bytes, url: str, fetched_at, options: Extr
                 pass
 
 
+def read_and_sign(body: bytes, url: str, content_type: str, fetched_at, options: ExtractionOptions,
+                  dedupe: DedupeSettings):
+    """Worker-process task for every fetched HTML page: the page read once
+    (crawler.readpage: decoded, parsed, classified, its article extracted) and,
+    for an article, its dedupe signature and compressed raw page.
+    Returns (PageReading, Signature | None, bytes | None)."""
+    global _tasks
+    try:
+        reading = read_page(body, url, content_type, options)
+        article = reading.article
+        if not reading.verdict.is_article or article is None:
+            return reading, None, None
+        record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
+        return reading, signer(dedupe).signature(record), compress_raw_html(body)
+    finally:
+        _tasks += 1
+        if _tasks % TRIM_EVERY == 0:
+            try:
+                _libc.malloc_trim(0)
+            except AttributeError:  # not glibc
+                pass
+
+
 def sign(record: DocumentRecord, settings: DedupeSettings) -> Signature:
     """Worker-process task: the dedupe signature of a text the store changed."""
     return signer(settings).signature(record)
@@ -113,6 +159,8 @@ class ExtractionPool:
         self.processes = processes
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._lifeline = None  # see die_with_parent
+        self.replaced = 0  # broken pools replaced during the run
 
     @classmethod
     def for_crawler(cls, crawler) -> ExtractionPool:
@@ -134,20 +182,74 @@ class ExtractionPool:
             # server preloads and warms the extraction code once (crawler.forkserver_preload).
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["crawler.forkserver_preload"])
-            # No max_tasks_per_child: on CPython 3.11 replacing a retired worker can hang the
-            # pool for good (seen here: a 10k-page crawl stopped after 2 x 500 pages).
-            self._executor = ProcessPoolExecutor(self.processes, mp_context=context, initializer=die_with_parent)
+            self._executor = self._new_executor(context)
+
+    def _new_executor(self, context=None) -> ProcessPoolExecutor:
+        context = context or multiprocessing.get_context("forkserver")
+        if self._lifeline is None:
+            self._lifeline = context.Pipe(duplex=False)  # (read end for the workers, write end kept here)
+        # No max_tasks_per_child: on CPython 3.11 replacing a retired worker can hang the
+        # pool for good (seen here: a 10k-page crawl stopped after 2 x 500 pages).
+        return ProcessPoolExecutor(self.processes, mp_context=context, initializer=die_with_parent,
+                                   initargs=(self._lifeline[0],))
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A worker died (killed, out of memory): Python then fails every task of the pool
+        for good (BrokenProcessPool). Start a new pool in its place, once per broken pool."""
+        with self._lock:
+            if self._executor is not broken:
+                return  # replaced already, or shut down
+            self.replaced += 1
+            logger.warning("An extraction worker died; starting new workers (its pages are retried once)")
+            self._executor = self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        if self._lifeline is not None:
+            for end in self._lifeline:
+                end.close()
+            self._lifeline = None
 
     def submit(self, fn, *args) -> Future:
-        if self._executor is None:
+        """``fn(*args)`` in a worker. A task whose worker died is retried once in a new
+        pool; if it fails that way again it fails with ``ExtractionError("worker_crashed")``,
+        which the pipelines record as a skip like any page that gave no article."""
+        executor = self._executor
+        if executor is None:
             raise RuntimeError("the extraction pool is not running")
-        return self._executor.submit(fn, *args)
+        outer: Future = Future()
+        self._attach(outer, executor, executor.submit(fn, *args), fn, args, retried=False)
+        return outer
+
+    def _attach(self, outer: Future, executor, inner: Future, fn, args, retried: bool) -> None:
+        def done(inner: Future) -> None:
+            if inner.cancelled():
+                outer.cancel()
+                return
+            exc = inner.exception()
+            if isinstance(exc, BrokenProcessPool) and not retried:
+                self._replace(executor)
+                current = self._executor
+                if current is not None:
+                    try:
+                        self._attach(outer, current, current.submit(fn, *args), fn, args, retried=True)
+                        return
+                    except RuntimeError:  # shut down meanwhile (the end of the run)
+                        pass
+            if isinstance(exc, BrokenProcessPool):
+                exc = ExtractionError("worker_crashed", f"the extraction worker died: {exc}")
+            if not outer.set_running_or_notify_cancel():
+                return
+            if exc is not None:
+                outer.set_exception(exc)
+            else:
+                outer.set_result(inner.result())
+
+        inner.add_done_callback(done)
 
     def call(self, fn, *args):
         """Run ``fn(*args)`` in a worker and wait (from a thread that may block); in this

@@ -138,6 +138,17 @@ class BandIndex:
         if self._pending_docs == self.FLUSH_EVERY:
             self._flush()
 
+    def insert_many(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Insert documents ``keys`` with the signatures ``values`` (one row each) at once."""
+        if not len(keys):
+            return
+        self._removed.difference_update(keys.tolist())
+        self._flush()  # what is pending goes first
+        self._young.merge(band_keys(values, self.bands, self.rows).ravel(),
+                          np.repeat(keys.astype(np.uint32), self.bands))
+        self._young_docs += len(keys)
+        self._flush()  # merges into the main level when the young one is full
+
     def query(self, values: np.ndarray) -> set[int]:
         return set(self.query_array(values).tolist())
 

@@ -4,17 +4,22 @@ The ``articles`` table is a public interface read by downstream tools; every
 change to it goes through an Alembic migration (see ``alembic/``).
 """
 from models.base import Base
-from models.article import Article, ArticleSignature, CrawlRun, FetchState, SiteBlock, SiteProfile
+from models.article import (
+    Article, ArticleBand, ArticleSignature, CrawlRun, DeadEnd, FetchState, SiteBlock, SiteProfile, WarcFile,
+)
 from models.db import DEFAULT_DATABASE_URL, make_engine, resolve_database_url, upgrade
 
 __all__ = [
     "Base",
     "Article",
+    "ArticleBand",
     "ArticleSignature",
     "CrawlRun",
+    "DeadEnd",
     "FetchState",
     "SiteBlock",
     "SiteProfile",
+    "WarcFile",
     "DEFAULT_DATABASE_URL",
     "make_engine",
     "resolve_database_url",

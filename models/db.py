@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -21,15 +22,44 @@ ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 def resolve_database_url(explicit: str | None = None) -> str:
     """``--db`` wins, then ``$NEWSCRAWL_DB``, then the embedded SQLite default."""
     url = explicit or os.environ.get(DATABASE_ENV_VAR) or DEFAULT_DATABASE_URL
+    if "://" not in url:
+        # A plain path (``--db crawl.db``, ``--db /srv/news.db``) names an SQLite file.
+        url = "sqlite:///" + str(Path(url).expanduser().resolve())
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 
 
+# Where a database URL can carry a secret besides its userinfo: libpq reads these from the
+# query string (postgresql://host/db?password=...) and from keyword/value strings
+# ("host=db password=..."), which can also end up inside a URL (?options=, a plain path).
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+_SECRET_KEYWORDS = re.compile(
+    r"\b(?P<key>(?:ssl)?password)(?P<sep>\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'?|[^\s&;]*)", re.IGNORECASE)
+HIDDEN = "***"
+
+
 def redact(url: str) -> str:
-    """The URL with its password hidden, for logs and summaries."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with its passwords hidden, for logs and summaries: the userinfo password,
+    ``password=``/``sslpassword=`` query parameters, and the same keywords in a libpq
+    keyword/value string. A string that is not a URL at all is redacted the same way."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # ArgumentError, ValueError...: not a URL; still no password shown
+        return _hide_keywords(str(url))
+    query = {
+        key: HIDDEN if key.lower() in SECRET_PARAMETERS
+        else _hide_keywords(value) if isinstance(value, str) else tuple(_hide_keywords(v) for v in value)
+        for key, value in parsed.query.items()  # decoded: ?options=-c%20password%3D... is caught too
+    }
+    if parsed.database:
+        parsed = parsed.set(database=_hide_keywords(parsed.database))
+    return _hide_keywords(parsed.set(query=query).render_as_string(hide_password=True))
+
+
+def _hide_keywords(text: str) -> str:
+    return _SECRET_KEYWORDS.sub(rf"\g<key>\g<sep>{HIDDEN}", text)
 
 
 class SecretURL(str):
@@ -60,6 +90,22 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def check_writable(url: str) -> None:
+    """Raise the database's own error if it cannot take a write (a read-only file,
+    directory or server, a full disk): a crawl must find out before it starts.
+
+    The probe writes nothing: an UPDATE that matches no row still needs the write
+    lock on SQLite and a writable transaction on PostgreSQL."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 1 = 0"))
+    finally:
+        engine.dispose()
 
 
 def alembic_config(url: str):

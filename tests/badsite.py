@@ -44,7 +44,7 @@ def paragraphs(seed: int, count: int = 5, words: int = 40) -> list[str]:
 def article_html(title: str, body: list[str], published: str = "2025-03-01T10:00:00+00:00",
                  head_extra: str = "", lang: str = "en") -> str:
     ld = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": title,
-          "datePublished": published, "author": [{"@type": "Person", "name": "Test Reporter"}]}
+          "datePublished": published, "author": [{"@type": "Person", "name": "Tess Reynolds"}]}
     paras = "\n".join(f"<p>{p}</p>" for p in body)
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head>{head_extra}

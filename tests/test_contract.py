@@ -41,6 +41,7 @@ CONTRACT = [
     ("is_canonical", "BOOLEAN", "BOOLEAN", False),
     ("dup_similarity", "DOUBLE", "DOUBLE PRECISION", True),
     ("story_similarity", "DOUBLE", "DOUBLE PRECISION", True),
+    ("author_organisations", "JSON", "JSON", False),
 ]
 COLUMNS = [name for name, *_ in CONTRACT]
 
@@ -121,6 +122,7 @@ def test_a_row_round_trips_through_the_view_with_its_types(engine):
         first.dup_group_id = first.story_id = first.id
         copy = _article(url="https://mirror.example/a", canonical_url="https://mirror.example/a",
                         site="mirror.example", site_name=None, title=None, authors=[], tags=[],
+                        author_organisations=["AFP"],
                         published_at=None, language=None, image=None, section=None,
                         dup_group_id=first.id, dup_similarity=0.875, is_canonical=False,
                         story_id=first.id, story_similarity=0.5)
@@ -150,10 +152,12 @@ def test_a_row_round_trips_through_the_view_with_its_types(engine):
         "is_canonical": True,
         "dup_similarity": None,
         "story_similarity": None,
+        "author_organisations": [],
     }
     assert mirror["is_canonical"] is False and mirror["dup_group_id"] == original["id"]
     assert mirror["dup_similarity"] == 0.875 and mirror["story_similarity"] == 0.5
     assert mirror["published_at"] is None and mirror["authors"] == [] and mirror["tags"] == []
+    assert mirror["author_organisations"] == ["AFP"]
     assert mirror["site_name"] is None and mirror["title"] is None
     # SQL users filter on is_canonical directly, on both backends.
     with engine.connect() as conn:

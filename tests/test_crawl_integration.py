@@ -54,6 +54,7 @@ def test_every_article_stored_once_with_metadata(sqlite_crawl, sample_sites):
         assert row.title == article["title"]
         assert row.published_at == dt.datetime.fromisoformat(article["published"])
         assert row.authors == article["authors"]
+        assert row.author_organisations == article.get("author_organisations", [])
         assert row.site == f"127.0.0.1:{site.port}"
         assert len(row.text) > 500
         assert row.raw_html and row.dup_group_id and row.story_id
@@ -201,13 +202,39 @@ def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
         original_text, victim_id = victim.text, victim.id
         victim.text = "corrupted"
         victim.content_hash = "0" * 64
+        # An article stored by an older extractor, with its agency byline kept as a person.
+        wire = session.scalars(select(Article).where(Article.author_organisations != "[]")).first()
+        wire_id, wire_orgs = wire.id, list(wire.author_organisations)
+        wire.authors, wire.author_organisations, wire.extractor_version = wire_orgs, [], "newscrawl-2+trafilatura-2.0.0"
     engine.dispose()
     result = run_cli("reprocess", "--db", url)
     assert result.returncode == 0, result.stderr
-    assert "1 changed" in result.stdout
+    assert "2 changed" in result.stdout
     engine = make_engine(url)
     with Session(engine) as session:
         assert session.get(Article, victim_id).text == original_text
+        rederived = session.get(Article, wire_id)
+        assert rederived.authors == [] and rederived.author_organisations == wire_orgs
+        assert rederived.extractor_version.startswith("newscrawl-3+")
     engine.dispose()
     relearn = run_cli("reprocess", "--db", url, "--relearn")
     assert relearn.returncode == 0 and "0 changed" in relearn.stdout, relearn.stdout + relearn.stderr
+
+
+def test_completeness_accounts_for_every_fetched_page(sqlite_crawl, sample_sites):
+    """The summary and crawl_runs say what became of every page fetched: the article pages
+    were all stored, and every other page has its reason."""
+    from models import CrawlRun
+
+    url, output, requests = sqlite_crawl
+    engine = make_engine(url)
+    with Session(engine) as session:
+        run = session.scalars(select(CrawlRun).order_by(CrawlRun.id)).first()
+    engine.dispose()
+    c = run.completeness
+    articles = len(expected_articles(sample_sites))
+    assert c["article_pages"] == articles and c["stored"] == articles
+    assert not any(reason.startswith("article/") for reason in c["not_stored"])
+    assert c["fetched"] == c["article_pages"] + sum(c["not_stored"].values())
+    assert c["fetched"] + c["redirects"] + c["robots_checks"] == run.pages_fetched
+    assert f"{c['fetched']} pages fetched, {articles} article pages, {articles} stored" in output

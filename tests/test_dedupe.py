@@ -350,3 +350,27 @@ def test_partial_copies_do_not_chain_past_the_founder():
     alone = Deduper()  # the other side: with the cut as founder, the excerpt is its partial copy
     alone.add(DocumentRecord("cut", _text(ARTICLE[:6]), at(1)))
     assert alone.add(DocumentRecord("excerpt", _text(ARTICLE[:3]), at(2))).dup_group_id == "cut"
+
+
+def test_load_many_indexes_as_load_one_by_one():
+    """Deduper.load_many (the dedupe window at start) leaves the index as load() per document."""
+    records = [DocumentRecord(n, _text(ARTICLE[n % 4:n % 4 + 5]) + f" Item {n}.", at(n * 7)) for n in range(12)]
+    records.append(DocumentRecord(99, "Too short to shingle.", at(3)))
+    one, many = Deduper(), Deduper()
+    assigned = [one.add(r) for r in records]
+    sigs = [a.signature for a in assigned]
+    many.load_many([a.key for a in assigned], sigs, [a.dup_group_id for a in assigned],
+                   [a.story_id for a in assigned])
+    probe = DocumentRecord(100, _text(ARTICLE[1:6]) + " Item 100.", at(30))
+    expected, got = one.assign(probe), many.assign(probe)
+    assert (got.dup_group_id, got.story_id, got.similarity) == (expected.dup_group_id, expected.story_id,
+                                                                 expected.similarity)
+    for number in range(len(records)):
+        for column in ("_sig", "_terms", "_nterms", "_group", "_story", "_rep", "_prefix"):
+            assert np.array_equal(getattr(one, column)[number], getattr(many, column)[number]), column
+        assert np.array_equal(one._span[number], many._span[number], equal_nan=True)
+    assert sorted(one._dup_index.query_array(sigs[3].minhash)) == sorted(many._dup_index.query_array(sigs[3].minhash))
+    # Thousands at once: the hash tables grow during the batch.
+    big = Deduper()
+    big.load_many(list(range(5000)), [sigs[0]] * 5000, list(range(5000)), list(range(5000)))
+    assert len(big) == 5000 and big.assign(records[0]).dup_group_id == 0

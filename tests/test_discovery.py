@@ -73,3 +73,40 @@ def test_sitemap_entity_expansion_is_not_performed():
 def test_robots_sitemap_lines():
     robots = b"User-agent: *\nDisallow: /search/\nSitemap: https://news.example/sitemap_index.xml\n"
     assert robots_sitemaps(robots) == ["https://news.example/sitemap_index.xml"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<script>window.dataLayer = [];</script>\n<html><body><p>Story</p></body></html>",
+        b'<link rel="stylesheet" href="/s.css"><title>T</title>',
+        b"<style>p{}</style><main><p>Story</p></main>",
+        b"<noscript>enable JS</noscript><app-root><story-body>Text</story-body></app-root>",
+        b"\n\nWarning: Undefined variable $x in /var/www/index.php on line 12\n<!DOCTYPE html><html>",
+        b"<wrapper><section><p>Story</p></section></wrapper>",
+    ],
+)
+def test_a_body_declared_html_is_html_whatever_its_first_tag(body):
+    assert detect_kind(body, "text/html; charset=utf-8") is Kind.HTML
+    assert detect_kind(body, "application/xhtml+xml") is Kind.HTML
+
+
+def test_declared_html_that_is_clearly_something_else():
+    assert detect_kind(RSS, "text/html") is Kind.FEED  # sites serve feeds as text/html
+    assert detect_kind(NEWS_SITEMAP, "text/html") is Kind.SITEMAP
+    assert detect_kind(b"%PDF-1.7 ...", "text/html") is Kind.OTHER
+    assert detect_kind(b"\x89PNG\r\n\x1a\n...", "text/html") is Kind.OTHER
+
+
+@pytest.mark.parametrize(
+    "body, kind",
+    [
+        (b"  <!DOCTYPE html><html>", Kind.HTML),
+        (b"<script>var a;</script><div>x</div>", Kind.HTML),
+        (b"plain words, no markup at all", Kind.OTHER),
+        (b'{"json": true}', Kind.OTHER),
+    ],
+)
+def test_undeclared_bodies_are_sniffed_as_browsers_do(body, kind):
+    assert detect_kind(body, "application/octet-stream") is kind
+    assert detect_kind(body, None) is kind

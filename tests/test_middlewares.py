@@ -45,3 +45,31 @@ def test_guard_refuses_private_hosts_after_resolution(url):
 def test_guard_disabled_by_allow_private():
     with pytest.raises(NotConfigured):
         PrivateAddressGuardMiddleware.from_crawler(get_crawler(settings_dict={"NEWSCRAWL_ALLOW_PRIVATE": True}))
+
+
+def test_charset_guard_gives_non_text_codecs_a_readable_encoding():
+    from scrapy.http import HtmlResponse
+
+    from crawler.middlewares import CharsetGuardMiddleware
+
+    guard = CharsetGuardMiddleware()
+    body = "<html><head><meta charset='{}'></head><body><p>Économie et société</p></body></html>"
+    for charset in ("zlib", "base64", "rot13", "idna", "punycode", "undefined"):
+        response = HtmlResponse("http://example.com/", body=body.format(charset).encode("utf-8"))
+        fixed = guard.process_response(None, response)
+        assert "Économie et société" in fixed.text, charset  # response.text raised before
+    ordinary = HtmlResponse("http://example.com/", body=body.format("utf-8").encode("utf-8"))
+    assert guard.process_response(None, ordinary) is ordinary
+
+
+def test_scheme_guard_refuses_everything_but_http():
+    import pytest
+    from scrapy import Request
+
+    from crawler.middlewares import BadSchemeError, SchemeGuardMiddleware
+
+    guard = SchemeGuardMiddleware()
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,hi", "s3://bucket/key"):
+        with pytest.raises(BadSchemeError):
+            guard.process_request(Request(url))
+    assert guard.process_request(Request("https://example.com/")) is None

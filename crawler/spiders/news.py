@@ -7,7 +7,6 @@ storage live in the item pipelines.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import datetime as dt
 import logging
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -25,9 +24,11 @@ from scrapy.exceptions import (
     IgnoreRequest,
     ResponseDataLossError,
 )
-from scrapy.http import HtmlResponse, Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.http import Response
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded
+from scrapy.utils.gz import gunzip
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.error import (
     ConnectionLost,
     ConnectionRefusedError as TxConnectionRefusedError,
@@ -37,19 +38,25 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from crawler.classify import PageVerdict, classify_tree
-from crawler.discovery import Kind, detect_kind, feed_entries, feed_links, robots_sitemaps, sitemap_entries
-from crawler.htmlmeta import decode_html, link_href, parse_html
-from crawler.extract import parse_datetime
-from crawler.incremental import load_state, save_validators
+from crawler.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
+from crawler.extensions import FAILURE_REASONS
+from crawler.extract import ExtractionError, parse_datetime
+from crawler.pipelines import dedupe_settings, extraction_options
+from crawler.readpage import PageReading, read_page
+from crawler.workers import ExtractionPool, read_and_sign
+from crawler.incremental import KnownUrls, load_state, save_validators
 from crawler.items import PageItem
-from crawler.middlewares import PrivateAddressError
+from crawler.deadends import DeadEndError
+from crawler.middlewares import BadSchemeError, PrivateAddressError
+from crawler.settingscheck import check_settings
+from crawler import logfilters
 from crawler.sites import load_sites_file, parse_url_list
-from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
+from crawler.urls import amp_to_original, canonicalize, check_url, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
 
+SKIP_EXAMPLES = 3  # example URLs kept per skip reason for the end-of-run summary
 
 # Types that are never a web page, whatever their bytes look like when sniffed.
 # (Not application/octet-stream: servers label pages and sitemaps with it too.)
@@ -57,8 +64,20 @@ _BINARY_TYPE_PREFIXES = ("image/", "audio/", "video/", "font/", "application/pdf
                          "application/msword", "application/vnd.")
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
 def _is_binary_type(content_type: str) -> bool:
     return content_type.strip().lower().startswith(_BINARY_TYPE_PREFIXES)
+
+
+def _redirects_off_the_web(response: Response) -> bool:
+    """The response redirects to a URL that is not http(s)."""
+    location = response.headers.get("Location", b"").decode("latin-1").strip()
+    try:
+        return bool(location) and urlsplit(urljoin(response.url, location)).scheme not in ("http", "https")
+    except ValueError:
+        return False
 
 
 def _failure_reason(failure) -> str:
@@ -68,7 +87,10 @@ def _failure_reason(failure) -> str:
     fetches in the run report (crawler.extensions.FAILURE_REASONS)."""
     message = failure.getErrorMessage()
     if failure.check(HttpError):
-        return f"http_{failure.value.response.status}"
+        response = failure.value.response
+        if 300 <= response.status < 400 and _redirects_off_the_web(response):
+            return "bad_scheme"  # Scrapy does not follow a redirect to file:, ftp:...; say why it stopped
+        return f"http_{response.status}"
     if failure.check(CannotResolveHostError, DNSLookupError):
         return "dns"
     if failure.check(DownloadTimeoutError, TxTimeoutError, TCPTimedOutError):
@@ -82,6 +104,10 @@ def _failure_reason(failure) -> str:
         return "too_large"
     if failure.check(PrivateAddressError):
         return "private_address"
+    if failure.check(DeadEndError):
+        return "dead_end"  # answered 404/410 or kept failing in earlier runs: crawler.deadends
+    if failure.check(BadSchemeError):
+        return "bad_scheme"  # file:, ftp:, data: ... from a feed, sitemap, link, canonical or redirect
     if failure.check(IgnoreRequest):
         if "robots.txt" in message:
             return "robots_disallowed"
@@ -111,6 +137,8 @@ class NewsSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
+        check_settings(s)  # `scrapy crawl news -s NAME=bad` too: refused before anything starts
+        logfilters.install()
         spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
         if spider.listing_depth < 1:
             raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
@@ -120,7 +148,14 @@ class NewsSpider(scrapy.Spider):
         if since and spider.since is None:
             raise ValueError(f"NEWSCRAWL_SINCE must be an ISO 8601 date, got {since!r}")
         spider.database_url = resolve_database_url(s.get("DATABASE_URL"))
+        spider.max_decompressed = s.getint("DOWNLOAD_MAXSIZE")
+        spider.options = extraction_options(s)
+        spider.dedupe = dedupe_settings(s)
+        spider.pool = ExtractionPool.for_crawler(crawler)
+        spider.max_links_per_page = s.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE")
+        spider.max_listing_entries = s.getint("NEWSCRAWL_MAX_LISTING_ENTRIES")
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.response_received, signal=signals.response_received)
         return spider
 
     def __init__(self, urls: str | list[str] | None = None, sites_file: str | None = None, **kwargs) -> None:
@@ -132,20 +167,21 @@ class NewsSpider(scrapy.Spider):
             raise ValueError("the news spider needs start URLs: -a urls=URL,URL or -a sites_file=FILE")
         self.start_url_list = start
         self._seen_canonical: set[str] = set()
-        self.known_urls: set[str] = set()  # stored by earlier runs: not fetched again unless refresh
+        self.known_urls = KnownUrls(None)  # stored by earlier runs: not fetched again unless refresh
         self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
-        # Links only: article pages, not their images or downloads.
-        self._links = LinkExtractor(unique=True, tags=("a", "area"), attrs=("href",))
+        # Feeds and sitemaps with an entry whose fetch failed: their validators are not saved,
+        # so that the next run reads them in full and tries those entries again.
+        self.incomplete_listings: set[str] = set()
+        self.start_failures: dict[str, str] = {}  # start URL -> why it gave nothing
+        self.skip_examples: dict[str, list[str]] = {}  # reason -> a few URLs, for the summary
 
     async def start(self):
+        self.pool.start()
         # Read what earlier runs stored in a worker thread: the reactor keeps running.
-        self.known_urls, self.validators = await asyncio.to_thread(
-            load_state, self.database_url, not self.refresh
-        )
-        if self.known_urls:
-            logger.info("%d article URLs already stored: not fetched again (--refresh to re-fetch)",
-                        len(self.known_urls) // 2)
+        _, self.validators = await asyncio.to_thread(load_state, self.database_url, False)
+        if not self.refresh:  # stored article URLs are not fetched again (--refresh to re-fetch)
+            self.known_urls = KnownUrls(self.database_url)
         robots_done: set[str] = set()
         for url in self.start_url_list:
             site = site_of(url)
@@ -165,17 +201,20 @@ class NewsSpider(scrapy.Spider):
     # --- callbacks -----------------------------------------------------------
 
     def parse_robots(self, response: Response):
+        self._outcome("robots_txt")
         site = response.meta["site"]
         for url in robots_sitemaps(response.body):
             if same_site(url, site):
                 yield self._follow(url, site, "sitemap")
 
-    def parse_page(self, response: Response):
+    async def parse_page(self, response: Response):
         site = response.meta["site"]
         if response.status == 304:
             self.crawler.stats.inc_value("newscrawl/pages/not_modified")
+            self._outcome("not_modified")
             return
-        if not response.body.strip():
+        body = response.body
+        if not body.strip():
             self._skip("empty_body", response.url)
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
@@ -183,82 +222,106 @@ class NewsSpider(scrapy.Spider):
             # A PDF or an image can hold "<p" in its first bytes; its declared type says enough.
             self._skip("not_html", response.url, content_type)
             return
-        kind = detect_kind(response.body)
+        if body.startswith(_GZIP_MAGIC):
+            # A gzip *file* (sitemap.xml.gz, a feed served as application/x-gzip): Scrapy's
+            # HttpCompressionMiddleware only undoes Content-Encoding. Same bomb limit as it.
+            try:
+                body = gunzip(body, max_size=self.max_decompressed)
+            except _DecompressionMaxSizeExceeded:
+                self._skip("too_large_decompressed", response.url)
+                return
+            except (OSError, EOFError, ValueError) as exc:
+                self._skip("bad_gzip", response.url, str(exc))
+                return
+            self.crawler.stats.inc_value("newscrawl/pages/gunzipped")
+            content_type = ""  # the declared type was the archive's
+        kind = detect_kind(body, content_type)
         if kind in (Kind.FEED, Kind.SITEMAP):
             self._remember_validators(response)
         self.crawler.stats.inc_value(f"newscrawl/pages/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX):
             try:
-                entries = sitemap_entries(response.body)
+                entries = sitemap_entries(body)
             except (ValueError, etree.LxmlError) as exc:
                 self._skip("bad_sitemap", response.url, str(exc))
                 return
-            yield from self._from_entries(response, entries, site, "sitemap")
+            self._outcome(kind.value)
+            for request in self._from_entries(response, entries, site, "sitemap"):
+                yield request
         elif kind is Kind.FEED:
             try:
-                entries = feed_entries(response.body)
+                entries = feed_entries(body)
             except ValueError as exc:
                 self._skip("bad_feed", response.url, str(exc))
                 return
-            yield from self._from_entries(response, entries, site, "feed")
-        elif kind is Kind.HTML and isinstance(response, TextResponse):
-            yield from self._parse_html(self._redecoded(response, content_type), site)
+            self._outcome(kind.value)
+            for request in self._from_entries(response, entries, site, "feed"):
+                yield request
+        elif kind is Kind.HTML:
+            # An archived response (newscrawl ingest) was fetched when its WARC record says.
+            fetched_at = response.meta.get("archived_at") or dt.datetime.now(dt.timezone.utc)
+            read = await self._read(body, response.url, content_type, fetched_at)
+            if read is None:
+                return
+            for result in self._parse_html(response, body, site, fetched_at, *read):
+                yield result
         else:
             self._skip("not_html", response.url, content_type or "?")
 
-    def _redecoded(self, response: TextResponse, content_type: str) -> TextResponse:
-        """The response as UTF-8 text decoded with our charset rules.
+    async def _read(self, body: bytes, url: str, content_type: str, fetched_at: dt.datetime):
+        """The page read in an extraction worker: decoded, parsed once, classified and,
+        for an article, extracted, signed and compressed (crawler.workers.read_and_sign).
+        In this process when the pool is off. None when reading the page failed."""
+        args = (body, url, content_type, fetched_at, self.options, self.dedupe)
+        try:
+            if self.pool.enabled:
+                return await asyncio.wrap_future(self.pool.submit(read_and_sign, *args))
+            return read_page(body, url, content_type, self.options), None, None
+        except ExtractionError as exc:  # worker_crashed: its worker died twice on this page
+            self._skip(exc.reason, url, str(exc))
+            return None
+        except Exception as exc:  # a page that breaks the parser is one page's skip, not the crawl's
+            self._skip("read_failed", url, f"{type(exc).__name__}: {exc}")
+            return None
 
-        Scrapy trusts the declared charset, and falls back to cp1252; pages
-        in windows-1251 or koi8-r that declare nothing or the wrong charset
-        come out as mojibake. Classification, links and the stored html and
-        encoding all read the replaced response."""
-        text, encoding = decode_html(response.body, content_type)
-        if codecs.lookup(encoding).name == codecs.lookup(response.encoding).name:
-            return response
-        self.crawler.stats.inc_value("newscrawl/pages/charset_corrected")
-        logger.debug("Decoded %s as %s, not %s", response.url, encoding, response.encoding)
-        return response.replace(cls=HtmlResponse, body=text.encode("utf-8"), encoding="utf-8")
-
-    @staticmethod
-    def _read_page(response: TextResponse) -> tuple[PageVerdict, str | None, list[str]]:
-        """What the spider needs from the parsed page: the verdict, the declared
-        canonical URL and the feed links. The tree (about ten times the page's size)
-        is dropped on return: an article's response stays referenced while its item
-        waits for extraction, and a parsel selector cached on it would keep the tree.
-        (A listing page is parsed a second time, by the link extractor; listings are
-        not stored, and are far fewer than the articles they list.)"""
-        tree = parse_html(response.text)
-        verdict = classify_tree(tree, response.url)
-        if verdict.is_article:
-            return verdict, link_href(tree, "canonical"), []
-        return verdict, None, feed_links(tree)
-
-    def _parse_html(self, response: TextResponse, site: str):
-        verdict, declared, feeds = self._read_page(response)
+    def _parse_html(self, response: Response, body: bytes, site: str, fetched_at: dt.datetime,
+                    reading: PageReading, signature, compressed: bytes | None):
+        verdict = reading.verdict
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
+            self._outcome(f"not_article/{verdict.reason}")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
             hops = response.meta.get("listing_hops", 0)
             if hops >= self.listing_depth:
                 return
-            for href in feeds:
-                url = urljoin(response.url, href)
-                if same_site(url, site):
-                    yield self._follow(url, site, "feed")
-            for link in self._links.extract_links(response):
-                url = self._normalise_link(link.url)
+            for url in reading.feeds:
+                try:
+                    if same_site(url, site):
+                        yield self._follow(url, site, "feed")
+                except ValueError as exc:  # one bad href is one skip, never the whole page
+                    self._skip("bad_url", url, str(exc), fetched=False)
+            links = []
+            for link in self._capped(reading.links, self.max_links_per_page, "links_per_page", response.url,
+                                     "NEWSCRAWL_MAX_LINKS_PER_PAGE", site):
+                try:
+                    url = self._normalise_link(link)
+                    if url and same_site(url, site):
+                        links.append(url)
+                except ValueError as exc:
+                    self._skip("bad_url", link, str(exc), fetched=False)
+            self.known_urls.prefetch(links)  # one query for the page's links, not one per link
+            for url in links:
                 if url in self.known_urls:
                     self.crawler.stats.inc_value("newscrawl/skipped/known")
                     continue
-                if url and same_site(url, site):
-                    request = self._follow(url, site, "listing")
-                    request.meta["listing_hops"] = hops + 1
-                    yield request
+                request = self._follow(url, site, "listing")
+                request.meta["listing_hops"] = hops + 1
+                yield request
             return
 
         here = canonicalize(response.url)
-        canonical = canonicalize(urljoin(response.url, declared)) if declared else here
+        declared = reading.canonical
+        canonical = self._resolve_declared(response.url, declared) if declared else here
         if not same_site(canonical, site):
             canonical = here  # a cross-site canonical is a syndication hint, not our identity
         if canonical == here and is_amp_url(here):
@@ -269,44 +332,109 @@ class NewsSpider(scrapy.Spider):
             # Store the original, not this copy (AMP, print, tracking variant):
             # fetch the canonical page and let it speak for itself.
             self.crawler.stats.inc_value("newscrawl/pages/canonical_redirect")
+            self._outcome("canonical_redirect")
             yield self._follow(canonical, site, "canonical")
             return
         if canonical in self._seen_canonical:
             self.crawler.stats.inc_value("newscrawl/skipped/duplicate_url")
+            self._outcome("duplicate_url")
             return
         if canonical in self.known_urls and response.meta.get("via") != "start":
             self.crawler.stats.inc_value("newscrawl/skipped/known")
+            self._outcome("known")
             return
         self._seen_canonical.add(canonical)
         self.crawler.stats.inc_value(f"newscrawl/site/{site}/article_pages")
+        self._outcome("article")
         yield PageItem(
             url=response.url,
             canonical_url=canonical,
             site=site,
-            body=response.body,
-            encoding=response.encoding,
-            html=response.text,
-            fetched_at=dt.datetime.now(dt.timezone.utc),
+            body=body,
+            encoding=reading.encoding,
+            fetched_at=fetched_at,
             via=response.meta.get("via", "listing"),
             listed_published=response.meta.get("listed_published"),
+            article=reading.article,
+            signature=signature,
+            body_compressed=compressed,
         )
 
     def _from_entries(self, response: Response, entries, site: str, via: str):
+        entries = list(self._capped(entries, self.max_listing_entries, "entries_per_listing", response.url,
+                                    "NEWSCRAWL_MAX_LISTING_ENTRIES", site))
+        self.known_urls.prefetch(self._listed_urls(response.url, entries, site))  # one query per listing
         for entry in entries:
-            url = urljoin(response.url, entry.url)
-            if not same_site(url, site):
-                self.crawler.stats.inc_value("newscrawl/skipped/offsite")
+            try:
+                request = self._from_entry(response, entry, site, via)
+            except ValueError as exc:
+                # A bad port or IPv6 literal in one entry is that entry's skip; the rest are still read.
+                self._skip("bad_url", str(entry.url)[:200], str(exc), fetched=False)
                 continue
-            if self.since is not None and entry.published is not None and entry.published < self.since:
-                self.crawler.stats.inc_value("newscrawl/skipped/before_since")
+            if request is not None:
+                yield request
+
+    @staticmethod
+    def _listed_urls(base: str, entries, site: str) -> list[str]:
+        """The canonical same-site URLs of a listing's entries, for one known-URL query;
+        an unusable entry is left out here and recorded by the loop that reads it."""
+        urls = []
+        for entry in entries:
+            try:
+                url = urljoin(base, entry.url)
+                if same_site(url, site):
+                    urls.append(canonicalize(url))
+            except ValueError:
                 continue
-            url = canonicalize(url)
-            if url in self.known_urls:
-                self.crawler.stats.inc_value("newscrawl/skipped/known")
-                continue
-            request = self._follow(url, site, via)
-            request.meta["listed_published"] = entry.published
-            yield request
+        return urls
+
+    def _from_entry(self, response: Response, entry, site: str, via: str) -> scrapy.Request | None:
+        url = check_url(urljoin(response.url, entry.url))
+        if not same_site(url, site):
+            self.crawler.stats.inc_value("newscrawl/skipped/offsite")
+            return None
+        if self.since is not None and entry.published is not None and entry.published < self.since:
+            self.crawler.stats.inc_value("newscrawl/skipped/before_since")
+            return None
+        url = canonicalize(url)
+        if url in self.known_urls:
+            self.crawler.stats.inc_value("newscrawl/skipped/known")
+            return None
+        request = self._follow(url, site, via)
+        request.meta["listed_published"] = entry.published
+        request.meta["listing"] = response.url  # whose validators wait for this entry
+        return request
+
+    def _capped(self, items, cap: int, limit: str, url: str, setting: str, site: str):
+        """The first ``cap`` of ``items`` (0: no cap). A page or listing over the cap is
+        recorded (newscrawl/limits/<limit>), and so is every item left unread
+        (newscrawl/skipped/over_<limit>): a 500k-link page must not flood the scheduler."""
+        if cap <= 0:
+            yield from items
+            return
+        count = 0
+        items = iter(items)
+        for item in items:
+            if count == cap:
+                left = 1 + sum(1 for _ in items)  # this one and the rest (the iterator resumes)
+                self.crawler.stats.inc_value(f"newscrawl/limits/{limit}")
+                self.crawler.stats.inc_value(f"newscrawl/site/{site}/limit_{limit}")  # kept in crawl_runs.sites
+                self.crawler.stats.inc_value(f"newscrawl/skipped/over_{limit}", left)
+                logger.warning("%s: over the cap of %d %s; %d not followed (raise %s to read more)",
+                               url, cap, limit.replace("_", " "), left, setting)
+                return
+            count += 1
+            yield item
+
+    def _resolve_declared(self, base: str, declared: str) -> str:
+        """The page's declared canonical URL, absolute and canonicalised; the page's own
+        URL when the declaration is not a usable URL (bad port, bad IPv6 literal)."""
+        try:
+            return canonicalize(urljoin(base, declared))
+        except ValueError as exc:
+            self.crawler.stats.inc_value("newscrawl/pages/bad_canonical")
+            logger.debug("Ignoring unusable canonical %r on %s: %s", declared[:200], base, exc)
+            return canonicalize(base)
 
     # --- helpers -------------------------------------------------------------
 
@@ -334,8 +462,25 @@ class NewsSpider(scrapy.Spider):
             )
 
     def closed(self, reason: str) -> None:
-        if self.new_validators:
-            save_validators(self.database_url, self.new_validators)
+        self.known_urls.close()
+        # A feed's or sitemap's validators tell the next run "nothing new here" (304). They are
+        # saved only when every entry the listing gave was stored or recorded as skipped: the
+        # run finished (not interrupted), nothing failed to be stored, and no entry's fetch
+        # failed. Otherwise the next run reads the listing in full; stored entries are then
+        # skipped as known, so the price is one full read of the listing.
+        stats = self.crawler.stats.get_stats()
+        if reason != "finished" or any(k.startswith("newscrawl/errors/") for k in stats) or stats.get(
+                "newscrawl/skipped/worker_crashed"):
+            if self.new_validators:
+                logger.info("Feed and sitemap validators not saved (run %s): the next run reads them in full", reason)
+            return
+        complete = {url: v for url, v in self.new_validators.items() if url not in self.incomplete_listings}
+        if complete:
+            try:
+                save_validators(self.database_url, complete)
+            except SQLAlchemyError as exc:  # the safe direction: the next run reads them in full
+                logger.error("Could not save feed and sitemap validators: %s",
+                             str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
 
     @staticmethod
     def _normalise_link(url: str) -> str | None:
@@ -348,18 +493,53 @@ class NewsSpider(scrapy.Spider):
         """A redirect back to a URL of its own chain is a loop. The duplicate
         filter drops it silently before REDIRECT_MAX_TIMES is reached; record it."""
         if request.url in request.meta.get("redirect_urls", ()):
-            self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}")
+            self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}",
+                       fetched=False)
 
-    def _skip(self, reason: str, url: str, detail: str = "") -> None:
+    def response_received(self, response, request, spider=None) -> None:
+        """A site that answered at all is reachable (see start_failures)."""
+        site = request.meta.get("site")
+        if site and response.status < 400:
+            self.crawler.stats.inc_value(f"newscrawl/responses/{site}")
+
+    def _example(self, reason: str, url: str) -> None:
+        examples = self.skip_examples.setdefault(reason, [])
+        if len(examples) < SKIP_EXAMPLES:
+            examples.append(url)
+
+    def _outcome(self, outcome: str) -> None:
+        """What became of one fetched page: exactly one outcome per response that reached
+        the spider, so the run's completeness line adds up (crawler.extensions.completeness)."""
+        self.crawler.stats.inc_value(f"newscrawl/outcome/{outcome}")
+
+    def _skip(self, reason: str, url: str, detail: str = "", fetched: bool = True) -> None:
+        """A page or URL not taken further; ``fetched``: it was a response that reached us.
+        Per URL at DEBUG: a crawl skips hundreds of pages; the end of the run shows them
+        grouped by reason, with a few examples (crawler.report)."""
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
-        logger.warning("Skipped %s (%s) %s", url, reason, detail)
+        if fetched:
+            self._outcome(reason)
+        self._example(reason, url)
+        logger.debug("Skipped %s (%s) %s", url, reason, detail)
 
     def on_error(self, failure):
         request = failure.request
         reason = _failure_reason(failure)
+        if failure.check(HttpError):  # a response came: the page was fetched, with an error status
+            self._outcome("robots_txt" if request.meta.get("via") == "robots" else reason)
         if request.meta.get("quiet_errors"):
             self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
             return
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
-        level = logging.INFO if reason == "robots_disallowed" else logging.WARNING
-        logger.log(level, "Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())
+        self._example(reason, request.url)
+        if reason.startswith(FAILURE_REASONS) and request.meta.get("listing"):
+            self.incomplete_listings.add(request.meta["listing"])
+        if request.meta.get("via") == "start":
+            self.start_failures[request.url] = reason
+            if reason == "private_address":
+                # One line, even under --quiet: the usual cause is a local test site.
+                logger.error("Refused start URL %s: %s. To crawl local or private sites, use --allow-private "
+                             "(scrapy crawl news -s NEWSCRAWL_ALLOW_PRIVATE=True)",
+                             request.url, failure.getErrorMessage())
+                return
+        logger.debug("Skipped %s (%s): %s", request.url, reason, failure.getErrorMessage())

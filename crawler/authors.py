@@ -1,0 +1,349 @@
+"""Who wrote the article: people, and organisations only when no person is named.
+
+Sources, in order, until one names a person: the article's JSON-LD ``author``
+(strings, ``Person`` objects with ``name`` or ``givenName``/``familyName``, nested
+lists, ``@id`` references into the page's ``@graph``), the author ``<meta>`` tags,
+the byline markup (``rel=author``, ``itemprop=author``, byline/author classes), and
+trafilatura's author heuristics.
+
+A byline is trimmed, not discarded: "By NAME 30 August 2023 • 4:45pm" is NAME; a
+date, a time, an e-mail address, a profile URL, a role ("Senior Staff Technologist",
+"Games Editor") or UI text ("Show Authors", "Follow") is cut out of it.
+
+Organisations are not people: JSON-LD ``Organization`` authors, the site's own name
+and its variants, desks ("Metro Desk", "Redaktion") and news agencies (AFP, Reuters).
+They are returned separately, and only when the page names no person at all.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from crawler.htmlmeta import jsonld_objects, jsonld_types
+from crawler.titles import _names_site
+
+_BY_PREFIX = re.compile(
+    r"^(?:(?:written|reported|posted|published|text|story|words|edited|compiled)\s+by|by|from|von|par|por|di|door|"
+    r"av|af|przez|автор|авторы|text|texte|texto|autor|autorin|auteur|author|authors|reporter|reporting)\b\s*[:\-–—]?\s*",
+    re.IGNORECASE,
+)
+# "Tech Industry by Steven Musil": a byline inside a longer line.
+_INNER_BY = re.compile(r"(?:^|\s)(?:by|By|BY|par|Par|por|Por|von|Von)\s+(?=[^\W\d_])")
+# Separators between names and between a name and what follows it. The conjunctions also
+# start a new name after a role ("Jane Doe, Editor, and John Smith").
+_CONJUNCTION = re.compile(r"\s+(?:and|und|et|y|e|i|и|og|en|och|ja|avec|with|mit|con|com)\s+|\s*&\s*|\s*;\s*|\n", re.IGNORECASE)
+_SEPARATOR = re.compile(r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+")
+_EMAIL = re.compile(r"\S+@\S+")
+_URL = re.compile(r"(?:https?://|www\.)\S*|\S+\.(?:com|org|net|co|uk|de|fr|io)(?:/\S*)?\b", re.IGNORECASE)
+_HANDLE = re.compile(r"(?:^|\s)@\w+")
+_BRACKETS = re.compile(r"\(([^)]*)\)|\[([^\]]*)\]")
+_MONTHS = (
+    "jan january feb february mar march apr april may jun june jul july aug august sep sept september oct october "
+    "nov november dec december januar februar märz juni juli oktober dezember janvier février mars avril mai juin "
+    "juillet août septembre octobre novembre décembre enero febrero marzo abril mayo junio julio agosto septiembre "
+    "octubre noviembre diciembre gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre janeiro "
+    "fevereiro março maio junho julho setembro outubro dezembro"
+).split()
+_MONTH_SET = set(_MONTHS)
+# Words that end a name: what follows is a date, a time or UI text.
+_STOP_WORDS = {
+    "updated", "published", "posted", "last", "ago", "hours", "minutes", "min", "read", "reading", "share", "follow",
+    "view", "show", "more", "posts", "profile", "email", "contact", "comments", "comment", "twitter", "facebook",
+    "instagram", "linkedin", "am", "pm", "utc", "gmt", "est", "edt", "pst", "pdt", "cet", "cest", "today", "yesterday",
+    "před", "vor", "il", "hace", "há", "назад",
+}
+# Job titles: a fragment holding one is a role, not a name.
+_ROLE_WORDS = {
+    "editor", "editors", "reporter", "reporters", "correspondent", "correspondents", "writer", "writers", "columnist",
+    "contributor", "contributors", "contributing", "photographer", "producer", "analyst", "technologist", "staff",
+    "senior", "chief", "managing", "deputy", "associate", "executive", "director", "president", "vice", "head",
+    "journalist", "redakteur", "redakteurin", "korrespondent", "korrespondentin", "rédacteur", "rédactrice",
+    "journaliste", "envoyé", "envoyée", "spécial", "spéciale", "periodista", "corresponsal", "giornalista",
+    "author", "authors", "intern", "freelance", "freelancer", "guest", "special", "bureau", "founder", "ceo",
+    "professor", "fellow", "researcher", "manager", "officer", "engineer", "developer", "host", "anchor",
+}
+# Words of organisation names: desks, agencies, newsrooms, companies.
+_ORG_WORDS = {
+    "desk", "news", "newsroom", "agency", "agencies", "press", "wire", "wires", "media", "editorial", "redaktion",
+    "rédaction", "redacción", "redazione", "redactie", "redakcja", "редакция", "service", "services", "online",
+    "digital", "group", "inc", "ltd", "llc", "gmbh", "corp", "corporation", "company", "foundation", "association",
+    "society", "institute", "university", "magazine", "times", "post", "daily", "journal", "network", "tv", "radio",
+    "team", "project", "projects", "works", "organization", "organisation", "office", "ministry", "department",
+    "council", "committee", "wikimedia", "sport", "sports", "politics", "business", "world", "opinion", "partner",
+    "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog",
+}
+# News agencies, by their usual byline form (lower case).
+_AGENCIES = {
+    "afp", "ap", "reuters", "dpa", "apa", "ansa", "efe", "xinhua", "tass", "ria novosti", "interfax", "pa", "upi",
+    "bloomberg", "associated press", "the associated press", "agence france-presse", "agence france presse",
+    "press association", "kyodo", "yonhap", "anadolu", "bernama", "ukrinform", "kna", "epd", "sda", "ats", "belga",
+    "anp", "ctk", "čtk", "pap", "mti", "bta", "hina", "tanjug", "ntb", "tt", "lusa", "europa press", "aa", "ips",
+    "cnn", "bbc", "nyt", "wsj", "ft", "sid", "kna", "ria", "rtr", "unian", "ani", "pti", "ians", "cna", "aap",
+}
+_NAME_PARTICLES = {
+    "de", "da", "das", "do", "dos", "du", "del", "della", "der", "den", "di", "van", "von", "ter", "ten", "la", "le",
+    "bin", "ibn", "al", "el", "y", "e", "st", "zu", "af", "av",
+}
+MAX_NAME_WORDS = 5
+MAX_NAME_CHARS = 60
+
+
+@dataclass
+class Byline:
+    people: list[str] = field(default_factory=list)
+    organisations: list[str] = field(default_factory=list)
+
+
+def _fold(text: str) -> str:
+    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+
+
+def _has_case(token: str) -> bool:
+    return token.lower() != token.upper()
+
+
+def is_organisation(name: str, site_keys: set[str]) -> bool:
+    """An agency, a desk, a company or the site itself, not a person."""
+    folded = _fold(name)
+    if not folded:
+        return False
+    if folded in _AGENCIES or (site_keys and _names_site(name, site_keys)):
+        return True
+    words = folded.split()
+    if any(w in _ORG_WORDS for w in words):
+        return True
+    # A single all-capitals token of a few letters is an acronym: "BBC", "ANSA".
+    return len(words) == 1 and name.isupper() and len(name) <= 5
+
+
+def _looks_like_name(name: str, single_word_ok: bool) -> bool:
+    tokens = name.split()
+    if not tokens or len(tokens) > MAX_NAME_WORDS or len(name) > MAX_NAME_CHARS or len(name) < 2:
+        return False
+    if any(ch.isdigit() for ch in name) or "@" in name or "/" in name or "=" in name:
+        return False
+    cased = [t for t in tokens if _has_case(t)]
+    if cased:
+        for t in cased:
+            bare = t.strip(".'’-")
+            if bare and bare[0].islower() and bare.lower() not in _NAME_PARTICLES:
+                return False  # prose, not a name: "civil conversation. Abusive"
+        if len(tokens) == 1 and not single_word_ok:
+            return False
+    return not any(_fold(t) in _STOP_WORDS | _ROLE_WORDS for t in tokens)
+
+
+def _trim(fragment: str) -> str:
+    """Cut a fragment at the first date, time or UI word: "Nathan Willis March 25, 2015"."""
+    tokens = fragment.split()
+    kept: list[str] = []
+    for i, token in enumerate(tokens):
+        bare = _fold(token)
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if any(ch.isdigit() for ch in token) or bare in _STOP_WORDS:
+            if kept and _fold(kept[-1]) in _MONTH_SET and len(kept) > 1:
+                kept.pop()  # "July 10, 2015": the month goes with its day
+            break
+        if bare in _MONTH_SET and any(ch.isdigit() for ch in following) and kept:
+            break
+        kept.append(token)
+    # Trailing lower-case words are the start of a phrase ("před", "updated"), not a name.
+    while kept and _has_case(kept[-1]) and kept[-1][0].islower() and _fold(kept[-1]) not in _NAME_PARTICLES:
+        kept.pop()
+    return " ".join(kept).strip(" .,:;|-–—•·")
+
+
+def _without_role(tokens: list[str]) -> list[str]:
+    """"Ben Silverman Games Editor" -> "Ben Silverman": a role at the end takes the word before
+    it along when that word is a common noun (a section: "Games", "Politics")."""
+    for i, token in enumerate(tokens):
+        if _fold(token) in _ROLE_WORDS:
+            kept = tokens[:i]
+            if len(kept) >= 3 and _is_common_word(kept[-1]):
+                kept = kept[:-1]
+            return kept
+    return tokens
+
+
+def _is_common_word(token: str) -> bool:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # wordfreq is a dependency; without its data, keep the word
+        return False
+    return zipf_frequency(token.lower(), "en") >= COMMON_WORD_ZIPF
+
+
+COMMON_WORD_ZIPF = 4.0  # "games", "politics", "world"; surnames such as "Silverman" are far rarer
+
+
+def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
+    """Names in one byline string, trimmed of prefixes, dates, roles, e-mails and UI text."""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = _EMAIL.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _HANDLE.sub(" ", text)
+
+    def bracket(match: re.Match) -> str:
+        inner = match.group(1) or match.group(2) or ""
+        # "(avec Damien Leloup et Morgane Tual)" names co-authors; "(obe)", "(bkuhn)" do not.
+        first, _, rest = inner.strip().partition(" ")
+        return f" & {rest} " if _CONJUNCTION.match(f" {first} ") else " "
+
+    text = _BRACKETS.sub(bracket, text)
+    inner = _INNER_BY.search(text)
+    if inner and inner.start() > 0:
+        text = text[inner.end():]
+    names: list[str] = []
+    for group in _CONJUNCTION.split(text):
+        after_role = False
+        for fragment in _SEPARATOR.split(group):
+            fragment = _BY_PREFIX.sub("", " ".join(fragment.split())).strip()
+            if not fragment:
+                continue
+            tokens = fragment.split()
+            if any(_fold(t) in _ROLE_WORDS for t in tokens):
+                trimmed = _without_role(tokens)
+                after_role = True  # what follows a role in this group is an affiliation
+                fragment = " ".join(trimmed)
+                if not fragment:
+                    continue
+            elif after_role:
+                continue
+            fragment = _trim(_BY_PREFIX.sub("", fragment))
+            if fragment and _looks_like_name(fragment, single_word_ok):
+                names.append(fragment)
+    return names
+
+
+# --- sources --------------------------------------------------------------------
+
+_PERSON_TYPES = {"person"}
+
+
+def _ld_entries(value, by_id: dict, depth: int = 0):
+    """(name, kind) for every author in a JSON-LD value; kind is "person", "org" or None."""
+    if depth > 4 or value is None:
+        return
+    if isinstance(value, list):
+        for entry in value:
+            yield from _ld_entries(entry, by_id, depth + 1)
+        return
+    if isinstance(value, str):
+        if value.strip() and not value.strip().startswith(("http://", "https://")):
+            yield value, None
+        return
+    if not isinstance(value, dict):
+        return
+    if set(value) <= {"@id", "@type"} and value.get("@id") in by_id:
+        value = by_id[value["@id"]]
+    types = jsonld_types(value)
+    kind = "person" if types & _PERSON_TYPES else ("org" if types and not types & _PERSON_TYPES else None)
+    name = value.get("name")
+    if isinstance(name, list):
+        name = next((n for n in name if isinstance(n, str) and n.strip()), None)
+    if isinstance(name, dict):  # {"@value": ...}
+        name = name.get("@value")
+    if not (isinstance(name, str) and name.strip()):
+        parts = [value.get(k) for k in ("givenName", "additionalName", "familyName")]
+        name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    if name:
+        yield name, kind
+    elif "author" in value:  # a nested wrapper
+        yield from _ld_entries(value.get("author"), by_id, depth + 1)
+
+
+_META_AUTHOR = ("author", "article:author", "og:article:author", "parsely-author", "dc.creator", "DC.creator",
+                "sailthru.author", "byl", "cXenseParse:author", "citation_author")
+# Byline markup: rel/itemprop author, classes naming an author, a byline or a contributor
+# ("author", "Author", "byline", "FeatureByline"). Compiled once; the attribute test first
+# keeps it at about 1 ms on a large page.
+_BYLINE_XPATH = etree.XPath(
+    '//*[@class or @rel or @itemprop][contains(@class, "uthor") or contains(@class, "yline")'
+    ' or contains(@class, "ontributor") or @rel="author" or @itemprop="author"]'
+)
+MAX_BYLINE_ELEMENTS = 40
+
+
+def _meta_entries(tree) -> list[str]:
+    wanted = {n.lower() for n in _META_AUTHOR}
+    found = []
+    for el in tree.iter("meta"):
+        name = (el.get("name") or el.get("property") or el.get("itemprop") or "").lower()
+        content = (el.get("content") or "").strip()
+        if name in wanted and content and not content.startswith(("http://", "https://")):
+            found.append(content)
+    return found
+
+
+def _byline_texts(tree) -> Iterator[str]:
+    """The text of each byline element, in document order (read lazily: the first
+    element that names a person ends the search)."""
+    for el in _BYLINE_XPATH(tree)[:MAX_BYLINE_ELEMENTS]:
+        if el.tag in ("meta", "link", "script", "style", "img", "body", "html"):
+            continue
+        named = el.xpath('.//*[@itemprop="name"]')
+        text = " ".join(" ".join(n.text_content().split()) for n in named) if named else el.text_content()
+        # Keep the lines of block markup apart: a name line, then a date line.
+        text = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+        if text and len(text) <= 300:
+            yield text
+
+
+def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], list[str]] | None = None) -> Byline:
+    """People from the first source that names one; else the organisations found."""
+    graph: list[dict] = []  # the page's JSON-LD objects, parsed only when needed
+
+    def objects() -> list[dict]:
+        if not graph:
+            graph.extend(jsonld_objects(tree) or [{}])
+        return graph
+
+    by_id = _LazyIds(objects)
+    if not ld.get("author"):
+        # The author may sit on another object of the page's graph (a VideoObject, a WebPage).
+        ld = next((o for o in objects() if o.get("author")), ld)
+    # Each group is read whole; the byline markup one element at a time, since a page's
+    # later bylines belong to related stories.
+    groups = [
+        ("jsonld", lambda: [list(_ld_entries(ld.get("author"), by_id)) + list(_ld_entries(ld.get("creator"), by_id))]),
+        ("meta", lambda: [[(v, None) for v in _meta_entries(tree)]]),
+        ("markup", lambda: ([(v, None)] for v in _byline_texts(tree))),
+        ("heuristic", lambda: [[(v, None) for v in (fallback() if fallback else [])]]),
+    ]
+    organisations: list[str] = []
+    for source, read in groups:
+        for group in read():
+            people: list[str] = []
+            for raw, kind in group:
+                for name in split_byline(raw, single_word_ok=source in ("jsonld", "meta")):
+                    if kind == "org" or is_organisation(name, site_keys):
+                        _add(organisations, name)
+                    else:
+                        _add(people, name)
+            if people:
+                return Byline(people, [])
+    return Byline([], organisations)
+
+
+class _LazyIds(dict):
+    """{@id: object} of the page's JSON-LD, built on the first look-up (most authors are inline)."""
+
+    def __init__(self, objects: Callable[[], list[dict]]) -> None:
+        super().__init__()
+        self._objects = objects
+        self._built = False
+
+    def __contains__(self, key) -> bool:
+        if not self._built:
+            self._built = True
+            self.update({o["@id"]: o for o in self._objects() if isinstance(o.get("@id"), str)})
+        return super().__contains__(key)
+
+
+def _add(names: list[str], name: str) -> None:
+    if _fold(name) not in {_fold(n) for n in names}:
+        names.append(name)

@@ -1,0 +1,190 @@
+"""The article's headline, from what the page declares, by agreement between its sources.
+
+A page states its headline several times: the JSON-LD ``headline``, ``og:title``,
+``twitter:title``, the ``<h1>`` and the ``<title>``. Each can be off: the ``<title>``
+is often an SEO rewrite with the site's name and section around it, ``og:title`` may
+be a social rewrite, a template's first ``<h1>`` may be the site's logo. Taken
+together they agree: the headline is the text that most sources state, whole or
+with a short affix (site, section) around it. Ties go to the declared sources
+first (JSON-LD, then og, twitter, title, h1).
+
+Affixes are stripped when they name the site (og:site_name, the publisher, the
+host name) or when they are the same on many of a site's titles (learned per site
+by the store: see :func:`title_affixes`), whatever the language.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+# Separators between a headline and its affixes: " | ", " - ", " – ", " — ", " : ", " » ",
+# " · ", " • ", " :: ", " / ", and a trailing "[Site]".
+_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)")
+_WORD = re.compile(r"\w+")
+# Ties between equally supported candidates: declared sources first; then the <title> before
+# an unconfirmed <h1>, which in older templates is often the site's logo.
+SOURCE_ORDER = ("jsonld", "og", "twitter", "title", "h1")
+# A source supports a candidate when it is the candidate with an affix around it that is
+# shorter than the candidate itself: "Headline | Site", not "Site: long other text".
+NO_SITE_AFFIX_MAX_WORDS = 3
+SITE_NAME_MAX_WORDS = 6
+NO_SITE_HEADLINE_MIN_WORDS = 4
+
+
+def key(text: str | None) -> str:
+    """Comparison key: lower-case word tokens (quotes, dashes and punctuation vary by source)."""
+    text = text or ""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def _site_key(value: str) -> str:
+    return re.sub(r"\W+", "", value.lower().removeprefix("the ").removeprefix("www."))
+
+
+def site_keys(site_names: list[str | None], url: str | None = None) -> set[str]:
+    """Forms of the site's name an affix may take: declared names and the host's labels."""
+    # A "site name" of many words is a headline put in the wrong field: not an affix.
+    keys = {_site_key(n) for n in site_names if n and len(n.split()) <= SITE_NAME_MAX_WORDS}
+    if url:
+        host = (urlsplit(url).hostname or "").removeprefix("www.")
+        labels = host.split(".")
+        if len(labels) >= 2:
+            keys.add(_site_key(labels[-2]))  # "theguardian" of www.theguardian.com
+            keys.add(_site_key(".".join(labels[-2:])))  # "lwnnet" of lwn.net
+    keys.discard("")
+    return {k for k in keys if len(k) >= 2}
+
+
+def _names_site(segment: str, keys: set[str]) -> bool:
+    """Whether ``segment`` is the site's name or a variant of it ("The Guardian" for
+    "guardian", "Le Monde.fr" for "Le Monde"): one contains the other, at half its length or more."""
+    seg = _site_key(segment.strip("[]() "))
+    if not seg:
+        return False
+    for k in keys:
+        short, long_ = sorted((seg, k), key=len)
+        if short in long_ and 2 * len(short) >= len(long_) and len(short) >= 2:
+            return True
+    return False
+
+
+def strip_affixes(title: str, keys: set[str], learned: frozenset[str] | set[str] = frozenset()) -> str:
+    """The title without leading and trailing segments that name the site or are learned affixes."""
+    title = " ".join(title.split())
+    parts = [p for p in _SEPARATORS.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title
+    start, end = 0, len(parts)
+    while end - start > 1 and (_names_site(parts[end - 1], keys) or key(parts[end - 1]) in learned):
+        end -= 1
+    while end - start > 1 and (_names_site(parts[start], keys) or key(parts[start]) in learned):
+        start += 1
+    if (start, end) == (0, len(parts)):
+        if not keys and len(parts[-1].split()) <= NO_SITE_AFFIX_MAX_WORDS and \
+                len(" ".join(parts[:-1]).split()) >= NO_SITE_HEADLINE_MIN_WORDS:
+            # No declared site name: a short trailing segment after a long headline
+            # is the site's brand in the vast majority of news <title>s.
+            end -= 1
+        else:
+            return title
+    return _span(title, parts[start], parts[end - 1])
+
+
+def _span(title: str, first: str, last: str) -> str:
+    """The original text from the start of ``first`` to the end of ``last``."""
+    begin = title.find(first)
+    finish = title.rfind(last) + len(last)
+    return title[begin:finish].strip(" |-–—:»·•/")
+
+
+def _supports(source: str, candidate: str) -> bool:
+    """Whether ``source`` (a key) states ``candidate`` (a key), whole or with a shorter affix."""
+    if source == candidate:
+        return True
+    if source.startswith(candidate + " "):
+        return len(source) - len(candidate) < len(candidate)
+    if source.endswith(" " + candidate):
+        return len(source) - len(candidate) < len(candidate)
+    return False
+
+
+def choose_title(sources: list[tuple[str, str | None]], keys: set[str],
+                 learned: frozenset[str] | set[str] = frozenset()) -> str | None:
+    """The headline from ``(kind, text)`` sources (kinds in :data:`SOURCE_ORDER`; several h1 allowed)."""
+    found = [(kind, " ".join(text.split())) for kind, text in sources if text and text.strip()]
+    if not found:
+        return None
+    candidates = []
+    for kind, text in found:
+        stripped = strip_affixes(text, keys, learned)
+        for form in dict.fromkeys((stripped, text)):
+            k = key(form)
+            if k and _site_key(form) not in keys:
+                candidates.append((kind, form, k))
+    if not candidates:
+        return strip_affixes(found[0][1], keys, learned)
+    source_keys = [(kind, key(text), key(strip_affixes(text, keys, learned))) for kind, text in found]
+
+    def support(candidate_key: str) -> int:
+        kinds = {kind for kind, raw, stripped in source_keys
+                 if _supports(raw, candidate_key) or _supports(stripped, candidate_key)}
+        return len(kinds)
+
+    def rank(entry):
+        index, (kind, form, k) = entry
+        return (-support(k), SOURCE_ORDER.index(kind) if kind in SOURCE_ORDER else len(SOURCE_ORDER), index)
+
+    best = min(enumerate(candidates), key=rank)[1]
+    return best[1]
+
+
+def title_affixes(title: str | None) -> list[str]:
+    """The leading and trailing segments of a <title>: what may be a site's affix.
+    The store counts them per site; one seen on many of a site's pages is an affix."""
+    if not title:
+        return []
+    parts = [p for p in _SEPARATORS.split(" ".join(title.split())) if p.strip()]
+    if len(parts) < 2:
+        return []
+    return list(dict.fromkeys(key(p) for p in (parts[0], parts[-1]) if key(p)))
+
+
+# --- affixes learned per site ---------------------------------------------------
+# The leading and trailing segments of a page's titles are counted per site like body
+# blocks (crawler.learning), as pseudo-blocks "title affix: <segment>". One that recurs on
+# many of a site's pages ("Politik", "Kyiv Wire", "Live") is the site's affix, in any
+# language, and the store strips it from the stored title.
+
+AFFIX_PREFIX = "title affix: "
+
+
+def affix_blocks(titles: list[str | None]) -> list[str]:
+    """Pseudo-blocks for the leading and trailing segments of each title."""
+    found: dict[str, None] = {}
+    for title in titles:
+        if not title:
+            continue
+        parts = [p.strip() for p in _SEPARATORS.split(" ".join(title.split())) if p.strip()]
+        if len(parts) >= 2:
+            for part in (parts[0], parts[-1]):
+                found[AFFIX_PREFIX + part] = None
+    return list(found)
+
+
+def strip_learned_affixes(title: str | None, learned: frozenset[str] | set[str], block_hash) -> str | None:
+    """``title`` without the leading and trailing segments the site's learning marked as
+    affixes (``learned``: block hashes; ``block_hash``: the learning's hash function)."""
+    if not title or not learned:
+        return title
+    parts = [p.strip() for p in _SEPARATORS.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title
+    start, end = 0, len(parts)
+    while end - start > 1 and block_hash(AFFIX_PREFIX + parts[end - 1]) in learned:
+        end -= 1
+    while end - start > 1 and block_hash(AFFIX_PREFIX + parts[start]) in learned:
+        start += 1
+    return title if (start, end) == (0, len(parts)) else _span(title, parts[start], parts[end - 1])

@@ -1,0 +1,237 @@
+"""Issue 16: body rules that generalise, titles from the declared headline, authors as people."""
+from __future__ import annotations
+
+import trafilatura
+from lxml import etree
+
+from crawler import body as body_module
+from crawler.body import _continuation_paragraphs, _norm, _trim_page_dump, extract_body
+from crawler.htmlmeta import parse_html
+
+PROSE = [
+    "The harbour board approved the expansion plan on Tuesday after a two-year review of its costs and risks.",
+    "Engineers expect the new quay to take four years to build, with the first berth opening in the third year.",
+    "Local fishing crews, who had opposed an earlier version of the plan, said the new design left their moorings alone.",
+    "The board will publish the full tender documents next month, and construction bids are due by the end of spring.",
+    "Short answer from the mayor.",
+    "The mayor said the port would stay open during the works, with night shifts kept to a minimum near the houses.",
+]
+
+
+def _page(paragraphs: list[str], extra: str = "") -> str:
+    ps = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"<html><body><article><h1>Harbour expansion approved</h1>{ps}</article>{extra}</body></html>"
+
+
+def _with_fake_runs(monkeypatch, fake):
+    """Replace trafilatura's run for some modes; the others run for real."""
+    real = trafilatura.bare_extraction
+
+    def run(tree, **kwargs):
+        result = fake(tree, real, **kwargs)
+        return result if result is not None else real(tree, **kwargs)
+
+    monkeypatch.setattr(body_module.trafilatura, "bare_extraction", run)
+
+
+def test_a_collapsed_precision_run_does_not_drop_short_paragraphs(monkeypatch):
+    html = _page(PROSE)
+
+    def collapsed(tree, real, **kwargs):
+        if kwargs.get("favor_precision"):  # precision mode keeps one long paragraph only
+            return real(parse_html(f"<html><body><article><p>{PROSE[5]}</p></article></body></html>"), url=kwargs["url"])
+        return None
+
+    _with_fake_runs(monkeypatch, collapsed)
+    text = extract_body(parse_html(html), "https://example.org/news/1", set()).text
+    assert "Short answer from the mayor." in text
+    assert PROSE[0] in text
+
+
+def test_a_sound_precision_run_still_trims_the_edges(monkeypatch):
+    teaser = "More stories from the coast"
+    html = _page(PROSE[:4] + [teaser])
+
+    def precise_without_teaser(tree, real, **kwargs):
+        if kwargs.get("favor_precision"):
+            return real(parse_html(_page(PROSE[:4])), url=kwargs["url"])
+        return None
+
+    _with_fake_runs(monkeypatch, precise_without_teaser)
+    result = extract_body(parse_html(html), "https://example.org/news/1", set())
+    assert teaser not in result.text
+    assert any(r.reason == "structure:edge" and r.text == teaser for r in result.removed)
+
+
+def test_fast_mode_falls_back_when_far_shorter_than_the_declared_article(monkeypatch):
+    rail = ["Related: first headline", "Related: second headline"]
+    html = _page(PROSE)
+
+    def fast_picks_the_rail(tree, real, **kwargs):
+        if kwargs.get("fast") and not kwargs.get("favor_precision"):
+            return real(parse_html(_page(rail)), url=kwargs["url"], fast=True)
+        return None
+
+    _with_fake_runs(monkeypatch, fast_picks_the_rail)
+    declared = sum(len(p) + 1 for p in PROSE)
+    text = extract_body(parse_html(html), "https://example.org/news/1", set(), declared_chars=declared).text
+    assert PROSE[0] in text and "first headline" not in text
+
+
+def test_fast_mode_is_kept_when_it_has_the_article(monkeypatch):
+    calls = []
+
+    def count(tree, real, **kwargs):
+        calls.append(kwargs.get("fast"))
+        return None
+
+    _with_fake_runs(monkeypatch, count)
+    declared = sum(len(p) + 1 for p in PROSE)
+    extract_body(parse_html(_page(PROSE)), "https://example.org/news/1", set(), declared_chars=declared)
+    assert False not in calls  # no default-mode run
+
+
+def test_preformatted_short_lines_are_not_a_page_dump():
+    lines = [f"   {i}.  Section {i} ........ {i + 2}" for i in range(20)]
+    el = etree.Element("p")
+    el.text = "\n".join(lines)
+    assert _trim_page_dump(el, anchors={"home", "contact"}) is None
+    assert el.text.count("\n") == 19
+    # the same block whose short lines are the page's links is a dump
+    menu = etree.Element("p")
+    menu.text = "\n".join([f"Section {i}" for i in range(20)] + PROSE[:2])
+    assert _trim_page_dump(menu, anchors={_norm(f"Section {i}") for i in range(20)}) is not None
+    assert menu.text.splitlines() == PROSE[:2]
+
+
+def test_continuation_skips_teaser_cards_of_the_same_class():
+    teaser = "A different story about the regional rail timetable and the changes planned for the winter service."
+    tree = parse_html(
+        "<html><body><div>"
+        f"<div class='block'><p>{PROSE[0]}</p></div>"
+        f"<div class='block'><h3><a href='/rail'>Rail timetable changes</a></h3><p>{teaser}</p></div>"
+        f"<div class='block'><p><a href='/other'>{PROSE[2]}</a></p></div>"
+        f"<div class='block'><p>{PROSE[1]}</p></div>"
+        "</div></body></html>"
+    )
+    found = _continuation_paragraphs(tree, [_norm(PROSE[0])], [PROSE[0]])
+    assert found == [PROSE[1]]
+
+
+def test_a_gallery_kept_as_body_is_removed_and_numbered_points_stay():
+    from crawler.body import _mark_slideshows
+
+    texts = ["1. Take the blankets off the bed", PROSE[0], "1/50 United goin down: the club lost", "2/50 Star Wars boosts economy",
+             "3/50 Net-a-Porter founder leaves", "2. Check the peep hole", PROSE[1]]
+    reasons = [None] * len(texts)
+    _mark_slideshows(texts, reasons)
+    assert reasons == [None, None, "structure:slideshow", "structure:slideshow", "structure:slideshow", None, None]
+    # two counters are a caption pair, not a gallery
+    reasons = [None, None]
+    _mark_slideshows(["1/2 First view", "2/2 Second view"], reasons)
+    assert reasons == [None, None]
+
+
+def test_subheads_marked_up_as_h1_stay_and_the_headline_goes():
+    from crawler.extract import extract_article
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE[:3])
+    more = "".join(f"<p>{p}</p>" for p in PROSE[3:])
+    html = (
+        "<html><head><title>Harbour expansion approved after two-year review | Coast Daily</title>"
+        "<meta property='og:site_name' content='Coast Daily'></head><body><article>"
+        f"<h1>Harbour expansion approved after two-year review</h1>{paragraphs}"
+        f"<h1>What the crews said</h1>{more}</article></body></html>"
+    )
+    article = extract_article(html, "https://coast.example/news/harbour")
+    assert article.title == "Harbour expansion approved after two-year review"
+    assert "What the crews said" in article.text
+    assert "Harbour expansion approved after two-year review" not in article.text
+
+
+# --- titles -------------------------------------------------------------------
+
+def test_the_declared_headline_wins_over_a_rewritten_title_tag():
+    from crawler.titles import choose_title, site_keys
+
+    sources = [("og", "Council approves harbour plan"), ("title", "Harbour plan: 7 things to know - World news | Coast Daily"),
+               ("h1", "Council approves harbour plan")]
+    assert choose_title(sources, site_keys(["Coast Daily"], "https://coast.example/a")) == "Council approves harbour plan"
+
+
+def test_site_and_section_affixes_are_stripped_and_attributions_kept():
+    from crawler.titles import choose_title, site_keys
+
+    keys = site_keys(["Coast Daily"], "https://www.coastdaily.example/a")
+    assert choose_title([("title", "Coast Daily - Council approves harbour plan")], keys) == "Council approves harbour plan"
+    # a section prefix the h1 does not carry
+    assert choose_title([("title", "Politik: Council approves harbour plan | Coast Daily"),
+                         ("h1", "Council approves harbour plan")], keys) == "Council approves harbour plan"
+    # a source named at the end of the headline, stated by every source, is not an affix
+    wire = "Talks with new government stall – Bloomberg"
+    assert choose_title([("og", wire), ("title", f"{wire} | Coast Daily"), ("h1", wire)], keys) == wire
+    # a logo <h1> loses to the headline stated by the other sources
+    assert choose_title([("og", "Council approves harbour plan"), ("h1", "Coast Daily"),
+                         ("h1", "Council approves harbour plan")], keys) == "Council approves harbour plan"
+
+
+# --- authors ------------------------------------------------------------------
+
+def _authors(head: str, body: str = "", site: str = "Coast Daily"):
+    from crawler.extract import extract_article
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
+    html = (f"<html><head><title>Harbour plan approved</title><meta property='og:site_name' content='{site}'>{head}"
+            f"</head><body><article><h1>Harbour plan approved</h1>{body}{paragraphs}</article></body></html>")
+    article = extract_article(html, "https://coast.example/news/harbour")
+    return article.authors, article.author_organisations
+
+
+def _ld(author) -> str:
+    import json
+
+    return ("<script type='application/ld+json'>"
+            + json.dumps({"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Harbour plan approved",
+                          "author": author}) + "</script>")
+
+
+def test_jsonld_people_in_every_shape():
+    assert _authors(_ld({"@type": "Person", "givenName": "Jana", "familyName": "Berger"}))[0] == ["Jana Berger"]
+    assert _authors(_ld([[{"@type": "Person", "name": "Jana Berger"}], "Tom Ruiz"]))[0] == ["Jana Berger", "Tom Ruiz"]
+    graph = ("<script type='application/ld+json'>{\"@context\": \"https://schema.org\", \"@graph\": ["
+             "{\"@type\": \"NewsArticle\", \"headline\": \"Harbour plan approved\", \"author\": {\"@id\": \"#p1\"}},"
+             "{\"@type\": \"Person\", \"@id\": \"#p1\", \"name\": \"Jana Berger\"}]}</script>")
+    assert _authors(graph)[0] == ["Jana Berger"]
+
+
+def test_organisations_are_kept_apart_and_only_when_no_person_is_named():
+    assert _authors(_ld({"@type": "Organization", "name": "Coast Media Group"})) == ([], ["Coast Media Group"])
+    assert _authors("<meta name='author' content='AFP'>") == ([], ["AFP"])
+    assert _authors("<meta name='author' content='Coast Daily'>") == ([], ["Coast Daily"])
+    # an organisation beside a person: the person only
+    assert _authors("<meta name='author' content='Jana Berger, Reuters'>") == (["Jana Berger"], [])
+
+
+def test_every_source_is_tried_until_one_names_a_person():
+    # an e-mail address as the meta author, the name in the byline markup
+    head = "<meta name='author' content='newsdesk@coast.example'>"
+    body = "<p class='byline'>By Jana Berger 30 August 2023 • 4:45pm</p>"
+    assert _authors(head, body) == (["Jana Berger"], [])
+
+
+def test_bylines_are_trimmed_not_discarded():
+    from crawler.authors import split_byline
+
+    assert split_byline("By Jana Berger 30 August 2023 • 4:45pm") == ["Jana Berger"]
+    assert split_byline("Jana Berger (obe)") == ["Jana Berger"]
+    assert split_byline("Show Authors") == []
+    from crawler.extract import clean_authors
+
+    # what follows a role is an affiliation; an organisation after "and" is not a person
+    assert clean_authors(["By Jana Berger, Senior Staff Technologist, Coast Speech, Privacy and Technology Project"],
+                         ["Coast Daily"]) == ["Jana Berger"]
+    assert split_byline("Ben Silverman Games Editor") == ["Ben Silverman"]
+    assert split_byline("Par Martin Untersinger (avec Damien Leloup et Morgane Tual)") == [
+        "Martin Untersinger", "Damien Leloup", "Morgane Tual"]
+    assert split_byline("jana.berger@coast.example") == []
+    assert split_byline("Theresa May") == ["Theresa May"]
