@@ -45,10 +45,15 @@ Sets
     "feather duvet lung", four on the plague in China... are one event each.
     So the top ~70 pairs were classified by hand: ``SAME_EVENT_GROUPS`` (14
     groups, 38 bases) share a story label (their dup labels stay distinct),
-    and ``HARD_NEGATIVES`` (14 pairs: same site or same topic, different
-    events, e.g. WeWork under investigation vs WeWork layoffs the same day)
+    and ``HARD_NEGATIVES`` (24 pairs: same site or same topic, different
+    events, e.g. WeWork under investigation vs WeWork layoffs the same day;
+    the last 10 added on labelling every page by event, bench/story_labels.json)
     must not be grouped at all. Both are given adjacent slots (below), i.e.
-    published ~1 hour apart. Three ambiguous pairs are left unconstrained.
+    published ~1 hour apart, the same week. And the same outlet: partners
+    share one outlet's headline suffix (" | venturebeat.com") and copyright
+    footer, the marks of an outlet that survive extraction, so that neither
+    topic nor outlet vocabulary may make them one story. Three ambiguous
+    pairs are left unconstrained.
     ``hard_negative_key_pairs(items)`` lists the hard-negative originals.
 
     Rounds and originals. Clusters come in rounds; each round uses every base
@@ -96,9 +101,13 @@ Sets
     still labelled near-duplicates, as republications of one text are;
     bench/dedupe_quality.py breaks their recall down by this Jaccard.
 
-    Titles. The benchmark has no titles: an original's headline is its first
-    base sentence (after the synthetic lead, for scale-originals) cut to 6-12
-    words.
+    Titles. The benchmark's ground truth has no titles: an original's title is
+    its page's own title as extracted from its HTML (bench/story_labels.json;
+    outlet names and all, as a crawl gets them), the same in every round; only
+    a page without one falls back to its first base sentence (after the
+    synthetic lead, for scale-originals) cut to 6-12 words. (Until issue 18 all
+    titles were such cuts: the same set then scored story pairwise P/R 0.962/
+    0.711 with 19 hard negatives merged, see bench/story_quality.py's history.)
 
     Keys: ``syn-r{round:04d}-b{base:03d}-c{copy}`` (copy 0 is the original);
     dup label ``syn-r{round:04d}-b{base:03d}``; story label
@@ -205,6 +214,44 @@ def sample_sites_set() -> list[Item]:
     return items
 
 
+# --- real pages, stories labelled by hand -----------------------------------
+
+STORY_LABELS = REPO / "bench" / "story_labels.json"
+READABILITY_TRUTH = SHARED / "benchmarks" / "readability-pages" / "ground-truth.json"
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    """A labelled time: a day (taken at noon UTC) or an ISO time (naive taken as UTC)."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return dt.datetime.fromisoformat(value).replace(hour=12, tzinfo=dt.timezone.utc)
+    value = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value)  # +0100 -> +01:00
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def real_story_set(include_seeds: bool = True) -> list[Item]:
+    """The real pages of both benchmark corpora (and the seeds), stories labelled by hand.
+
+    Texts are the corpora's reference bodies; titles and times are those in
+    bench/story_labels.json (see its "about"). Dup label = the document's key
+    (only stories are labelled here); story label = the hand label."""
+    labels = json.loads(STORY_LABELS.read_text(encoding="utf-8"))["documents"]
+    extraction = json.loads(GROUND_TRUTH.read_text(encoding="utf-8"))
+    readability = json.loads(READABILITY_TRUTH.read_text(encoding="utf-8"))
+    items: list[Item] = []
+    for key, label in labels.items():
+        corpus, _, name = key.partition("-")
+        text = (extraction if corpus == "ae" else readability)[name]["articleBody"]
+        record = make_record(key, text, published_at=_parse_time(label.get("published")), title=label.get("title"))
+        items.append((record, key, label["story"]))
+    if include_seeds:
+        items.extend(seeds_set())
+    return items
+
+
 # --- synthetic ---------------------------------------------------------------
 
 COPY_COUNTS = (0, 1, 2, 3, 4, 5)
@@ -303,9 +350,45 @@ HARD_NEGATIVES: tuple[tuple[int, int], ...] = (
     (133, 148),  # NASA: SLS engines installed vs lunar lander contracts
     (33, 72),  # Titan geological map vs Europa water vapour
     (69, 146),  # MacBook Pro review vs tech gift guide
+    # Added on reviewing every page by event (bench/story_labels.json): same topic, same days.
+    (37, 75),  # US-China trade: Beijing's tariff demands vs the NYT on Trump's trade war
+    (62, 66),  # Hong Kong: Guardian editorial vs China deploying troops
+    (66, 159),  # Hong Kong: China deploying troops vs an opinion on Beijing
+    (21, 69),  # 13-inch MacBook Pro rumour vs the 16-inch review
+    (2, 41),  # L.A. Auto Show overview vs the Nissan Sentra in the Philippines
+    (9, 161),  # one Nigerian site, one day: Senate adjournment vs a suit against the police chief
+    (96, 139),  # Epstein: Prince Andrew's interview vs prison guards charged
+    (80, 112),  # Afghanistan: helicopter crash vs hostages freed by the Taliban
+    (24, 163),  # Black Friday deals: IGN vs BGR
+    (6, 73),  # Browns: the Garrett fight aftermath vs week-11 snap counts
 )
 # Left unconstrained as ambiguous: 62/66 (Hong Kong editorial vs news), 120/163 (Apple deal
 # round-ups), 2/4 (LA Auto Show overview vs one of its reveals).
+
+
+def _outlet_name(url: str) -> str:
+    host = url.split("/")[2].lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+@lru_cache(maxsize=1)
+def _hard_negative_outlet() -> dict[int, str]:
+    """base -> the outlet its hard-negative partners share (that of the smallest base of the partners)."""
+    urls = _bases()[1]
+    partners: dict[int, set[int]] = {}
+    for a, b in HARD_NEGATIVES:
+        group = partners.get(a, {a}) | partners.get(b, {b})
+        for member in group:
+            partners[member] = group
+    return {base: _outlet_name(urls[min(group)]) for base, group in partners.items()}
+
+
+def _as_outlet(text: str, title: str, outlet: str, year: int) -> tuple[str, str]:
+    """The outlet's marks that survive extraction: a headline suffix and a copyright footer.
+    Hard negatives share them, so that the outlet's own words cannot make them one story."""
+    footer = (f"Copyright {year} {outlet}. All rights reserved. This material may not be published, "
+              f"broadcast, rewritten or redistributed without permission from {outlet}.")
+    return f"{text}\n\n{footer}", f"{title} | {outlet}"
 
 
 def top_similar_base_pairs(count: int = 20) -> list[tuple[int, int, float]]:
@@ -352,6 +435,13 @@ def _slot_order(rng: random.Random) -> list[int]:
         rng.shuffle(block)
     rng.shuffle(ordered)
     return [b for block in ordered for b in block]
+
+
+@lru_cache(maxsize=1)
+def _real_titles() -> dict[int, str]:
+    """base -> the page's own title (bench/story_labels.json: extracted from its HTML)."""
+    labels = json.loads(STORY_LABELS.read_text(encoding="utf-8"))["documents"]
+    return {label["base"]: label["title"] for label in labels.values() if "base" in label and label.get("title")}
 
 
 def _headline(text: str, rng: random.Random) -> str:
@@ -459,9 +549,13 @@ def iter_synthetic(n_docs: int, seed: int = 0) -> Iterator[Item]:
             label = f"syn-r{round_no:04d}-b{base:03d}"
             story = f"syn-r{round_no:04d}-e{_event_of()[base]:03d}"
             text = texts[base] if round_no == 0 else scale_original(texts[base], rng)
-            title = _headline(text if round_no == 0 else "\n\n".join(_paragraphs(text)[1:]), rng)
+            fallback = _headline(text if round_no == 0 else "\n\n".join(_paragraphs(text)[1:]), rng)
+            title = _real_titles().get(base) or fallback
             published = round_start + position * slot + dt.timedelta(minutes=rng.uniform(-15, 15))
             fetched = published + dt.timedelta(minutes=rng.uniform(0, 120))
+            outlet = _hard_negative_outlet().get(base)
+            if outlet:
+                text, title = _as_outlet(text, title, outlet, published.year)
             yield make_record(f"{label}-c0", text, published, fetched, title), label, story
             produced += 1
             k = rng.choices(COPY_COUNTS, COPY_WEIGHTS)[0]

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from dedupe import DedupeSettings, Deduper, minhash_from_bytes
 from dedupe.grouping import DocumentRecord, Signature
+from dedupe.story import headline_terms
 from dedupe.index import band_keys, candidate_params
 from dedupe.signature import permutations
 from models import Article, ArticleBand, ArticleSignature
@@ -86,6 +87,8 @@ _COLUMNS = (
     ArticleSignature.shingle_size, ArticleSignature.minhash, ArticleSignature.story_terms,
     ArticleSignature.story_weights, ArticleSignature.window_time, ArticleSignature.fetched_at,
     ArticleSignature.content_hash, ArticleSignature.dup_group_id, ArticleSignature.story_id,
+    # The title (not the text): story headline terms are recomputed from it (dedupe.story.headline_terms).
+    Article.title, Article.language,
 )
 
 
@@ -133,7 +136,8 @@ class DedupeHistory:
                 if hi == math.inf and cursor > time.time() + _SLICE_SECONDS:
                     step = math.inf
                 step = min(step, hi)
-                query = select(*_COLUMNS).where(ArticleSignature.window_time >= _datetime(cursor))
+                query = (select(*_COLUMNS).join(Article, Article.id == ArticleSignature.article_id)
+                         .where(ArticleSignature.window_time >= _datetime(cursor)))
                 if step != math.inf:
                     query = query.where(ArticleSignature.window_time < _datetime(step))
                 # No ORDER BY: SQLite would rather scan the table in id order than sort the
@@ -195,7 +199,8 @@ class DedupeHistory:
         ids = sorted(set(ids))
         rows = []
         for i in range(0, len(ids), _ID_BATCH):
-            rows += session.execute(select(*_COLUMNS).where(ArticleSignature.article_id.in_(ids[i:i + _ID_BATCH]))).all()
+            rows += session.execute((select(*_COLUMNS).join(Article, Article.id == ArticleSignature.article_id)
+                                     .where(ArticleSignature.article_id.in_(ids[i:i + _ID_BATCH])))).all()
         return rows
 
     def _load_rows(self, session: Session, rows: list, index: bool) -> None:
@@ -281,6 +286,7 @@ class DedupeHistory:
             row.content_hash,
             _timestamp(row.window_time),
             _timestamp(row.fetched_at),
+            headline=headline_terms(row.title, row.language),
         )
         return sig, group, row.story_id or group
 

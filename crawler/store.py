@@ -26,6 +26,7 @@ from crawler.titles import strip_learned_affixes
 from crawler.dedupe_history import DedupeHistory, record_of, write_band_keys
 from dedupe import DedupeSettings, content_hash, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
+from dedupe.story import headline_terms
 from models import Article, ArticleSignature, SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ class ArticleStore:
     ) -> None:
         self.engine = engine
         self.offload = offload or Offload()
-        self.deduper = Deduper(dedupe_settings, lookup=self._lookup)
+        self._saving: Session | None = None  # the session of the save in progress, for _stored_text
+        self.deduper = Deduper(dedupe_settings, lookup=self._lookup, text_of=self._stored_text)
         self.boilerplate = SiteBoilerplate(learning_settings)
         self.extraction_options = extraction_options or ExtractionOptions()
         self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
@@ -103,6 +105,15 @@ class ArticleStore:
     def index_size(self) -> tuple[int, int]:
         """(articles in the in-memory dedupe index, bytes of its arrays)."""
         return len(self.deduper), self.deduper.index_nbytes()
+
+    def _stored_text(self, key) -> str | None:
+        """An indexed article's stored text, for the exact check of a partial copy at the
+        threshold (rare: only candidates whose estimate is within its error of it). Read
+        in the save's own session when one is open: a second connection could wait on its lock."""
+        if self._saving is not None:
+            return self._saving.scalar(select(Article.text).where(Article.id == int(key)))
+        with Session(self.engine) as session:
+            return session.scalar(select(Article.text).where(Article.id == int(key)))
 
     @staticmethod
     def _record(row: Article) -> DocumentRecord:
@@ -223,7 +234,11 @@ class ArticleStore:
                 if cleaned.text != article.text:
                     signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
                     self.history.prepare(session, signature, exclude=row.id)
-                assignment = self.deduper.assign(self._record(row), signature)
+                self._saving = session
+                try:
+                    assignment = self.deduper.assign(self._record(row), signature)
+                finally:
+                    self._saving = None
                 self._apply_assignment(session, row, assignment)
                 self._store_signature(session, row, assignment.signature, new=True)
                 result = SaveResult("new", row.id, row.dup_group_id, row.story_id)

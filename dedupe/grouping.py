@@ -14,12 +14,13 @@ them, so ids stay stable as later documents join.
   has a canonical representative: the earliest published, then the earliest
   fetched.
 - Stories: MinHash LSH over the article's salient terms (dedupe.story) yields
-  candidate stories; a candidate is verified by the weighted Jaccard of terms
-  against the story's *founding* article, within a publication-time window,
-  and a story never spans more than ``story_max_span_hours``. Verifying
-  against the founder, not against whichever member is closest, is the guard
-  against chaining: A~B and B~C must not pull C into A's story unless C is
-  about A's event too.
+  candidate members; a story is verified by the weighted Jaccard of terms
+  against its best-matching member within the publication-time window, terms
+  weighted down by their spread in the recent stream. A story never spans more
+  than ``story_max_span_hours``, and the candidate must also reach
+  ``story_core_fraction`` of the threshold against the story's *founding*
+  article: the guard against chaining (A~B and B~C must not pull C into A's
+  story unless C is about A's event too). See ``Deduper._same_story``.
 
 Order of arrival: a document joins the best verified group at the time it
 arrives, and groups never merge afterwards. The result can therefore depend on
@@ -49,7 +50,7 @@ import numpy as np
 from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
 from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
-from dedupe.story import story_terms, weighted_jaccard
+from dedupe.story import HEADLINE_TERMS, headline_terms, story_terms, weighted_jaccard_scaled
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Signature:
     time: float | None  # publication time (else fetch time) as a UNIX timestamp
     fetched: float | None
     story_minhash: np.ndarray | None = None  # MinHash of ``terms`` (before time salting), computed once
+    headline: np.ndarray | None = None  # salient headline terms (dedupe.story.headline_terms); None: no title
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ def _timestamp(value: dt.datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
+_STREAM_BUCKETS = 8  # time buckets of stream term counts kept (the newest; about a month at 96 h)
 _CHUNK_BITS = 12
 _CHUNK = 1 << _CHUNK_BITS  # rows per chunk
 _IN_CHUNK = _CHUNK - 1
@@ -279,11 +282,18 @@ class Deduper:
         self,
         settings: DedupeSettings | None = None,
         lookup: Callable[[list[Hashable]], Iterable[tuple[Hashable, Signature, Hashable, Hashable]]] | None = None,
+        text_of: Callable[[Hashable], str | None] | None = None,
     ) -> None:
         """``lookup`` fetches documents the shared (Redis) index knows but this
-        process has not loaded: ``keys -> [(key, signature, dup_group_id, story_id)]``."""
+        process has not loaded: ``keys -> [(key, signature, dup_group_id, story_id)]``.
+        ``text_of`` fetches an indexed document's stored text by key (None when
+        gone): with it, a partial copy whose MinHash containment estimate is
+        within its error of the threshold is decided on the exact containment
+        (the crawl's store reads it from the database; ``cluster_records`` has
+        the batch's texts). Without it the estimate decides."""
         self.settings = s = settings or DedupeSettings()
         self._lookup = lookup
+        self._text_of = text_of
         self.shared = s.storage.get("type") == "redis"  # the index is shared with other processes
         # Candidates well below the whole-text threshold (partial copies), verified below.
         bands, rows = candidate_params(s.candidate_jaccard, s.num_perm)
@@ -299,6 +309,8 @@ class Deduper:
         self._terms = _Column(np.uint32, s.story_features)
         self._weights = _Column(np.float16, s.story_features)
         self._nterms = _Column(np.uint8)
+        self._heads = _Column(np.uint32, HEADLINE_TERMS)
+        self._nheads = _Column(np.uint8)  # 0: no title (the headline test does not apply)
         self._time = _Column(np.float64, fill=np.nan)
         self._fetched = _Column(np.float64, fill=np.nan)
         self._group = _Column(np.int32)  # number of the group's founder
@@ -308,6 +320,8 @@ class Deduper:
         self._prefix = _Column(np.uint64)  # content-hash prefix of each document
         # Exact copies: documents by content-hash prefix (where a dict would take ~100 bytes each).
         self._by_hash = _Slots()
+        # Salient-term counts of the recent stream, per story time bucket: {bucket: {term: documents}}.
+        self._stream: dict[int, dict[int, int]] = {}
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -317,7 +331,8 @@ class Deduper:
 
     def index_nbytes(self) -> int:
         """Bytes allocated for the index's arrays (excluding Python object overhead)."""
-        columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._time,
+        columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._heads, self._nheads,
+                   self._time,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
         total = sum(c.nbytes for c in columns) + self._keys.nbytes + self._by_hash.table.nbytes
         for index in (self._dup_index, self._story_index):
@@ -338,7 +353,8 @@ class Deduper:
         published = _timestamp(record.published_at)
         story_minhash = minhash_values(terms.astype(np.uint64), s.story_num_perm, s.seed + 1) if len(terms) else None
         return Signature(minhash, terms, weights, content_hash(record.text, words),
-                         published if published is not None else fetched, fetched, story_minhash)
+                         published if published is not None else fetched, fetched, story_minhash,
+                         headline_terms(record.title, record.language))
 
     def _story_values(self, sig: Signature) -> np.ndarray:
         """MinHash of the story terms: computed with the signature, or here for old ones."""
@@ -379,7 +395,7 @@ class Deduper:
     def assign(self, record: DocumentRecord, signature: Signature | None = None) -> Assignment:
         """Decide the groups of ``record`` without changing the index."""
         sig = signature or self.signature(record)
-        match, similarity = self._near_duplicate(sig)
+        match, similarity = self._near_duplicate(sig, record.text)
         if match is not None:
             group = int(self._group[match])
             story = int(self._story[match])
@@ -398,7 +414,7 @@ class Deduper:
         match, _ = self._near_duplicate(sig)
         return None if match is None else self._keys.key(match)
 
-    def _near_duplicate(self, sig: Signature) -> tuple[int | None, float | None]:
+    def _near_duplicate(self, sig: Signature, text: str | None = None) -> tuple[int | None, float | None]:
         prefix = int(sig.content_hash[:15], 16)
         exact = [n for n in self._by_hash.probe(prefix) if int(self._prefix[n]) == prefix]
         if exact:
@@ -414,10 +430,13 @@ class Deduper:
         codes = order_codes(sig.minhash)
         similarity, containment = compare(codes, self._sig.take(numbers))
         verified = similarity >= s.near_duplicate_threshold
+        exact = self._exact_shingles(text)
+        if exact is not None:
+            similarity, containment = self._refine(exact, numbers, similarity, containment, verified)
         partial = np.flatnonzero(
             (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & ~verified)
         if sig.time is not None and len(partial):
-            partial = partial[self._partial_copy(sig, codes, numbers[partial])]
+            partial = partial[self._partial_copy(sig, codes, numbers[partial], exact)]
             verified[partial] = True
         if not verified.any():
             return None, None
@@ -425,7 +444,42 @@ class Deduper:
         best = int(np.argmax(np.where(verified, similarity, -1.0)))
         return int(numbers[best]), float(similarity[best])
 
-    def _partial_copy(self, sig: Signature, codes: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    def _exact_shingles(self, text: str | None) -> np.ndarray | None:
+        """The shingle hashes of ``text`` when exact containment can be checked (a text source is set)."""
+        if self._text_of is None or text is None or self.settings.containment_margin <= 0:
+            return None
+        return shingle_hashes(tokens(text), self.settings.shingle_size)
+
+    def _refine(self, shingles: np.ndarray, numbers: np.ndarray, similarity: np.ndarray, containment: np.ndarray,
+                verified: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact Jaccard and containment for the candidates whose containment estimate is
+        within ``containment_margin`` under the threshold (and not already whole copies).
+
+        With 128 permutations the containment estimate's standard error near 0.8 is
+        about 0.04: a trim measured at 0.84 can be estimated at 0.79 and missed, or the
+        reverse. Only those few candidates need their stored texts, which the text
+        source (the database, in a crawl) provides; a text it cannot give keeps the estimate."""
+        s = self.settings
+        near = np.flatnonzero((containment < s.containment_threshold)
+                              & (containment >= s.containment_threshold - s.containment_margin)
+                              & (similarity >= s.containment_min_jaccard - s.containment_margin) & ~verified)
+        if not len(near):
+            return similarity, containment
+        similarity, containment = similarity.astype(np.float64), containment.astype(np.float64)
+        for i in near.tolist():
+            other = self._text_of(self._keys.key(int(numbers[i])))
+            if other is None:
+                continue
+            theirs = shingle_hashes(tokens(other), s.shingle_size)
+            if not len(theirs) or not len(shingles):
+                continue
+            shared = len(np.intersect1d(shingles, theirs, assume_unique=True))
+            similarity[i] = shared / (len(shingles) + len(theirs) - shared)
+            containment[i] = shared / min(len(shingles), len(theirs))
+        return similarity, containment
+
+    def _partial_copy(self, sig: Signature, codes: np.ndarray, numbers: np.ndarray,
+                      exact: np.ndarray | None = None) -> np.ndarray:
         """Which of ``numbers`` (already past the containment and Jaccard tests) are
         partial copies: published within the window, and with the group's founder
         passing the same tests. A partial copy only within the window: beyond it,
@@ -443,6 +497,9 @@ class Deduper:
             order = np.argsort(f, kind="stable")  # take wants sorted numbers
             f_sorted = f[order]
             similarity, containment = compare(codes, self._sig.take(f_sorted))
+            if exact is not None:
+                similarity, containment = self._refine(exact, f_sorted, similarity, containment,
+                                                       similarity >= s.near_duplicate_threshold)
             close = np.abs(self._time.take(f_sorted) - sig.time) <= window
             passes = (similarity >= s.near_duplicate_threshold) | (
                 (containment >= s.containment_threshold) & (similarity >= s.containment_min_jaccard) & close)
@@ -450,6 +507,20 @@ class Deduper:
         return ok
 
     def _same_story(self, sig: Signature) -> tuple[int | None, float | None]:
+        """The story ``sig`` belongs to, judged against the story's members, not its founder.
+
+        Candidates are the members the story LSH returns (those sharing salient
+        terms). A story's score is its best-matching member's weighted Jaccard,
+        with every term weighted down by how common it is in the recent stream
+        (:meth:`_stream_factors`): names everyone uses this week are topic, not
+        event, evidence. Two guards keep a story from drifting into a topic
+        (A~B, B~C pulling in C about something else): the best member must be
+        close in time, and the candidate must also reach ``story_core_fraction``
+        of the threshold against the story's founder, its core. An article later
+        than every member by more than the window is a follow-up, which needs
+        ``story_followup_factor`` times the threshold; nothing joins a story
+        beyond ``story_max_span_hours``.
+        """
         s = self.settings
         if not len(sig.terms):
             return None, None
@@ -457,21 +528,85 @@ class Deduper:
         if not len(candidates):
             return None, None
         window, span = s.story_window_hours * 3600, s.story_max_span_hours * 3600
+        factors = None  # computed once, when a story passes the time tests
+        heads = set(sig.headline.tolist()) if sig.headline is not None and s.story_headline_overlap else None
+        stories = self._story.take(candidates)
+        times = self._time.take(candidates)
         best, best_score = None, 0.0
-        for founder in np.unique(self._story.take(candidates)).tolist():
+        for founder in np.unique(stories).tolist():
+            mine = stories == founder
+            members = candidates[mine]
+            member_times = times[mine]
             first, last = self._span[founder]
-            founder_time = self._time[founder]
             threshold = s.story_threshold
-            if sig.time is None or math.isnan(founder_time):
+            if sig.time is None or math.isnan(self._time[founder]):
                 # No time to check against. Same-topic stories from different weeks reach
                 # 0.3 on terms alone (seeds 003 and 004), same-event reports about 0.2.
                 threshold *= 3
-            elif abs(sig.time - founder_time) > window or max(last, sig.time) - min(first, sig.time) > span:
+                if sig.time is not None:
+                    continue
+                close = np.isnan(member_times)
+            else:
+                if max(last, sig.time) - min(first, sig.time) > span:
+                    continue
+                close = np.abs(member_times - sig.time) <= window
+                if not close.any():
+                    if sig.time <= last or not s.story_followup_factor:
+                        continue
+                    threshold *= s.story_followup_factor  # after the story's window: a follow-up
+                    close[:] = True
+            score = 0.0
+            for member in members[close][-s.story_max_members:].tolist():
+                if heads and self._headlines_apart(heads, member):
+                    continue
+                if factors is None:
+                    factors = self._stream_factors(sig)
+                score = max(score, weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(member)))
+            if score < threshold or score <= best_score:
                 continue
-            score = weighted_jaccard(sig.terms, sig.weights, *self._doc_terms(founder))
-            if score >= threshold and score > best_score:
+            core = weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(founder))
+            if core >= threshold * s.story_core_fraction:
                 best, best_score = founder, score
         return best, (best_score if best is not None else None)
+
+    def _headlines_apart(self, heads: set[int], number: int) -> bool:
+        """Does document ``number`` have a headline sharing none of the salient ``heads``?
+        Then the two report different events (see ``story_headline_overlap``)."""
+        n = int(self._nheads[number])
+        return bool(n) and heads.isdisjoint(self._heads[number][:n].tolist())
+
+    def _stream_factors(self, sig: Signature) -> np.ndarray:
+        return self._stream_factors_of(sig.terms, np.nan if sig.time is None else sig.time)
+
+    def _stream_factors_of(self, terms: np.ndarray, time: float) -> np.ndarray:
+        """Per term: 1 for a term at most ``story_topic_df`` recent documents
+        carry among their salient terms, falling as 1 / (1 + extra / story_topic_df) above.
+
+        The recent stream is the documents indexed in the same or neighbouring time
+        buckets (copies counted once). A term every third report carries this week
+        (Trump, tariffs, Hong Kong) is topic vocabulary, whatever wordfreq says of
+        it; the event's own names stay rare in the stream."""
+        bucket = self._bucket(time)
+        counts = [self._stream.get(b) for b in ((bucket - 1, bucket, bucket + 1) if bucket != -1 else (-1,))]
+        counts = [c for c in counts if c]
+        if not counts:
+            return np.ones(len(terms), dtype=np.float32)
+        limit = float(self.settings.story_topic_df)
+        df = np.array([sum(c.get(t, 0) for c in counts) for t in terms.tolist()], dtype=np.float32)
+        return (1.0 / (1.0 + np.maximum(df - limit, 0.0) / limit)).astype(np.float32)
+
+    def _count_stream(self, sig: Signature) -> None:
+        """Count a dup group founder's salient terms in its time bucket; keep the newest buckets only."""
+        bucket = self._bucket(sig.time)
+        counter = self._stream.get(bucket)
+        if counter is None:
+            if len(self._stream) >= _STREAM_BUCKETS and bucket < min(self._stream):
+                return  # an old article arriving late: it must not push a recent bucket out
+            counter = self._stream[bucket] = {}
+            if len(self._stream) > _STREAM_BUCKETS:
+                del self._stream[min(self._stream)]
+        for term in sig.terms.tolist():
+            counter[term] = counter.get(term, 0) + 1
 
     def _doc_terms(self, number: int) -> tuple[np.ndarray, np.ndarray]:
         n = int(self._nterms[number])
@@ -516,6 +651,9 @@ class Deduper:
         self._terms.append_prefix(sig.terms[:n])
         self._weights.append_prefix(sig.weights[:n])
         self._nterms.append(n)
+        heads = sig.headline[:HEADLINE_TERMS] if sig.headline is not None else np.zeros(0, dtype=np.uint32)
+        self._heads.append_prefix(heads)
+        self._nheads.append(len(heads))
         self._time.append(np.nan if sig.time is None else sig.time)
         self._fetched.append(np.nan if sig.fetched is None else sig.fetched)
         group = self._keys.get(dup_group_id, number)
@@ -533,6 +671,8 @@ class Deduper:
         self._prefix.append(prefix)
         self._by_hash.add(prefix, number, self._prefixes)
         if index:
+            if group == number and n:
+                self._count_stream(sig)
             index_key = key if self.shared else number
             if sig.minhash is not None:
                 self._dup_index.insert(index_key, sig.minhash)
@@ -575,6 +715,14 @@ class Deduper:
         self._terms.extend(terms)
         self._weights.extend(weights)
         self._nterms.extend(counts)
+        heads = np.zeros((n, HEADLINE_TERMS), dtype=np.uint32)
+        nheads = np.zeros(n, dtype=np.uint8)
+        for i, sig in enumerate(sigs):
+            if sig.headline is not None:
+                k = min(len(sig.headline), HEADLINE_TERMS)
+                heads[i, :k], nheads[i] = sig.headline[:k], k
+        self._heads.extend(heads)
+        self._nheads.extend(nheads)
         times = np.array([np.nan if sig.time is None else sig.time for sig in sigs], dtype=np.float64)
         self._time.extend(times)
         self._fetched.extend(np.array([np.nan if sig.fetched is None else sig.fetched for sig in sigs]))
@@ -597,6 +745,8 @@ class Deduper:
                               lambda upto=first + j: ((int(self._prefix[m]), m) for m in range(upto)))
         if not index:
             return
+        for j in np.flatnonzero((groups == numbers) & (counts > 0)).tolist():
+            self._count_stream(sigs[j])  # as ``load``: each group's founder counts in the stream
         with_terms = np.flatnonzero(counts > 0)
         story_values = [self._salted(self._story_values(sigs[j]), self._bucket(sigs[j].time)) for j in with_terms.tolist()]
         if isinstance(self._dup_index, BandIndex) and isinstance(self._story_index, BandIndex):
@@ -646,6 +796,10 @@ class Deduper:
         self._terms[number][:n] = sig.terms[:n]
         self._weights[number][:n] = sig.weights[:n]
         self._nterms[number] = n
+        heads = sig.headline[:HEADLINE_TERMS] if sig.headline is not None else np.zeros(0, dtype=np.uint32)
+        self._heads[number] = 0
+        self._heads[number][: len(heads)] = heads
+        self._nheads[number] = len(heads)
         index_key = key if self.shared else number
         if sig.minhash is not None:
             self._dup_index.insert(index_key, sig.minhash)
@@ -671,8 +825,9 @@ def cluster_records(records: Iterable[DocumentRecord], settings: DedupeSettings 
     input order), so the earliest copy founds its group, as it would in a
     crawl that saw the stories as they broke.
     """
-    deduper = Deduper(settings)
     records = list(records)
+    texts = {record.key: record.text for record in records}
+    deduper = Deduper(settings, text_of=texts.get)
     order = sorted(
         range(len(records)),
         key=lambda i: (_or_inf(_timestamp(records[i].published_at)), _or_inf(_timestamp(records[i].fetched_at)), i),

@@ -27,6 +27,22 @@ _UNKNOWN_RARITY = _STOP_ZIPF - _UNKNOWN_ZIPF
 _NAME_BOOST = 1.25  # capitalised mid-sentence: names and places carry the event
 _NUMBER_RARITY = 2.0  # 49-year lease, 1,600 dead: event details, unless they are years
 _MAX_TF = 3
+# " | ", " - ", " – ", " — " between a headline and the site's or section's name.
+_TITLE_PARTS = re.compile(r"\s+[|\-–—·•]\s+|\s*\|\s*")
+
+
+def headline(title: str | None) -> str:
+    """The headline part of a page title: its longest part between " | ", " - ", " – "...
+
+    Page titles carry the outlet's or the section's name ("... | Reuters",
+    "Opinion | ...", "LinkNaija | ..."): a rare name, doubled as a title term,
+    shared by every article of the outlet whatever its event. The headline is
+    the longest part. (trafilatura's title cleaning removes some site names, not
+    all: it needs the site name to know which part it is.)"""
+    if not title:
+        return ""
+    parts = [p for p in _TITLE_PARTS.split(title) if p.strip()]
+    return max(parts, key=lambda p: len(p.split())) if len(parts) > 1 else title
 
 
 # Words rarer than this Zipf value are not kept in the table: they all count as rare
@@ -70,7 +86,7 @@ def story_terms(
     """
     get = _rarity_table((language or "en").lower()[:2]).get
     weights: dict[str, float] = {}
-    for source, source_words, boost in ((text, words, 1.0), (title or "", None, 2.0)):
+    for source, source_words, boost in ((text, words, 1.0), (headline(title), None, 2.0)):
         if not source:
             continue
         names = {w.lower() for w in _CAPITALISED.findall(source)}
@@ -98,12 +114,49 @@ def story_terms(
     return hashes[by_hash], chosen[by_hash]
 
 
+HEADLINE_TERMS = 8
+
+
+def headline_terms(title: str | None, language: str | None) -> np.ndarray | None:
+    """The salient terms of a title's headline (uint32 hashes, sorted), or None without a title.
+
+    Reports of one event share at least one salient headline word (the name,
+    the place, the thing that happened); reports of one topic often share none
+    (a hearing's key moments and the next witness's preview). Measured on the
+    labelled real pages (bench/story_quality.py)."""
+    part = headline(title)
+    if not part.strip():
+        return None
+    return story_terms(None, part, language, HEADLINE_TERMS)[0]
+
+
 def _top_k(values: np.ndarray, words: list[str], k: int) -> list[int]:
     """Indices of the k heaviest; ties at the cut broken by the word, so the choice is reproducible."""
     cut = np.partition(values, len(values) - k)[len(values) - k]
     above = np.flatnonzero(values > cut).tolist()
     ties = sorted(np.flatnonzero(values == cut).tolist(), key=lambda i: words[i])
     return above + ties[: k - len(above)]
+
+
+def weighted_jaccard_scaled(a_terms: np.ndarray, a_weights: np.ndarray, factors: np.ndarray,
+                            b_terms: np.ndarray, b_weights: np.ndarray) -> float:
+    """:func:`weighted_jaccard` with ``a``'s terms scaled by ``factors`` on both sides.
+
+    The factors are a property of the term in the recent stream, not of either
+    document: where ``b`` shares a term it gets the same factor. ``b``'s other
+    terms keep their weights, which saves looking them up in the stream for
+    every candidate (they weigh only in the denominator)."""
+    if not len(a_terms) or not len(b_terms):
+        return 0.0
+    shared, ia, ib = np.intersect1d(a_terms, b_terms, assume_unique=True, return_indices=True)
+    if not len(shared):
+        return 0.0
+    a_scaled = a_weights * factors
+    a_shared, b_shared = a_scaled[ia], b_weights[ib] * factors[ia]
+    mins = np.minimum(a_shared, b_shared).sum()
+    maxs = np.maximum(a_shared, b_shared).sum()
+    only = a_scaled.sum() - a_shared.sum() + b_weights.sum() - b_weights[ib].sum()
+    return float(mins / (maxs + only))
 
 
 def weighted_jaccard(a_terms: np.ndarray, a_weights: np.ndarray, b_terms: np.ndarray, b_weights: np.ndarray) -> float:

@@ -174,7 +174,8 @@ def test_cron_runs_with_the_windowed_index_group_as_one_in_memory_index(sqlite_u
 
     records = [record for record, _, _ in labelled_sets.iter_synthetic(1000, seed=3)]
     assert records[-1].published_at - records[0].published_at > dt.timedelta(days=14)
-    reference = Deduper()
+    texts = {r.key: r.text for r in records}
+    reference = Deduper(text_of=texts.get)  # the store checks partial copies at the threshold on the texts too
     expected = {r.key: reference.add(r) for r in records}
 
     upgrade(sqlite_url)
@@ -202,9 +203,12 @@ def test_cron_runs_with_the_windowed_index_group_as_one_in_memory_index(sqlite_u
     last_run = records[-(len(records) % 150 or 150):]
     start = min(r.published_at for r in last_run) - dt.timedelta(days=14)
     assert len(store.deduper) < len(records)
-    assert all(ids[r.key] not in store.deduper for r in records
-               if r.published_at < start - dt.timedelta(days=2) and expected[r.key].dup_group_id == r.key
-               and expected[r.key].story_id == r.key)
+    stale = [r.key for r in records if ids[r.key] in store.deduper
+             and r.published_at < start - dt.timedelta(days=2) and expected[r.key].dup_group_id == r.key
+             and expected[r.key].story_id == r.key]
+    # An old article sharing an LSH band with a new one is loaded to be verified (band-key
+    # candidates come from all history); anything more would mean the window is not bounding.
+    assert len(stale) <= len(records) // 100, stale
 
 
 def test_an_upgrade_killed_half_way_on_sqlite_is_finished_by_the_next(sqlite_url):

@@ -1,0 +1,287 @@
+"""Story membership (issue 18): against the story's members with a core guard, terms
+weighted by the recent stream, follow-ups, headlines; and partial copies at the
+containment threshold decided on the exact texts."""
+import datetime as dt
+import zlib
+
+import numpy as np
+import pytest
+
+from dedupe import DedupeSettings
+from dedupe.grouping import Deduper, DocumentRecord, cluster_records
+from dedupe.story import headline, story_terms, weighted_jaccard
+from tests.test_dedupe import _paragraphs, _text
+
+UTC = dt.timezone.utc
+
+
+def at(hours: float) -> dt.datetime:
+    return dt.datetime(2025, 3, 1, tzinfo=UTC) + dt.timedelta(hours=hours)
+
+
+def text(words: list[str]) -> str:
+    """One sentence per made-up word: the words are the only salient terms."""
+    return " ".join(f"Officials said the {w} report was published." for w in words)
+
+
+def retold(words: list[str]) -> str:
+    """The same words in other sentences: another outlet's report, not a copy of the text."""
+    return " ".join(f"Reporters noted that {w} came up again on Tuesday." for w in words)
+
+
+def term(word: str) -> np.ndarray:
+    return np.array([zlib.crc32(word.encode())], dtype=np.uint32)
+
+
+def similarity(a: list[str], b: list[str]) -> float:
+    return weighted_jaccard(*story_terms(None, text(a), None, 24), *story_terms(None, text(b), None, 24))
+
+
+FIRST = [f"alpha{c}" for c in "abcdefghij"]  # the founding report's details
+SECOND = FIRST[:5] + [f"beta{c}" for c in "abcde"]  # a second report: half the same details, half new
+THIRD = FIRST[:1] + SECOND[5:] + [f"gamma{c}" for c in "abcdefg"]  # close to the second, little of the first
+DRIFT = SECOND[5:] + [f"delta{c}" for c in "abcdefg"]  # close to the second, nothing of the first
+
+
+def test_fixture_similarities_are_what_the_tests_need():
+    threshold = DedupeSettings().story_threshold
+    assert similarity(FIRST, SECOND) >= threshold
+    assert threshold * DedupeSettings().story_core_fraction <= similarity(FIRST, THIRD) < threshold
+    assert similarity(SECOND, THIRD) >= threshold and similarity(SECOND, DRIFT) >= threshold
+    assert similarity(FIRST, DRIFT) < threshold * DedupeSettings().story_core_fraction  # the template's words only
+
+
+def test_an_article_joins_through_the_member_it_matches_not_only_the_founder():
+    deduper = Deduper()
+    deduper.add(DocumentRecord("first", text(FIRST), at(0)))
+    assert deduper.add(DocumentRecord("second", text(SECOND), at(2))).story_id == "first"
+    third = deduper.add(DocumentRecord("third", text(THIRD), at(4)))
+    assert third.story_id == "first"  # below the threshold against the founder, above against the second
+    assert third.story_similarity == pytest.approx(similarity(SECOND, THIRD), abs=0.02)
+
+
+def test_a_story_core_guards_against_drift():
+    """The other side: close to a member but with nothing of the founder's core is another story."""
+    deduper = Deduper()
+    deduper.add(DocumentRecord("first", text(FIRST), at(0)))
+    deduper.add(DocumentRecord("second", text(SECOND), at(2)))
+    drift = deduper.add(DocumentRecord("drift", text(DRIFT), at(4)))
+    assert drift.story_id == "drift"
+    strict = Deduper(DedupeSettings(story_core_fraction=1.0))  # a stricter core turns the third away too
+    strict.add(DocumentRecord("first", text(FIRST), at(0)))
+    strict.add(DocumentRecord("second", text(SECOND), at(2)))
+    assert strict.add(DocumentRecord("third", text(THIRD), at(4))).story_id == "third"
+
+
+def test_members_count_only_within_the_window_of_the_new_article():
+    deduper = Deduper()
+    deduper.add(DocumentRecord("first", text(FIRST), at(0)))
+    deduper.add(DocumentRecord("second", text(SECOND), at(2)))
+    # 100 h after the second report: outside the window of every member, and follow-ups are off by default.
+    assert deduper.assign(DocumentRecord("late", retold(SECOND), at(102))).story_id == "late"
+    # The other side: 97 h after the founder but within 96 h of the second report, it joins.
+    assert deduper.assign(DocumentRecord("close", retold(SECOND), at(97))).story_id == "first"
+
+
+def test_follow_ups_join_on_strong_evidence_and_stay_bounded():
+    settings = DedupeSettings(story_followup_factor=2.0)
+    deduper = Deduper(settings)
+    deduper.add(DocumentRecord("first", text(FIRST), at(0)))
+    # Six days later, the same people and details (similarity 0.38 >= 2 x 0.12): a follow-up.
+    follow = deduper.add(DocumentRecord("follow", retold(SECOND), at(6 * 24)))
+    assert follow.story_id == "first"
+    # Weak evidence after the window is not enough: the third report scores 0.10 against the story.
+    assert deduper.assign(DocumentRecord("weak", retold(FIRST[:2] + [f"eps{c}" for c in "abcdefghi"]),
+                                         at(6 * 24 + 100))).story_id == "weak"
+    # Beyond story_max_span_hours (240 h from the first report) nothing joins, however close.
+    assert deduper.add(DocumentRecord("month", retold(FIRST), at(11 * 24))).story_id == "month"
+    off = Deduper()  # the default: no follow-ups (see DedupeSettings for the evidence)
+    off.add(DocumentRecord("first", text(FIRST), at(0)))
+    assert off.add(DocumentRecord("follow", retold(SECOND), at(6 * 24))).story_id == "follow"
+
+
+def _topic_stream(deduper: Deduper, topic: str, count: int, hours: float) -> None:
+    for i in range(count):  # reports of other events that all name the topic
+        own = [f"own{i}x{c}" for c in "abcdefgh"]
+        deduper.add(DocumentRecord(f"other{i}", text([topic, topic] + own), at(hours + i * 0.1)))
+
+
+def test_terms_common_in_the_recent_stream_weigh_less():
+    deduper = Deduper()
+    _topic_stream(deduper, "quorvex", 20, 0)
+    terms = np.sort(np.concatenate([term("zimbrel"), term("quorvex")]))
+    factors = dict(zip(terms.tolist(), deduper._stream_factors_of(terms, at(3).timestamp()).tolist()))
+    # 20 recent documents carry it, 5 would keep the full weight: 1 / (1 + 15 / 5).
+    assert factors[int(term("quorvex")[0])] == pytest.approx(0.25)
+    assert factors[int(term("zimbrel")[0])] == 1.0
+    # Far from the stream's days, nothing is discounted.
+    assert deduper._stream_factors_of(terms, at(24 * 30).timestamp()).tolist() == [1.0, 1.0]
+
+
+def test_a_topic_word_everyone_uses_this_week_does_not_make_a_story():
+    """Two reports of different events sharing the week's topic name and little else."""
+    a_words = ["quorvex", "quorvex", "quorvex"] + [f"north{c}" for c in "abcdef"]
+    b_words = ["quorvex", "quorvex", "quorvex"] + [f"south{c}" for c in "abcdef"]
+    assert similarity(a_words, b_words) >= DedupeSettings().story_threshold  # on terms alone: one story
+    quiet = Deduper()
+    quiet.add(DocumentRecord("a", text(a_words), at(1)))
+    assert quiet.add(DocumentRecord("b", text(b_words), at(2))).story_id == "a"
+    busy = Deduper()
+    _topic_stream(busy, "quorvex", 30, 0)
+    busy.add(DocumentRecord("a", text(a_words), at(5)))
+    assert busy.add(DocumentRecord("b", text(b_words), at(6))).story_id == "b"
+
+
+def test_copies_count_once_in_the_stream():
+    deduper = Deduper()
+    for i in range(12):  # one text republished 12 times is one document of the stream
+        deduper.add(DocumentRecord(f"copy{i}", text(["quorvex"] * 3 + [f"north{c}" for c in "abcdef"]), at(i)))
+    assert deduper._stream_factors_of(term("quorvex"), at(3).timestamp()).tolist() == [1.0]
+
+
+def test_headline_drops_the_outlet_and_section_names():
+    assert headline("Sweden drops Assange rape investigation | Al Bawaba") == "Sweden drops Assange rape investigation"
+    assert headline("Opinion | Republicans Are Following Trump to Nowhere") == "Republicans Are Following Trump to Nowhere"
+    assert headline("WeWork to lay off staff – TechCrunch") == "WeWork to lay off staff"
+    assert headline("Spider-Man returns to cinemas") == "Spider-Man returns to cinemas"  # no spaced separator
+    assert headline(None) == ""
+    # The outlet's name is not a story term; the headline's words are, doubled.
+    terms = story_terms("Harbour strike ends | Zorblatt Gazette", "Dockers returned to work.", "en", 24)[0]
+    assert story_terms("Harbour strike ends", "Dockers returned to work.", "en", 24)[0].tolist() == terms.tolist()
+
+
+# --- partial copies at the containment threshold -----------------------------------------
+
+FULL = _paragraphs(11, 10)
+# Nine of its ten paragraphs and three new ones: exact containment 0.899, MinHash estimate 0.879.
+TRIMMED = _text(FULL[:9] + _paragraphs(23, 3))
+AT_THRESHOLD = DedupeSettings(containment_threshold=0.89)
+
+
+def test_a_partial_copy_estimated_a_hair_under_the_threshold_joins_on_its_exact_containment():
+    texts = {"full": _text(FULL)}
+    calls = []
+
+    def text_of(key):
+        calls.append(key)
+        return texts.get(key)
+
+    estimated = Deduper(AT_THRESHOLD)  # no text source: the estimate (0.879 < 0.89) decides
+    estimated.add(DocumentRecord("full", _text(FULL), at(0)))
+    assert estimated.add(DocumentRecord("trimmed", TRIMMED, at(1))).dup_group_id == "trimmed"
+    exact = Deduper(AT_THRESHOLD, text_of=text_of)
+    exact.add(DocumentRecord("full", _text(FULL), at(0)))
+    joined = exact.add(DocumentRecord("trimmed", TRIMMED, at(1)))
+    assert joined.dup_group_id == "full" and calls == ["full"]
+    assert joined.similarity == pytest.approx(0.69, abs=0.01)  # the exact Jaccard, no longer the estimate
+
+
+def test_exact_containment_below_the_threshold_keeps_a_text_out_and_far_candidates_cost_nothing():
+    calls = []
+    texts = {"full": _text(FULL)}
+    deduper = Deduper(DedupeSettings(containment_threshold=0.9), text_of=lambda k: calls.append(k) or texts.get(k))
+    deduper.add(DocumentRecord("full", _text(FULL), at(0)))
+    assert deduper.add(DocumentRecord("trimmed", TRIMMED, at(1))).dup_group_id == "trimmed"  # exact 0.899 < 0.9
+    assert calls == ["full"]
+    calls.clear()
+    deduper.add(DocumentRecord("other", _text(_paragraphs(40, 10)), at(3)))  # unrelated: no text needed
+    assert calls == []
+
+
+def test_a_missing_stored_text_keeps_the_estimate():
+    deduper = Deduper(AT_THRESHOLD, text_of=lambda key: None)
+    deduper.add(DocumentRecord("full", _text(FULL), at(0)))
+    assert deduper.add(DocumentRecord("trimmed", TRIMMED, at(1))).dup_group_id == "trimmed"
+
+
+def test_cluster_records_checks_exact_containment_on_the_batch_texts():
+    result = cluster_records([DocumentRecord("full", _text(FULL), at(0)), DocumentRecord("trimmed", TRIMMED, at(1))],
+                             AT_THRESHOLD)
+    assert result[1].dup_group_id == "full"
+
+
+# --- the crawl's store gives the Deduper the stored texts ---------------------------------
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request):
+    from models.db import make_engine, upgrade
+
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _save(store, n: int, paragraphs: list[str], hours: float):
+    from crawler.extract import ExtractedArticle
+
+    article = ExtractedArticle(title=f"Report {n}", authors=[], published_at=at(hours), language="en",
+                               text="\n".join(paragraphs), canonical_url=None, site_name=None, blocks=paragraphs)
+    html = "<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs) + "</article></body></html>"
+    return store.save(url=f"http://s{n}.example/a", canonical_url=f"http://s{n}.example/a", site=f"s{n}.example",
+                      article=article, raw_body=html.encode(), encoding="utf-8", fetched_at=at(hours))
+
+
+def test_store_decides_a_partial_copy_at_the_threshold_on_the_stored_texts(engine):
+    from crawler.store import ArticleStore
+
+    store = ArticleStore(engine, AT_THRESHOLD)
+    first = _save(store, 1, FULL, 0)
+    trimmed = _save(store, 2, FULL[:9] + _paragraphs(23, 3), 1)
+    assert trimmed.outcome == "new" and trimmed.dup_group_id == first.article_id
+    # A restarted crawl rebuilds its index from the database and still reads the texts.
+    again = ArticleStore(engine, AT_THRESHOLD)
+    third = _save(again, 3, FULL[:9] + _paragraphs(24, 3), 2)
+    assert third.dup_group_id == first.article_id
+
+
+def test_reports_of_one_event_share_a_headline_word():
+    """Same details in the text; headlines decide: sharing a salient word, one story; none, two."""
+    deduper = Deduper()
+    deduper.add(DocumentRecord("first", text(FIRST), at(0), title="Harbour strike ends after Kessler deal"))
+    assert deduper.assign(DocumentRecord("same", retold(SECOND), at(2),
+                                         title="Dockers back at work as Kessler deal ends strike")).story_id == "first"
+    assert deduper.assign(DocumentRecord("other", retold(SECOND), at(2),
+                                         title="Mayor announces budget review")).story_id == "other"
+    # Without a title on either side the headline test does not apply: the terms decide.
+    assert deduper.assign(DocumentRecord("untitled", retold(SECOND), at(2))).story_id == "first"
+    off = Deduper(DedupeSettings(story_headline_overlap=False))
+    off.add(DocumentRecord("first", text(FIRST), at(0), title="Harbour strike ends after Kessler deal"))
+    assert off.assign(DocumentRecord("other", retold(SECOND), at(2),
+                                     title="Mayor announces budget review")).story_id == "first"
+
+
+def test_headline_terms_ignore_the_outlet_and_everyday_words():
+    from dedupe.story import headline_terms
+
+    assert headline_terms(None, "en") is None and headline_terms("  ", "en") is None
+    with_outlet = headline_terms("Kessler deal ends harbour strike | Zorblatt Gazette", "en")
+    assert with_outlet.tolist() == headline_terms("Kessler deal ends harbour strike", "en").tolist()
+    assert int(term("zorblatt")[0]) not in with_outlet.tolist()
+    assert int(term("the")[0]) not in headline_terms("The deal and the strike", "en").tolist()
+
+
+def test_scaled_jaccard_is_the_plain_one_with_unit_factors_and_discounts_shared_topic_terms():
+    from dedupe.story import weighted_jaccard_scaled
+
+    a = story_terms(None, text(FIRST), None, 24)
+    b = story_terms(None, text(SECOND), None, 24)
+    ones = np.ones(len(a[0]), dtype=np.float32)
+    assert weighted_jaccard_scaled(a[0], a[1], ones, *b) == pytest.approx(weighted_jaccard(*a, *b), rel=1e-6)
+    shared = np.isin(a[0], b[0])
+    discounted = np.where(shared, 0.2, 1.0).astype(np.float32)  # every shared term is this week's topic
+    assert weighted_jaccard_scaled(a[0], a[1], discounted, *b) < weighted_jaccard(*a, *b) / 2
+
+
+def test_the_stream_keeps_its_newest_buckets_and_late_old_articles_do_not_evict_them():
+    from dedupe.grouping import _STREAM_BUCKETS
+
+    deduper = Deduper()
+    week = DedupeSettings().story_window_hours
+    for i in range(_STREAM_BUCKETS + 3):
+        deduper.add(DocumentRecord(f"d{i}", text([f"word{i}x{c}" for c in "abc"]), at(i * week)))
+    kept = sorted(deduper._stream)
+    assert len(kept) == _STREAM_BUCKETS and kept[-1] == deduper._bucket(at((_STREAM_BUCKETS + 2) * week).timestamp())
+    deduper.add(DocumentRecord("late", text(["latecomer"]), at(-10 * week)))
+    assert sorted(deduper._stream) == kept
