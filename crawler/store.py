@@ -94,6 +94,11 @@ class ArticleStore:
             self.history.load_ids(session, [int(k) for k in keys], index=False)
         return []
 
+    def _copies_own_site(self, session: Session, signature: Signature, site: str) -> bool:
+        """Is the text an exact, near or partial copy of a stored article of ``site``?"""
+        key = self.deduper.copy_of(signature)
+        return key is not None and session.scalar(select(Article.site).where(Article.id == int(key))) == site
+
     def _resign(self, session: Session, article_id: int) -> tuple[Signature, int, int]:
         """Sign a stored article again (its signature was made with other settings) and store it."""
         row = session.get(Article, article_id)
@@ -201,12 +206,13 @@ class ArticleStore:
                     signature = self._sign(DocumentRecord(None, article.text, article.published_at, fetched_at,
                                                           article.title, article.language))
                 # A block is boilerplate when it recurs next to *different* main content:
-                # a near-copy of a stored page (a wire copy, a re-posted article, one report
-                # in two sections) repeats all of its blocks and teaches nothing. Otherwise
+                # a near-copy of a page of the same site (a re-posted article, one report in
+                # two sections) repeats all of its blocks and teaches nothing. (A copy on
+                # another site does teach: its blocks are that site's template.) Otherwise
                 # count this page's blocks first, so that a block crossing the threshold on
                 # this page is removed from this page too.
                 self.history.prepare(session, signature)  # stored copies from all history, into the index
-                if self.deduper.copy_of(signature) is None:
+                if not self._copies_own_site(session, signature, site):
                     newly = self.boilerplate.observe(
                         session, site, article.blocks + article.title_affix_blocks,
                         article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])

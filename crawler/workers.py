@@ -98,22 +98,15 @@ def signer(settings: DedupeSettings) -> Deduper:
 
 def extract_and_sign(html: str, body: bytes, url: str, fetched_at, options: ExtractionOptions, dedupe: DedupeSettings):
     """Worker-process task: the article, the dedupe signature of its text and the
-    compressed raw page.
+    compressed raw page (for an item that reached the pipelines without an article).
 
     Signing (MinHash and story terms, ~1 ms) and compressing (~1.6 ms) here keep
     them off the process that owns the reactor and the database."""
-    global _tasks
     try:
         article = extract_article(html, url, options)
-        record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
-        return article, signer(dedupe).signature(record), compress_raw_html(body)
+        return (article, *_signed(article, body, fetched_at, dedupe))
     finally:
-        _tasks += 1
-        if _tasks % TRIM_EVERY == 0:
-            try:
-                _libc.malloc_trim(0)
-            except AttributeError:  # not glibc
-                pass
+        _task_done()
 
 
 def read_and_sign(body: bytes, url: str, content_type: str, fetched_at, options: ExtractionOptions,
@@ -122,21 +115,29 @@ def read_and_sign(body: bytes, url: str, content_type: str, fetched_at, options:
     (crawler.readpage: decoded, parsed, classified, its article extracted) and,
     for an article, its dedupe signature and compressed raw page.
     Returns (PageReading, Signature | None, bytes | None)."""
-    global _tasks
     try:
         reading = read_page(body, url, content_type, options)
-        article = reading.article
-        if not reading.verdict.is_article or article is None:
+        if not reading.verdict.is_article or reading.article is None:
             return reading, None, None
-        record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
-        return reading, signer(dedupe).signature(record), compress_raw_html(body)
+        return (reading, *_signed(reading.article, body, fetched_at, dedupe))
     finally:
-        _tasks += 1
-        if _tasks % TRIM_EVERY == 0:
-            try:
-                _libc.malloc_trim(0)
-            except AttributeError:  # not glibc
-                pass
+        _task_done()
+
+
+def _signed(article, body: bytes, fetched_at, dedupe: DedupeSettings) -> tuple[Signature, bytes]:
+    record = DocumentRecord(None, article.text, article.published_at, fetched_at, article.title, article.language)
+    return signer(dedupe).signature(record), compress_raw_html(body)
+
+
+def _task_done() -> None:
+    """Count a page; every TRIM_EVERY pages return freed heap to the system (see the module doc)."""
+    global _tasks
+    _tasks += 1
+    if _tasks % TRIM_EVERY == 0:
+        try:
+            _libc.malloc_trim(0)
+        except AttributeError:  # not glibc
+            pass
 
 
 def sign(record: DocumentRecord, settings: DedupeSettings) -> Signature:
