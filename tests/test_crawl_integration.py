@@ -198,13 +198,14 @@ def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
     url, _, _ = sqlite_crawl
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
-        victim = session.scalars(select(Article).order_by(Article.id)).first()
-        original_text, victim_id = victim.text, victim.id
-        victim.text = "corrupted"
-        victim.content_hash = "0" * 64
         # An article stored by an older extractor, with its agency byline kept as a person.
         wire = session.scalars(select(Article).where(Article.author_organisations != "[]")).first()
         wire_id, wire_orgs = wire.id, list(wire.author_organisations)
+        # Another one, corrupted (the crawl's order decides which article is first: not the wire one).
+        victim = session.scalars(select(Article).where(Article.id != wire_id).order_by(Article.id)).first()
+        original_text, victim_id = victim.text, victim.id
+        victim.text = "corrupted"
+        victim.content_hash = "0" * 64
         wire.authors, wire.author_organisations, wire.extractor_version = wire_orgs, [], "newscrawl-2+trafilatura-2.0.0"
     engine.dispose()
     result = run_cli("reprocess", "--db", url)
