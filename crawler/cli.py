@@ -604,7 +604,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_db_upgrade(args) -> int:
-    from models.db import current_revision, make_engine, redact, resolve_database_url, upgrade
+    from models.db import current_revision, make_engine, redact, resolve_database_url
 
     url = resolve_database_url(args.db)
     if not _database_ready(url):

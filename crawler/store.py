@@ -26,7 +26,6 @@ from crawler.titles import strip_learned_affixes
 from crawler.dedupe_history import DedupeHistory, record_of, write_band_keys
 from dedupe import DedupeSettings, content_hash, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
-from dedupe.story import headline_terms
 from models import Article, ArticleSignature, SiteProfile
 
 logger = logging.getLogger(__name__)
