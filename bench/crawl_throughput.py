@@ -155,15 +155,21 @@ def crawl(sites_file: Path, db: str, processes: int, overrides: list[str]) -> tu
         # sitemap -> article only: the benchmark pages link to their original sites' paths, 404s here
         "--set", "DEPTH_LIMIT=1",
     ]
+    return run_sampled(command, overrides, "crawl")
+
+
+def run_sampled(command: list[str], overrides: list[str], what: str) -> tuple[float, TreeSampler, str]:
+    """Run a newscrawl command with ``--set`` overrides while sampling its process tree's
+    memory; (seconds it reports, the sampler, its output)."""
     for override in overrides:
-        command += ["--set", override]
+        command = command + ["--set", override]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler(process.pid)
     sampler.start()
     out, err = process.communicate()
     sampler.running = False
     if process.returncode != 0:
-        sys.exit(f"crawl failed:\n{out}\n{err[-3000:]}")
+        sys.exit(f"{what} failed:\n{out}\n{err[-3000:]}")
     seconds = float(re.search(r"Crawl finished in ([\d.]+) s", out).group(1))
     return seconds, sampler, out
 

@@ -17,12 +17,9 @@ It also times reading the same file with warcio (what newscrawl uses) and FastWA
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import os
-import re
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
-from crawl_throughput import TreeSampler, load_pages, trafilatura_floor  # noqa: E402
+from crawl_throughput import TreeSampler, load_pages, run_sampled, trafilatura_floor  # noqa: E402
 from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
@@ -104,17 +101,7 @@ def time_reads(path: Path, repeat: int = 3) -> None:
 
 def ingest(warc: Path, db: Path, overrides: list[str]) -> tuple[float, TreeSampler, str]:
     command = [str(Path(sys.executable).parent / "newscrawl"), "ingest", "--db", f"sqlite:///{db}", str(warc)]
-    for override in overrides:
-        command += ["--set", override]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sampler = TreeSampler(process.pid)
-    sampler.start()
-    out, err = process.communicate()
-    sampler.running = False
-    if process.returncode != 0:
-        sys.exit(f"ingest failed:\n{out}\n{err[-3000:]}")
-    seconds = float(re.search(r"Crawl finished in ([\d.]+) s", out).group(1))
-    return seconds, sampler, out
+    return run_sampled(command, overrides, "ingest")
 
 
 def main() -> None:
