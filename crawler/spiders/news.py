@@ -246,7 +246,7 @@ class NewsSpider(scrapy.Spider):
                 self._skip("bad_sitemap", response.url, str(exc))
                 return
             self._outcome(kind.value)
-            for request in self._from_entries(response, entries, site, "sitemap"):
+            async for request in self._listed(response, entries, site, "sitemap"):
                 yield request
         elif kind is Kind.FEED:
             try:
@@ -255,7 +255,7 @@ class NewsSpider(scrapy.Spider):
                 self._skip("bad_feed", response.url, str(exc))
                 return
             self._outcome(kind.value)
-            for request in self._from_entries(response, entries, site, "feed"):
+            async for request in self._listed(response, entries, site, "feed"):
                 yield request
         elif kind is Kind.HTML:
             # An archived response (newscrawl ingest) was fetched when its WARC record says.
@@ -263,7 +263,12 @@ class NewsSpider(scrapy.Spider):
             read = await self._read(body, response.url, content_type, fetched_at)
             if read is None:
                 return
-            for result in self._parse_html(response, body, site, fetched_at, *read):
+            links = []
+            if not read[0].verdict.is_article and response.meta.get("listing_hops", 0) < self.listing_depth:
+                links = self._site_links(response, read[0].links, site)
+                # The known-URL lookups of the page's links: one query, in a thread, off the reactor.
+                await asyncio.to_thread(self.known_urls.prefetch, links)
+            for result in self._parse_html(response, body, site, fetched_at, links, *read):
                 yield result
         else:
             self._skip("not_html", response.url, content_type or "?")
@@ -284,8 +289,10 @@ class NewsSpider(scrapy.Spider):
             self._skip("read_failed", url, f"{type(exc).__name__}: {exc}")
             return None
 
-    def _parse_html(self, response: Response, body: bytes, site: str, fetched_at: dt.datetime,
+    def _parse_html(self, response: Response, body: bytes, site: str, fetched_at: dt.datetime, links: list[str],
                     reading: PageReading, signature, compressed: bytes | None):
+        """What a read page leads to: its article, or (``links``: its same-site links, already
+        looked up in the known URLs) the requests of a listing."""
         verdict = reading.verdict
         if not verdict.is_article:
             self.crawler.stats.inc_value(f"newscrawl/pages/not_article/{verdict.reason}")
@@ -302,16 +309,6 @@ class NewsSpider(scrapy.Spider):
                         yield self._follow(url, site, "feed")
                 except ValueError as exc:  # one bad href is one skip, never the whole page
                     self._skip("bad_url", url, str(exc), fetched=False)
-            links = []
-            for link in self._capped(reading.links, self.max_links_per_page, "links_per_page", response.url,
-                                     "NEWSCRAWL_MAX_LINKS_PER_PAGE", site):
-                try:
-                    url = self._normalise_link(link)
-                    if url and same_site(url, site):
-                        links.append(url)
-                except ValueError as exc:
-                    self._skip("bad_url", link, str(exc), fetched=False)
-            self.known_urls.prefetch(links)  # one query for the page's links, not one per link
             for url in links:
                 if url in self.known_urls:
                     self._known(site)
@@ -362,10 +359,29 @@ class NewsSpider(scrapy.Spider):
             body_compressed=compressed,
         )
 
-    def _from_entries(self, response: Response, entries, site: str, via: str):
+    def _site_links(self, response: Response, hrefs: list[str], site: str) -> list[str]:
+        """The page's links to follow: capped, normalised, on the site; a bad one is one skip."""
+        links = []
+        for link in self._capped(hrefs, self.max_links_per_page, "links_per_page", response.url,
+                                 "NEWSCRAWL_MAX_LINKS_PER_PAGE", site):
+            try:
+                url = self._normalise_link(link)
+                if url and same_site(url, site):
+                    links.append(url)
+            except ValueError as exc:
+                self._skip("bad_url", link, str(exc), fetched=False)
+        return links
+
+    async def _listed(self, response: Response, entries, site: str, via: str):
+        """The requests of a feed's or sitemap's entries, capped; their known-URL lookups
+        first, in one query per batch, in a thread: a 50k-entry sitemap must not hold the reactor."""
         entries = list(self._capped(entries, self.max_listing_entries, "entries_per_listing", response.url,
                                     "NEWSCRAWL_MAX_LISTING_ENTRIES", site))
-        self.known_urls.prefetch(self._listed_urls(response.url, entries, site))  # one query per listing
+        await asyncio.to_thread(self.known_urls.prefetch, self._listed_urls(response.url, entries, site))
+        for request in self._from_entries(response, entries, site, via):
+            yield request
+
+    def _from_entries(self, response: Response, entries: list, site: str, via: str):
         for entry in entries:
             try:
                 request = self._from_entry(response, entry, site, via)
