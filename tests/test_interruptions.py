@@ -178,6 +178,14 @@ def test_sigkill_leaves_no_process_behind_and_the_rerun_completes(db_url, sample
     assert end_state(db_url) == reference
 
 
+def cmdline(pid: int) -> str:
+    """A process's command line; "" once it has exited (a short-lived child may go between listing and reading)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def test_killed_worker_is_replaced_and_its_pages_retried(db_url, sample_sites, sites_file, reference, tmp_path):
     sample_sites.delay = 0.3
     try:
@@ -185,8 +193,7 @@ def test_killed_worker_is_replaced_and_its_pages_retried(db_url, sample_sites, s
             deadline = time.monotonic() + 60
             workers: list[int] = []
             while not workers and time.monotonic() < deadline and process.poll() is None:
-                servers = [pid for pid in children_of(process.pid)
-                           if "forkserver" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")]
+                servers = [pid for pid in children_of(process.pid) if "forkserver" in cmdline(pid)]
                 workers = [pid for server in servers for pid in children_of(server)]
                 time.sleep(0.1)
             assert workers, "no extraction worker started"
