@@ -1,6 +1,6 @@
 """Article detection: is every real article page stored, and no listing page?
 
-Runs the crawl's own page reader (crawler.readpage.read_page, the function the
+Runs the crawl's own page reader (crawler.page.read.read_page, the function the
 extraction workers run on every fetched HTML page) over:
 
 - **article pages**: every page of both extraction corpora in ../shared/benchmarks
@@ -42,10 +42,10 @@ BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 CORPORA = ("article-extraction", "readability-pages")
 HOST = "http://news.bench.test"
 
-from crawler.classify import PUBLISHED_META  # noqa: E402
-from crawler.extract import ExtractionOptions  # noqa: E402
-from crawler.readpage import read_page  # noqa: E402
-from crawler.sampleserver import SAMPLE_SITES_DIR, load_sample_sites  # noqa: E402
+from crawler.page.classify import PUBLISHED_META  # noqa: E402
+from crawler.page.extract import ExtractionOptions  # noqa: E402
+from crawler.page.read import read_page  # noqa: E402
+from crawler.ops.sampleserver import SAMPLE_SITES_DIR, load_sample_sites  # noqa: E402
 
 _WORD = re.compile(r"\w+")
 LISTING_KINDS = ("section", "tag", "archive", "search", "author", "not_found")

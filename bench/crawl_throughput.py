@@ -34,7 +34,7 @@ import trafilatura
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawler.sampleserver import serve_sample_sites  # noqa: E402
+from crawler.ops.sampleserver import serve_sample_sites  # noqa: E402
 
 BENCH_DIR = REPO.parent / "shared" / "benchmarks" / "article-extraction"
 

@@ -119,7 +119,7 @@ def measure(fmt: str, url: str, out: str, batch_size: int) -> dict:
     """Runs in the child: one export, its time and its own peak RSS growth."""
     import pyarrow.parquet  # noqa: F401 - imported before the baseline, for every format alike
 
-    from crawler.export import export
+    from crawler.ops.export import export
     from models.db import make_engine
 
     engine = make_engine(url)

@@ -93,7 +93,7 @@ def page_url(corpus: str, page_id: str, entry: dict) -> str:
 
 def run_newscrawl(corpus: str, truth: dict, pages: dict, options) -> tuple[dict[str, str], float]:
     """newscrawl's extraction in this process: (text by page id, CPU seconds)."""
-    from crawler.extract import ExtractionError, extract_article
+    from crawler.page.extract import ExtractionError, extract_article
 
     predictions = {}
     started = time.process_time()
@@ -124,7 +124,7 @@ def extraction_options_from(settings: list[str]):
     import dataclasses
 
     from crawler.pipelines import extraction_options
-    from crawler.run import build_settings, parse_setting_overrides
+    from crawler.ops.run import build_settings, parse_setting_overrides
 
     built = build_settings(overrides=parse_setting_overrides(settings))
     return dataclasses.replace(extraction_options(built), min_text_chars=1)  # as `newscrawl extract`
@@ -152,7 +152,7 @@ def sample_sites(settings: list[str]) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from crawler.sampleserver import serve_sample_sites
+    from crawler.ops.sampleserver import serve_sample_sites
     from models import Article
     from models.db import make_engine
 

@@ -2,7 +2,7 @@
 
 Builds databases of N stored articles (default 100k and 1M) through bulk SQL,
 on SQLite and PostgreSQL, then times a cron-style crawl of one bundled sample
-site (crawler/sampleserver.py) against each, and against an empty (migrated)
+site (crawler/ops/sampleserver.py) against each, and against an empty (migrated)
 database as the baseline measured in the same run:
 
 - time to the first request the site receives, from the command's start;
@@ -57,8 +57,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawler.dedupe_history import stored_band_keys  # noqa: E402
-from crawler.sampleserver import serve_sample_sites  # noqa: E402
+from crawler.store.history import stored_band_keys  # noqa: E402
+from crawler.ops.sampleserver import serve_sample_sites  # noqa: E402
 from dedupe import DedupeSettings, content_hash, minhash_to_bytes  # noqa: E402
 from models.db import upgrade  # noqa: E402
 
@@ -461,7 +461,7 @@ def known_urls(db_url: str, n: int) -> None:
     into a set (what the spider did before), in child processes, time and peak RSS."""
     peak = '[int(l.split()[1]) // 1024 for l in open("/proc/self/status") if l.startswith("VmHWM")][0]'
     code_check = (
-        "import sys,time; from sqlalchemy import create_engine, text; from crawler.incremental import KnownUrls\n"
+        "import sys,time; from sqlalchemy import create_engine, text; from crawler.store.incremental import KnownUrls\n"
         "e=create_engine(sys.argv[1]); step=max({n} // 1000, 1)\n"
         "with e.connect() as c: urls=[u for (u,) in c.execute(text(f'SELECT url FROM articles WHERE id % {step} = 0'))]\n"
         "e.dispose(); urls=urls[:1000] + [f'https://new.example/{k}' for k in range(1000)]\n"
@@ -469,7 +469,7 @@ def known_urls(db_url: str, n: int) -> None:
         "print(f'{time.perf_counter()-t:.3f} {PEAK} {hits}')"
     ).replace("{n}", str(n)).replace("{PEAK}", "{" + peak + "}")
     code_set = (
-        "import sys,time; from crawler.incremental import load_state\n"
+        "import sys,time; from crawler.store.incremental import load_state\n"
         "t=time.perf_counter(); known,_=load_state(sys.argv[1], True)\n"
         "print(f'{time.perf_counter()-t:.3f} {PEAK} {len(known)}')"
     ).replace("{PEAK}", "{" + peak + "}")

@@ -84,7 +84,7 @@ def gold_names(byline: str | None) -> list[str]:
 
 
 def readability_pages() -> list[Gold]:
-    from crawler.extract import parse_datetime
+    from crawler.page.extract import parse_datetime
 
     truth = json.loads((READABILITY / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
@@ -111,7 +111,7 @@ def sample_site_pages() -> list[Gold]:
 # --- extractors -----------------------------------------------------------------
 
 def run_newscrawl(page: Gold) -> Prediction:
-    from crawler.extract import ExtractionError, ExtractionOptions, extract_article
+    from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
 
     try:
         article = extract_article(page.html, page.url, ExtractionOptions(min_text_chars=1))
@@ -124,7 +124,7 @@ def run_newscrawl(page: Gold) -> Prediction:
 def run_trafilatura(page: Gold) -> Prediction:
     import trafilatura
 
-    from crawler.extract import parse_datetime
+    from crawler.page.extract import parse_datetime
 
     doc = trafilatura.bare_extraction(page.html, url=page.url, with_metadata=True, include_comments=False)
     if doc is None:

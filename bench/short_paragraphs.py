@@ -1,6 +1,6 @@
 """CPU per page against page size: a page of many short paragraphs (a hostile page's shape).
 
-For each size, times the whole extraction (`crawler.extract.extract_article`) and, as the
+For each size, times the whole extraction (`crawler.page.extract.extract_article`) and, as the
 baseline measured in the same run, one plain trafilatura pass over the same tree
 (`trafilatura.bare_extraction`, fast mode, what our extraction runs once or twice). Prints
 seconds and the growth exponent between consecutive sizes (1.0 = linear).
@@ -21,8 +21,8 @@ import trafilatura
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from crawler.extract import extract_article  # noqa: E402
-from crawler.htmlmeta import parse_html  # noqa: E402
+from crawler.page.extract import extract_article  # noqa: E402
+from crawler.page.htmlmeta import parse_html  # noqa: E402
 
 WORDS = ("harbour council budget railway court ruling village mayor hospital school drought harvest "
          "inflation market pipeline bridge river museum report survey agency reform pension tax").split()

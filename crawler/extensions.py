@@ -108,7 +108,7 @@ def site_problems(spider, stats: dict) -> dict[str, str]:
     Every start URL's site is listed in the run's report; one that answered no request
     at all (DNS, refused connection, timeouts, 5xx, a refused private address) is the
     usual sign of a dead or misspelt site, and makes the run partial (exit 3)."""
-    from crawler.urls import site_of
+    from crawler.page.urls import site_of
 
     problems: dict[str, str] = {}
     for url, reason in getattr(spider, "start_failures", {}).items():
@@ -135,7 +135,7 @@ def site_problems(spider, stats: dict) -> dict[str, str]:
 
 def requested_sites(spider) -> list[str]:
     """The sites of the run's start URLs (an ingest's start list holds WARC paths: no sites)."""
-    from crawler.urls import site_of
+    from crawler.page.urls import site_of
 
     return sorted({site_of(url) for url in getattr(spider, "start_url_list", [])
                    if url.lower().startswith(("http://", "https://"))})

@@ -11,7 +11,7 @@ from scrapy.http import TextResponse
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
-from crawler.htmlmeta import decode_html, whatwg_codec
+from crawler.page.htmlmeta import decode_html, whatwg_codec
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class CharsetGuardMiddleware:
     punycode, undefined), and ``response.text`` then raises: in Scrapy's own
     meta-refresh middleware, before the page reaches the spider. A browser
     ignores a label the WHATWG Encoding Standard does not list and detects the
-    charset; so do we (crawler.htmlmeta.decode_html). Placed after HTTP
+    charset; so do we (crawler.page.htmlmeta.decode_html). Placed after HTTP
     decompression (590) and before meta refresh (580), so both see the fix;
     ordinary pages only pay one label lookup."""
 

@@ -18,13 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from scrapy.exceptions import DropItem
 
 from crawler import limit_malloc_arenas
-from crawler.extract import ExtractionError, ExtractionOptions, extract_article
-from crawler.htmlmeta import decode_html
+from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
+from crawler.page.htmlmeta import decode_html
 from crawler.items import PageItem
-from crawler.learning import LearningSettings
-from crawler import dbretry, runlock, workers
-from crawler.sanitize import StoreLimits
-from crawler.store import ArticleStore, Offload
+from crawler.store.learning import LearningSettings
+from crawler import workers
+from crawler.store import dbretry, runlock
+from crawler.page.sanitize import StoreLimits
+from crawler.store.articles import ArticleStore, Offload
 from dedupe import DedupeSettings
 from models.db import make_engine, redact, resolve_database_url, upgrade
 

@@ -81,20 +81,20 @@ NEWSCRAWL_ALLOW_PRIVATE = False  # True lifts the loopback/private-address guard
 NEWSCRAWL_ALLOWED_PRIVATE_HOSTS = []  # host:port entries allowed through the guard (an intranet news site)
 NEWSCRAWL_LISTING_DEPTH = 2  # link hops followed from home/section pages: home -> section -> article
 NEWSCRAWL_EXTRACT_PROCESSES = -1  # extraction worker processes: -1 one per core, 0 in-process (debugging)
-NEWSCRAWL_PRECISION_AGREEMENT = True  # second trafilatura pass to trim edge teasers (see crawler/body.py)
+NEWSCRAWL_PRECISION_AGREEMENT = True  # second trafilatura pass to trim edge teasers (see crawler/page/body.py)
 NEWSCRAWL_MIN_TEXT_CHARS = 200
 # Bounded work and storage per page (README "Security"). Each cap, when hit, is counted
 # as newscrawl/limits/<name> and shown in the run's summary; 0 lifts a cap.
 NEWSCRAWL_MAX_LINKS_PER_PAGE = 5000  # links followed from one listing page
 NEWSCRAWL_MAX_LISTING_ENTRIES = 50000  # entries read from one feed or sitemap (the sitemap protocol's own maximum)
-# Characters stored per field (see crawler/sanitize.py): longer values are truncated.
+# Characters stored per field (see crawler/page/sanitize.py): longer values are truncated.
 NEWSCRAWL_MAX_TITLE_CHARS = 1000
 NEWSCRAWL_MAX_AUTHOR_CHARS = 255  # each author name, and each tag
 NEWSCRAWL_MAX_LIST_ITEMS = 100  # author names, and tags, per article
 NEWSCRAWL_MAX_SITE_NAME_CHARS = 255  # never above the column's 255
 NEWSCRAWL_MAX_SECTION_CHARS = 255  # never above the column's 255
 NEWSCRAWL_MAX_URL_CHARS = 2048  # article URLs over it are skipped (url_too_long), image URLs dropped
-NEWSCRAWL_BOILERPLATE_MIN_PAGES = 3  # site-level learning: see crawler/learning.py
+NEWSCRAWL_BOILERPLATE_MIN_PAGES = 3  # site-level learning: see crawler/store/learning.py
 NEWSCRAWL_BOILERPLATE_MIN_SHARE = 0.1
 NEWSCRAWL_DEDUPE_THRESHOLD = 0.7  # near-duplicate Jaccard (see dedupe/settings.py)
 NEWSCRAWL_SHINGLE_SIZE = 5

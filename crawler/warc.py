@@ -62,11 +62,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler import __version__
-from crawler.extract import parse_datetime
-from crawler.incremental import KnownUrls
+from crawler.page.extract import parse_datetime
+from crawler.store.incremental import KnownUrls
 from crawler.items import PageItem
 from crawler.spiders.news import NewsSpider
-from crawler.urls import canonicalize, site_of
+from crawler.page.urls import canonicalize, site_of
 from models import WarcFile
 from models.db import make_engine
 
@@ -351,7 +351,7 @@ class WarcIngestSpider(NewsSpider):
 
     async def start(self):
         self.pool.start()
-        # Stored articles are checked against the database record by record (crawler.incremental).
+        # Stored articles are checked against the database record by record (crawler.store.incremental).
         self.known_urls = KnownUrls(None if self.refresh else self.database_url)
         engine = make_engine(self.database_url)
         try:

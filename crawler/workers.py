@@ -31,15 +31,15 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from crawler.extract import ExtractionError, ExtractionOptions, extract_article
-from crawler.rawhtml import compress_raw_html, rederive_article
-from crawler.readpage import read_page
+from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
+from crawler.page.rawhtml import compress_raw_html, rederive_article
+from crawler.page.read import read_page
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
 from dedupe.story import _rarity_table
 
 if TYPE_CHECKING:
-    from crawler.store import Offload
+    from crawler.store.articles import Offload
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def extract_and_sign(html: str, body: bytes, url: str, fetched_at, options: Extr
 def read_and_sign(body: bytes, url: str, content_type: str, fetched_at, options: ExtractionOptions,
                   dedupe: DedupeSettings):
     """Worker-process task for every fetched HTML page: the page read once
-    (crawler.readpage: decoded, parsed, classified, its article extracted) and,
+    (crawler.page.read: decoded, parsed, classified, its article extracted) and,
     for an article, its dedupe signature and compressed raw page.
     Returns (PageReading, Signature | None, bytes | None)."""
     try:
@@ -271,7 +271,7 @@ class ExtractionPool:
 
     def offload(self, dedupe: DedupeSettings) -> Offload:
         """The store's CPU work, sent to this pool."""
-        from crawler.store import Offload  # not at the top: workers never import the store
+        from crawler.store.articles import Offload  # not at the top: workers never import the store
         if not self.enabled:
             return Offload()
         return Offload(

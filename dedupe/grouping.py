@@ -683,7 +683,7 @@ class Deduper:
                   index: bool = True) -> None:
         """``load`` for many documents, in order, with the numpy work (order codes, band
         keys, column writes) done once for all: loading the dedupe window at start
-        costs a few µs per document instead of ~100 (crawler/dedupe_history.py)."""
+        costs a few µs per document instead of ~100 (crawler/store/history.py)."""
         s = self.settings
         chosen: dict = {}
         for i, key in enumerate(keys):

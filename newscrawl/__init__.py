@@ -69,8 +69,8 @@ class CrawlResult:
 
 
 def _filters(since, sites, story, canonical_only):
-    from crawler.export import ExportFilters
-    from crawler.extract import parse_datetime
+    from crawler.ops.export import ExportFilters
+    from crawler.page.extract import parse_datetime
 
     if isinstance(since, str):
         parsed = parse_datetime(since)
@@ -93,7 +93,7 @@ def _rows(db, filters) -> Iterator[tuple]:
     upgrade(url)  # the view comes with the migrations
     engine = make_engine(url)
     try:
-        from crawler.export import iter_row_batches
+        from crawler.ops.export import iter_row_batches
 
         for batch in iter_row_batches(engine, filters):
             yield from batch
@@ -129,7 +129,7 @@ def read_articles(db: str | None = None, *, since=None, sites: Iterable[str] | s
     except ImportError:
         raise ImportError("read_articles needs pandas (pip install pandas); "
                           "iter_articles gives the same rows without it") from None
-    from crawler.export import EXPORT_FIELDS
+    from crawler.ops.export import EXPORT_FIELDS
 
     records = [tuple(r.__dict__.values()) for r in iter_articles(db, since=since, sites=sites, story=story,
                                                                  canonical_only=canonical_only)]
@@ -152,7 +152,7 @@ def crawl(urls: Iterable[str] | str | None = None, *, db: str | None = None, sit
     (a bad URL, setting or sites file) raises ValueError with the command's message."""
     if isinstance(urls, str):
         urls = [urls]
-    argv = [sys.executable, "-m", "crawler.cli", "--quiet", "crawl"]
+    argv = [sys.executable, "-m", "crawler.ops.cli", "--quiet", "crawl"]
     if db:
         argv += ["--db", str(db)]
     if sites_file:

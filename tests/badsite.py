@@ -1,7 +1,7 @@
 """Throwaway news sites for tests of bad input and cron behaviour.
 
 A ``SiteBuilder`` writes a small site (``site.toml`` + ``public/``) under a
-temporary root that ``crawler.sampleserver.serve_sample_sites(root=...)``
+temporary root that ``crawler.ops.sampleserver.serve_sample_sites(root=...)``
 serves: a home page linking to its articles and to whatever bad pages a test
 adds (as files, or as ``SampleSites.routes`` once the server runs).
 """

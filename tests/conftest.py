@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.sampleserver import serve_sample_sites
+from crawler.ops.sampleserver import serve_sample_sites
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("NEWSCRAWL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -68,7 +68,7 @@ def run_cli(*args: str, cwd: Path = REPO, timeout: float = 300, env: dict | None
     """Run the installed ``newscrawl`` entry point as users do."""
     full_env = {**os.environ, **(env or {})}
     script = Path(sys.executable).parent / "newscrawl"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "crawler.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "crawler.ops.cli"]
     return subprocess.run(
         [*command, *args],
         cwd=cwd,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from crawler.sampleserver import SAMPLE_SITES_DIR, load_sample_sites
+from crawler.ops.sampleserver import SAMPLE_SITES_DIR, load_sample_sites
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 FAKE_BASE = "http://127.0.0.1:8799"

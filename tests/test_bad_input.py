@@ -15,8 +15,8 @@ import zlib
 
 import pytest
 
-from crawler.discovery import feed_entries, sitemap_entries
-from crawler.sampleserver import reset_connection, send_raw, serve_sample_sites
+from crawler.page.discovery import feed_entries, sitemap_entries
+from crawler.ops.sampleserver import reset_connection, send_raw, serve_sample_sites
 from tests.badsite import (
     CRAWL_FLAGS,
     SiteBuilder,

@@ -5,7 +5,7 @@ none is taken from the sample sites or the seeds.
 """
 import pytest
 
-from crawler.boilerplate import apply_generic_rules, apply_learned, block_hash, generic_family, normalise_block
+from crawler.page.boilerplate import apply_generic_rules, apply_learned, block_hash, generic_family, normalise_block
 
 BOILERPLATE = [
     ("appeal", "A note from the Riverside Ledger:"),

@@ -4,10 +4,10 @@ import datetime as dt
 import pytest
 import trafilatura
 
-from crawler.classify import url_verdict
-from crawler.readpage import read_page
-from crawler.extract import ExtractionError, clean_authors, clean_title, extract_article, parse_datetime
-from crawler.htmlmeta import parse_html
+from crawler.page.classify import url_verdict
+from crawler.page.read import read_page
+from crawler.page.extract import ExtractionError, clean_authors, clean_title, extract_article, parse_datetime
+from crawler.page.htmlmeta import parse_html
 from tests.helpers import all_articles, all_nonarticles, render
 
 ARTICLES = all_articles()
@@ -160,8 +160,8 @@ def test_missing_date_stays_missing_even_with_dates_in_the_prose():
 
 
 def _body_text(html: str) -> str:
-    from crawler.body import extract_body
-    from crawler.htmlmeta import parse_html
+    from crawler.page.body import extract_body
+    from crawler.page.htmlmeta import parse_html
 
     return extract_body(parse_html(html), "https://example.org/news/1", set()).text
 
@@ -185,7 +185,7 @@ def test_navigation_kept_as_link_paragraphs_is_removed_and_prose_stays():
 
 
 def test_link_runs_need_three_links_in_a_row():
-    from crawler.body import _mark_link_runs
+    from crawler.page.body import _mark_link_runs
 
     anchors = {"council minutes", "tender documents", "world", "business", "sport"}
     texts = ["Council minutes", "Tender documents", PROSE_PARAGRAPHS[0], "World", "Business", "Sport", PROSE_PARAGRAPHS[1]]
@@ -199,7 +199,7 @@ def test_link_runs_need_three_links_in_a_row():
 def test_page_dump_keeps_its_prose_lines():
     from lxml import etree
 
-    from crawler.body import _trim_page_dump
+    from crawler.page.body import _trim_page_dump
 
     menu = [f"Section {i}" for i in range(30)]
     el = etree.Element("p")
@@ -231,8 +231,8 @@ def test_an_article_split_over_sibling_containers_is_whole():
 
 
 def test_continuation_needs_the_same_container_class():
-    from crawler.body import _continuation_paragraphs, _norm
-    from crawler.htmlmeta import parse_html
+    from crawler.page.body import _continuation_paragraphs, _norm
+    from crawler.page.htmlmeta import parse_html
 
     other = "A reader's letter about parking fees, printed beside the story in a box of its own design."
     tree = parse_html(

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from crawler.export import EXPORT_FIELDS, clean_articles
+from crawler.ops.export import EXPORT_FIELDS, clean_articles
 from models import Article
 from models.db import downgrade, make_engine, upgrade
 from tests.conftest import REPO

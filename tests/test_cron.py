@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler.runlock import run_lock
-from crawler.sampleserver import serve_sample_sites
+from crawler.store.runlock import run_lock
+from crawler.ops.sampleserver import serve_sample_sites
 from models import Article, CrawlRun
 from models.db import make_engine, upgrade
 from tests.badsite import (

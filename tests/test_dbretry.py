@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from crawler.dbretry import DatabaseLostError, retrying
+from crawler.store.dbretry import DatabaseLostError, retrying
 
 
 def lost() -> OperationalError:

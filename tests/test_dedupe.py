@@ -167,7 +167,7 @@ def test_signature_bytes_are_datasketch_leanminhash_bytes():
 
 def test_crawl_processes_do_not_import_datasketch():
     # datasketch's package import pulls in scipy: ~47 MB in every process that imports it
-    code = ("import sys, crawler.cli, crawler.run, crawler.workers, crawler.pipelines, crawler.spiders.news; "
+    code = ("import sys, crawler.ops.cli, crawler.ops.run, crawler.workers, crawler.pipelines, crawler.spiders.news; "
             "print('datasketch' in sys.modules)")
     repo = Path(__file__).resolve().parent.parent
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo).stdout

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from crawler.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
+from crawler.page.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
 
 RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>T</title>

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from crawler.export import EXPORT_FIELDS, ExportFilters, export, iter_records, iter_row_batches
+from crawler.ops.export import EXPORT_FIELDS, ExportFilters, export, iter_records, iter_row_batches
 from models import Article
 from models.db import make_engine, upgrade
 from tests.conftest import run_cli

@@ -4,9 +4,9 @@ from __future__ import annotations
 import trafilatura
 from lxml import etree
 
-from crawler import body as body_module
-from crawler.body import _continuation_paragraphs, _norm, _trim_page_dump, extract_body
-from crawler.htmlmeta import parse_html
+from crawler.page import body as body_module
+from crawler.page.body import _continuation_paragraphs, _norm, _trim_page_dump, extract_body
+from crawler.page.htmlmeta import parse_html
 
 PROSE = [
     "The harbour board approved the expansion plan on Tuesday after a two-year review of its costs and risks.",
@@ -119,7 +119,7 @@ def test_continuation_skips_teaser_cards_of_the_same_class():
 
 
 def test_a_gallery_kept_as_body_is_removed_and_numbered_points_stay():
-    from crawler.body import _mark_slideshows
+    from crawler.page.body import _mark_slideshows
 
     texts = ["1. Take the blankets off the bed", PROSE[0], "1/50 United goin down: the club lost", "2/50 Star Wars boosts economy",
              "3/50 Net-a-Porter founder leaves", "2. Check the peep hole", PROSE[1]]
@@ -133,7 +133,7 @@ def test_a_gallery_kept_as_body_is_removed_and_numbered_points_stay():
 
 
 def test_subheads_marked_up_as_h1_stay_and_the_headline_goes():
-    from crawler.extract import extract_article
+    from crawler.page.extract import extract_article
 
     paragraphs = "".join(f"<p>{p}</p>" for p in PROSE[:3])
     more = "".join(f"<p>{p}</p>" for p in PROSE[3:])
@@ -152,7 +152,7 @@ def test_subheads_marked_up_as_h1_stay_and_the_headline_goes():
 # --- titles -------------------------------------------------------------------
 
 def test_the_declared_headline_wins_over_a_rewritten_title_tag():
-    from crawler.titles import choose_title, site_keys
+    from crawler.page.titles import choose_title, site_keys
 
     sources = [("og", "Council approves harbour plan"), ("title", "Harbour plan: 7 things to know - World news | Coast Daily"),
                ("h1", "Council approves harbour plan")]
@@ -160,7 +160,7 @@ def test_the_declared_headline_wins_over_a_rewritten_title_tag():
 
 
 def test_site_and_section_affixes_are_stripped_and_attributions_kept():
-    from crawler.titles import choose_title, site_keys
+    from crawler.page.titles import choose_title, site_keys
 
     keys = site_keys(["Coast Daily"], "https://www.coastdaily.example/a")
     assert choose_title([("title", "Coast Daily - Council approves harbour plan")], keys) == "Council approves harbour plan"
@@ -178,7 +178,7 @@ def test_site_and_section_affixes_are_stripped_and_attributions_kept():
 # --- authors ------------------------------------------------------------------
 
 def _authors(head: str, body: str = "", site: str = "Coast Daily"):
-    from crawler.extract import extract_article
+    from crawler.page.extract import extract_article
 
     paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
     html = (f"<html><head><title>Harbour plan approved</title><meta property='og:site_name' content='{site}'>{head}"
@@ -220,12 +220,12 @@ def test_every_source_is_tried_until_one_names_a_person():
 
 
 def test_bylines_are_trimmed_not_discarded():
-    from crawler.authors import split_byline
+    from crawler.page.authors import split_byline
 
     assert split_byline("By Jana Berger 30 August 2023 • 4:45pm") == ["Jana Berger"]
     assert split_byline("Jana Berger (obe)") == ["Jana Berger"]
     assert split_byline("Show Authors") == []
-    from crawler.extract import clean_authors
+    from crawler.page.extract import clean_authors
 
     # what follows a role is an affiliation; an organisation after "and" is not a person
     assert clean_authors(["By Jana Berger, Senior Staff Technologist, Coast Speech, Privacy and Technology Project"],

@@ -14,10 +14,10 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
-from crawler.discovery import Entry, feed_entries, sitemap_entries
-from crawler.sanitize import StoreLimits, clean_json, clean_text, storable_url
+from crawler.page.discovery import Entry, feed_entries, sitemap_entries
+from crawler.page.sanitize import StoreLimits, clean_json, clean_text, storable_url
 from crawler.spiders.news import NewsSpider
-from crawler.urls import canonicalize, check_url, same_site, site_of
+from crawler.page.urls import canonicalize, check_url, same_site, site_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:feedparser")
 

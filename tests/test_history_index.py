@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawler.extract import ExtractedArticle
-from crawler.incremental import KnownUrls
-from crawler.report import print_crawl_summary
-from crawler.run import CrawlReport
-from crawler.store import ArticleStore
+from crawler.page.extract import ExtractedArticle
+from crawler.store.incremental import KnownUrls
+from crawler.ops.summary import print_crawl_summary
+from crawler.ops.run import CrawlReport
+from crawler.store.articles import ArticleStore
 from models import Article, ArticleBand, ArticleSignature
 from models.db import downgrade, make_engine, upgrade
 from tests.helpers import seed_texts

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from crawler.sampleserver import serve_sample_sites
+from crawler.ops.sampleserver import serve_sample_sites
 from tests.badsite import SiteBuilder, article_html, consistency_problems, crawl, last_run, paragraphs, stored_articles
 
 pytestmark = pytest.mark.integration
@@ -317,7 +317,7 @@ def test_csv_export_neutralises_formulas(site, db_url):
 
 
 def test_neutralise_cell_follows_owasp():
-    from crawler.export import neutralise_cell
+    from crawler.ops.export import neutralise_cell
 
     for trigger in ("=", "+", "-", "@", "\t", "\r"):
         assert neutralise_cell(trigger + "1+1") == "'" + trigger + "1+1"

@@ -293,7 +293,7 @@ def test_dead_and_misspelt_sites_exit_3_and_show_in_status(tmp_path):
 
 
 def site_of_alive(sites) -> str:
-    from crawler.urls import site_of
+    from crawler.page.urls import site_of
 
     return site_of(sites["alive"].url("/"))
 
@@ -387,7 +387,7 @@ def test_dead_ends_are_remembered_per_site_and_refresh_overrides(db_url, tmp_pat
 
 
 def site_of(url: str) -> str:
-    from crawler.urls import site_of as _site_of
+    from crawler.page.urls import site_of as _site_of
 
     return _site_of(url)
 
@@ -430,7 +430,7 @@ def test_killed_database_connections_are_retried_and_the_run_completes(pg_url, s
 @pytest.mark.postgres
 def test_a_run_that_lost_its_lock_stops_storing_once_another_run_holds_it(pg_url, sample_sites, sites_file,
                                                                           reference, tmp_path):
-    from crawler.runlock import ADVISORY_LOCK_KEY, COMMIT_GATE_KEY
+    from crawler.store.runlock import ADVISORY_LOCK_KEY, COMMIT_GATE_KEY
 
     lock_row = ("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = %s) AND classid = %s AND objid = %s")
@@ -479,7 +479,7 @@ def test_a_site_whose_pages_give_no_article_is_reported(tmp_path):
         result = crawl(db, sites["hollow"].url("/"), settings=("NEWSCRAWL_MIN_TEXT_CHARS=100000",))
     run = last_run(db)
     hollow = site_of(sites["hollow"].url("/"))
-    # Pages with no text worth the name are judged not to be articles (crawler.classify), so the
+    # Pages with no text worth the name are judged not to be articles (crawler.page.classify), so the
     # site's three story pages count as pages without article text.
     assert run.sites[hollow].get("too_little_text") == 3 and not run.sites[hollow].get("stored"), result.stdout
     assert run.sites[hollow]["problem"] == "no article text from 3 pages"

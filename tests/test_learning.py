@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import block_hash
-from crawler.extract import ExtractedArticle, ExtractionOptions
-from crawler.learning import LearningSettings, SiteBoilerplate
-from crawler.store import ArticleStore
+from crawler.page.boilerplate import block_hash
+from crawler.page.extract import ExtractedArticle, ExtractionOptions
+from crawler.store.learning import LearningSettings, SiteBoilerplate
+from crawler.store.articles import ArticleStore
 from models import Article, SiteBlock, SiteProfile
 from models.db import make_engine, upgrade
 
@@ -203,7 +203,7 @@ def test_real_template_blocks_with_changing_counts_are_still_learned(engine):
 
 
 def test_a_title_affix_on_many_of_a_sites_pages_is_learned_and_stripped(engine):
-    from crawler.extract import extract_article
+    from crawler.page.extract import extract_article
 
     store = ArticleStore(engine)
     headlines = ["Council backs the tram extension", "Ferry fares rise for the second time",

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.export import clean_articles
-from crawler.htmlreport import render_report
+from crawler.ops.export import clean_articles
+from crawler.ops.report import render_report
 from models.db import make_engine, upgrade
 from tests.conftest import IN_CI, run_cli
 

@@ -214,7 +214,7 @@ def engine(request):
 
 
 def _save(store, n: int, paragraphs: list[str], hours: float):
-    from crawler.extract import ExtractedArticle
+    from crawler.page.extract import ExtractedArticle
 
     article = ExtractedArticle(title=f"Report {n}", authors=[], published_at=at(hours), language="en",
                                text="\n".join(paragraphs), canonical_url=None, site_name=None, blocks=paragraphs)
@@ -224,7 +224,7 @@ def _save(store, n: int, paragraphs: list[str], hours: float):
 
 
 def test_store_decides_a_partial_copy_at_the_threshold_on_the_stored_texts(engine):
-    from crawler.store import ArticleStore
+    from crawler.store.articles import ArticleStore
 
     store = ArticleStore(engine, AT_THRESHOLD)
     first = _save(store, 1, FULL, 0)

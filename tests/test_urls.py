@@ -1,6 +1,6 @@
 import pytest
 
-from crawler.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
+from crawler.page.urls import amp_to_original, canonicalize, is_amp_url, same_site, site_of
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from crawler import cli
-from crawler.settingscheck import SettingError, check_overrides
+from crawler.ops import cli
+from crawler.config import SettingError, check_overrides
 from models.db import redact, resolve_database_url
 from tests.conftest import REPO, run_cli
 
@@ -107,7 +107,7 @@ def test_quiet_and_verbose_after_the_command(tmp_path, capsys):
 def test_status_into_a_closed_pipe_is_not_an_error(tmp_path):
     db = tmp_path / "pipe.db"
     assert run_cli("db", "upgrade", "--db", str(db)).returncode == 0
-    script = f"'{sys.executable}' -m crawler.cli status --db '{db}' | true; echo ${{PIPESTATUS[0]}}"
+    script = f"'{sys.executable}' -m crawler.ops.cli status --db '{db}' | true; echo ${{PIPESTATUS[0]}}"
     result = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr, result.stderr
     assert result.stdout.strip() == "0"

@@ -26,7 +26,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler import cli
+from crawler.ops import cli
 from crawler.warc import ReadStats, SkippedRecord, archived_to_response, read_archived_page, read_warc
 from models import Article, CrawlRun, WarcFile
 from models.db import make_engine

@@ -6,7 +6,7 @@ Create Date: 2026-12-03
 
 - ``article_bands``: the near-duplicate LSH band keys of every article, so that
   whole copies are found across all history while the in-memory index holds only
-  the dedupe window (crawler/dedupe_history.py).
+  the dedupe window (crawler/store/history.py).
 - ``article_signatures`` gains copies of the article fields the index loads with
   (window time, fetch time, content hash, group and story ids), so that loading
   it reads only that narrow table, by ``window_time``.
@@ -85,7 +85,7 @@ def upgrade() -> None:
 def _fill_band_keys() -> None:
     """Band keys of the stored signatures made with the current settings (others are
     signed again, with their keys, when the crawl meets them)."""
-    from crawler.dedupe_history import stored_band_keys
+    from crawler.store.history import stored_band_keys
     from dedupe import DedupeSettings, minhash_from_bytes
 
     settings = DedupeSettings()

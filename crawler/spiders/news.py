@@ -1,7 +1,7 @@
 """The generic news spider: start URLs -> feeds, sitemaps, listings -> articles.
 
 Thin by design: deciding what a page is and where it leads lives in pure
-modules (crawler.discovery, crawler.classify, crawler.urls); extraction and
+modules (crawler.page.discovery, crawler.page.classify, crawler.page.urls); extraction and
 storage live in the item pipelines.
 """
 from __future__ import annotations
@@ -38,20 +38,20 @@ from twisted.internet.error import (
 )
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from crawler.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
+from crawler.page.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
 from crawler.extensions import FAILURE_REASONS
-from crawler.extract import ExtractionError, parse_datetime
+from crawler.page.extract import ExtractionError, parse_datetime
 from crawler.pipelines import dedupe_settings, extraction_options
-from crawler.readpage import PageReading, read_page
+from crawler.page.read import PageReading, read_page
 from crawler.workers import ExtractionPool, read_and_sign
-from crawler.incremental import KnownUrls, load_state, save_validators
+from crawler.store.incremental import KnownUrls, load_state, save_validators
 from crawler.items import PageItem
 from crawler.deadends import DeadEndError
 from crawler.middlewares import BadSchemeError, PrivateAddressError
-from crawler.settingscheck import check_settings
+from crawler.config import check_settings
 from crawler import logfilters
-from crawler.sites import load_sites_file, parse_url_list
-from crawler.urls import amp_to_original, canonicalize, check_url, is_amp_url, same_site, site_of
+from crawler.spiders.sites import load_sites_file, parse_url_list
+from crawler.page.urls import amp_to_original, canonicalize, check_url, is_amp_url, same_site, site_of
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
@@ -539,7 +539,7 @@ class NewsSpider(scrapy.Spider):
     def _skip(self, reason: str, url: str, detail: str = "", fetched: bool = True) -> None:
         """A page or URL not taken further; ``fetched``: it was a response that reached us.
         Per URL at DEBUG: a crawl skips hundreds of pages; the end of the run shows them
-        grouped by reason, with a few examples (crawler.report)."""
+        grouped by reason, with a few examples (crawler.ops.summary)."""
         self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
         if fetched:
             self._outcome(reason)

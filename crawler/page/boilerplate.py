@@ -6,7 +6,7 @@ domain notices. Two mechanisms remove them:
 
 - generic rules (this module): line patterns of the common families, for a
   site's first pages, before anything has been learned about it;
-- site-level learning (crawler.learning): blocks that recur across distinct
+- site-level learning (crawler.store.learning): blocks that recur across distinct
   pages of one site are that site's template, whatever their wording.
 
 Both work on *blocks*: the paragraphs/lines of trafilatura's text output.

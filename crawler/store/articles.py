@@ -17,13 +17,13 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import Removal, apply_learned, block_hash
-from crawler.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
-from crawler.learning import LearningSettings, SiteBoilerplate
-from crawler.rawhtml import compress_raw_html, rederive_article
-from crawler.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
-from crawler.titles import strip_learned_affixes
-from crawler.dedupe_history import DedupeHistory, record_of, write_band_keys
+from crawler.page.boilerplate import Removal, apply_learned, block_hash
+from crawler.page.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
+from crawler.store.learning import LearningSettings, SiteBoilerplate
+from crawler.page.rawhtml import compress_raw_html, rederive_article
+from crawler.page.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
+from crawler.page.titles import strip_learned_affixes
+from crawler.store.history import DedupeHistory, record_of, write_band_keys
 from dedupe import DedupeSettings, content_hash, minhash_to_bytes
 from dedupe.grouping import Assignment, Deduper, DocumentRecord, Signature
 from models import Article, ArticleSignature, SiteProfile
@@ -40,7 +40,7 @@ class SaveResult:
     dup_group_id: int | None
     story_id: int | None
     recleaned: int = 0  # stored articles of the site re-cleaned because its boilerplate grew
-    capped: tuple[str, ...] = ()  # fields cut to their caps (crawler.sanitize)
+    capped: tuple[str, ...] = ()  # fields cut to their caps (crawler.page.sanitize)
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ class ArticleStore:
         ``compress_raw_html(raw_body)``, also done in the worker. ``warc_file`` and
         ``warc_offset`` say where the response record sits in a WARC file, if it does.
 
-        Every value is made storable first (crawler.sanitize), so that what one
+        Every value is made storable first (crawler.page.sanitize), so that what one
         database accepts the other does too."""
         url = storable_url(url, self.limits, "url")
         canonical_url = storable_url(canonical_url, self.limits)

@@ -3,22 +3,22 @@
 ``read_page`` runs in an extraction worker process: the crawl's reactor thread
 only fetches and schedules. From one fetched HTML page it decodes the text,
 parses it, reads what the page declares, extracts the article, and decides
-from all of that whether the page is an article (crawler.classify). For an
+from all of that whether the page is an article (crawler.page.classify). For an
 article it returns the extracted article and its declared canonical URL; for
 any other page, the links and feeds to follow.
 
 The decision needs the extraction: whether a page is an article is read from
-the text trafilatura finds in it, not from its markup (see crawler.classify).
+the text trafilatura finds in it, not from its markup (see crawler.page.classify).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
-from crawler.classify import PageVerdict, body_shape, classify_page, page_signals, url_verdict
-from crawler.discovery import feed_links
-from crawler.extract import ExtractedArticle, ExtractionError, ExtractionOptions, extract_article
-from crawler.htmlmeta import decode_html, link_href, parse_html
+from crawler.page.classify import PageVerdict, body_shape, classify_page, page_signals, url_verdict
+from crawler.page.discovery import feed_links
+from crawler.page.extract import ExtractedArticle, ExtractionError, ExtractionOptions, extract_article
+from crawler.page.htmlmeta import decode_html, link_href, parse_html
 
 _NOT_FOLLOWED = ("javascript:", "mailto:", "tel:", "data:", "#")
 
@@ -26,7 +26,7 @@ _NOT_FOLLOWED = ("javascript:", "mailto:", "tel:", "data:", "#")
 @dataclass
 class PageReading:
     verdict: PageVerdict
-    encoding: str  # what the bytes were decoded with (crawler.htmlmeta.decode_html)
+    encoding: str  # what the bytes were decoded with (crawler.page.htmlmeta.decode_html)
     article: ExtractedArticle | None = None  # for articles
     canonical: str | None = None  # the declared rel=canonical, as written (articles; the spider resolves it)
     links: list[str] = field(default_factory=list)  # absolute <a>/<area> targets, in page order (non-articles)

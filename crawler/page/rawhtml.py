@@ -1,14 +1,14 @@
 """The stored raw page (``articles.raw_html``): compressing it, and extracting from it again.
 
-Kept apart from crawler.store so that the extraction workers, which do both, do
+Kept apart from crawler.store.articles so that the extraction workers, which do both, do
 not import SQLAlchemy and the models (about 24 MB per process).
 """
 from __future__ import annotations
 
 import zlib
 
-from crawler.extract import ExtractedArticle, ExtractionOptions, extract_article
-from crawler.htmlmeta import decode_html
+from crawler.page.extract import ExtractedArticle, ExtractionOptions, extract_article
+from crawler.page.htmlmeta import decode_html
 
 # Level 3, not zlib's default 6: on the public benchmark's pages it takes half the time
 # (1.6 against 3.4 ms a page) for output 12% larger (22.1% of the page against 19.7%).

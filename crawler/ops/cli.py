@@ -207,7 +207,7 @@ def _configure_logging(args) -> None:
     level = logging.ERROR if args.quiet else {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     set_level, log_file = _logging_overrides(args)
     if set_level is not None:
-        from crawler.settingscheck import log_level_number
+        from crawler.config import log_level_number
 
         if isinstance(log_level_number(set_level), int):
             level = log_level_number(set_level)  # an invalid name is refused with the other --set values
@@ -277,9 +277,9 @@ def _first_line(exc: BaseException) -> str:
 # --- commands ---------------------------------------------------------------
 
 def cmd_crawl(args) -> int:
-    from crawler.run import build_settings, parse_setting_overrides, run_crawl
-    from crawler.settingscheck import check_overrides
-    from crawler.sites import DEFAULT_SITES_FILE, load_sites_file, parse_url_list
+    from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
+    from crawler.config import check_overrides
+    from crawler.spiders.sites import DEFAULT_SITES_FILE, load_sites_file, parse_url_list
 
     urls = parse_url_list(args.urls)
     if not urls:
@@ -289,7 +289,7 @@ def cmd_crawl(args) -> int:
     if args.refresh:
         overrides["NEWSCRAWL_REFRESH"] = "True"
     if args.since:
-        from crawler.extract import parse_datetime
+        from crawler.page.extract import parse_datetime
 
         if parse_datetime(args.since) is None:
             raise ValueError(f"--since expects an ISO 8601 date, got {args.since!r}")
@@ -312,7 +312,7 @@ def cmd_crawl(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from crawler.run import build_settings, parse_setting_overrides, run_crawl
+    from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
     from crawler.warc import WarcIngestSpider, print_ingest_summary, site_named, warc_paths
 
     paths = warc_paths(args.files, args.from_file)
@@ -320,7 +320,7 @@ def cmd_ingest(args) -> int:
         site_named(site)  # a bad --site is a usage error here, not a failed run
     overrides = parse_setting_overrides(args.settings)
     if args.since:
-        from crawler.extract import parse_datetime
+        from crawler.page.extract import parse_datetime
 
         if parse_datetime(args.since) is None:
             raise ValueError(f"--since expects an ISO 8601 date, got {args.since!r}")
@@ -351,7 +351,7 @@ def _locked_run(settings, crawl, quiet: bool = False, show_articles: bool = Fals
     revision, O(1) at head; the run lock is O(1) (a ``flock`` beside a SQLite file, one
     advisory-lock query on PostgreSQL); the crawl then starts its requests while the store
     loads the dedupe window in its own thread (``StoragePipeline.open_spider``)."""
-    from crawler.runlock import LockedError, run_lock
+    from crawler.store.runlock import LockedError, run_lock
     from models.db import redact
 
     database_url = settings.get("DATABASE_URL")
@@ -395,7 +395,7 @@ def _database_ready(database_url: str, writable: bool = False) -> bool:
 def _summarise(report, database_url: str, show_articles: bool = False, quiet: bool = False) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crawler.report import print_articles_and_stories, print_crawl_summary, print_one_line
+    from crawler.ops.summary import print_articles_and_stories, print_crawl_summary, print_one_line
     from models.db import make_engine
 
     if report.interrupted:
@@ -432,8 +432,8 @@ def _signal_name(number: int | None) -> str:
 
 
 def cmd_export(args) -> int:
-    from crawler.export import ExportFilters, export
-    from crawler.extract import parse_datetime
+    from crawler.ops.export import ExportFilters, export
+    from crawler.page.extract import parse_datetime
     from models.db import make_engine, resolve_database_url
 
     since = None
@@ -460,7 +460,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from crawler.htmlreport import render_report
+    from crawler.ops.report import render_report
     from models.db import make_engine, resolve_database_url
 
     if args.days < 1 or args.max_stories < 1:
@@ -484,10 +484,10 @@ def cmd_report(args) -> int:
 def cmd_extract(args) -> int:
     import dataclasses
 
-    from crawler.extract import ExtractionError, extract_article
+    from crawler.page.extract import ExtractionError, extract_article
     from crawler.pipelines import extraction_options
-    from crawler.run import build_settings, parse_setting_overrides
-    from crawler.settingscheck import check_overrides
+    from crawler.ops.run import build_settings, parse_setting_overrides
+    from crawler.config import check_overrides
 
     overrides = parse_setting_overrides(args.settings)
     check_overrides(overrides)
@@ -529,7 +529,7 @@ def cmd_extract(args) -> int:
 
 def cmd_cluster(args) -> int:
     from dedupe.grouping import DocumentRecord, cluster_records
-    from crawler.extract import parse_datetime
+    from crawler.page.extract import parse_datetime
 
     records = []
     with open(args.input, encoding="utf-8") as fh:
@@ -564,11 +564,11 @@ def cmd_cluster(args) -> int:
 
 
 def cmd_reprocess(args) -> int:
-    from crawler.reprocess import reprocess
-    from crawler.run import build_settings
+    from crawler.ops.reprocess import reprocess
+    from crawler.ops.run import build_settings
     from models.db import make_engine
 
-    from crawler.runlock import LockedError, run_lock
+    from crawler.store.runlock import LockedError, run_lock
 
     settings = build_settings(args.db)
     if not _database_ready(settings.get("DATABASE_URL"), writable=True):
@@ -589,7 +589,7 @@ def cmd_reprocess(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from crawler.status import print_status
+    from crawler.ops.status import print_status
     from models.db import make_engine, resolve_database_url
 
     url = resolve_database_url(args.db)
@@ -616,8 +616,8 @@ def cmd_db_upgrade(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from crawler.run import build_settings, run_crawl
-    from crawler.sampleserver import serve_sample_sites
+    from crawler.ops.run import build_settings, run_crawl
+    from crawler.ops.sampleserver import serve_sample_sites
 
     with serve_sample_sites(fixed_ports=True) as sites:
         print(f"Serving {len(sites.sites)} sample sites on 127.0.0.1:")

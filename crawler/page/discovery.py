@@ -17,7 +17,7 @@ import feedparser
 from lxml import etree
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 
-from crawler.extract import parse_datetime
+from crawler.page.extract import parse_datetime
 
 
 class Kind(str, Enum):

@@ -154,7 +154,7 @@ def title_affixes(title: str | None) -> list[str]:
 
 # --- affixes learned per site ---------------------------------------------------
 # The leading and trailing segments of a page's titles are counted per site like body
-# blocks (crawler.learning), as pseudo-blocks "title affix: <segment>". One that recurs on
+# blocks (crawler.store.learning), as pseudo-blocks "title affix: <segment>". One that recurs on
 # many of a site's pages ("Politik", "Kyiv Wire", "Live") is the site's affix, in any
 # language, and the store strips it from the stored title.
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crawler.sanitize import clean_text
+from crawler.page.sanitize import clean_text
 from models import Article, FetchState
 from models.db import make_engine
 

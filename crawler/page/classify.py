@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import courlan
 
-from crawler.htmlmeta import ARTICLE_TYPES, LISTING_TYPES, jsonld_objects, jsonld_types, meta_content
+from crawler.page.htmlmeta import ARTICLE_TYPES, LISTING_TYPES, jsonld_objects, jsonld_types, meta_content
 
 # Paths of pages that are never articles, whatever their markup claims.
 _STATIC_PATH = re.compile(
@@ -151,7 +151,7 @@ class BodyShape:
     around_headline_links: int = 0
     truncated_blocks: int = 0  # lines cut off with an ellipsis: teasers of other pages
     prose_blocks: int = 0  # lines of PROSE_WORDS words or more
-    card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.classify)
+    card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.page.classify)
 
     @property
     def link_density(self) -> float:

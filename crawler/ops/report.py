@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, case, func, select
 
-from crawler.export import clean_articles
+from crawler.ops.export import clean_articles
 from models.base import UTCDateTime
 
 view = clean_articles.c

@@ -33,7 +33,7 @@ from lxml import etree
 from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
-from crawler.boilerplate import Removal
+from crawler.page.boilerplate import Removal
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")

@@ -20,7 +20,7 @@ import dataclasses
 import re
 from typing import Any
 
-from crawler.extract import ExtractedArticle, ExtractionError
+from crawler.page.extract import ExtractedArticle, ExtractionError
 
 # C0 controls but \t \n \r, DEL, and UTF-16 surrogates (only ever lone in a Python str).
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")

@@ -8,9 +8,9 @@ from typing import IO
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import block_hash
-from crawler.extract import ExtractionError
-from crawler.learning import SiteBoilerplate
+from crawler.page.boilerplate import block_hash
+from crawler.page.extract import ExtractionError
+from crawler.store.learning import SiteBoilerplate
 from crawler.pipelines import store_from_settings
 from models import Article, SiteBlock, SiteProfile
 

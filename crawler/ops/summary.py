@@ -7,7 +7,7 @@ from typing import IO
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from crawler.run import CrawlReport
+from crawler.ops.run import CrawlReport
 from models import Article
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crawler.boilerplate import block_hash
+from crawler.page.boilerplate import block_hash
 from models import SiteBlock, SiteProfile
 
 

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-SAMPLE_SITES_DIR = Path(__file__).resolve().parent.parent / "seeds" / "sites"
+SAMPLE_SITES_DIR = Path(__file__).resolve().parents[2] / "seeds" / "sites"
 TEXT_SUFFIXES = {".html", ".htm", ".xml", ".txt", ".json", ".rss", ".atom"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

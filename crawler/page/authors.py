@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from crawler.htmlmeta import jsonld_objects, jsonld_types
-from crawler.titles import _names_site
+from crawler.page.htmlmeta import jsonld_objects, jsonld_types
+from crawler.page.titles import _names_site
 
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|published|text|story|words|edited|compiled)\s+by|by|from|von|par|por|di|door|"

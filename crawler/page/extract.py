@@ -17,17 +17,17 @@ import trafilatura
 from htmldate import find_date
 from trafilatura.metadata import extract_sitename
 
-from crawler.authors import find_authors, is_organisation, split_byline
-from crawler.body import extract_body, title_keys
-from crawler.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
-from crawler.htmlmeta import (
+from crawler.page.authors import find_authors, is_organisation, split_byline
+from crawler.page.body import extract_body, title_keys
+from crawler.page.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
+from crawler.page.htmlmeta import (
     article_jsonld,
     html_language,
     link_href,
     meta_content,
     parse_html,
 )
-from crawler.titles import affix_blocks, choose_title, site_keys
+from crawler.page.titles import affix_blocks, choose_title, site_keys
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class ExtractedArticle:
     blocks: list[str] = field(default_factory=list)  # trafilatura's blocks, before any removal
     removed: list[Removal] = field(default_factory=list)  # what the generic rules took out
     block_hashes: list[str] = field(default_factory=list)  # block_hash of each of ``blocks``
-    # Leading/trailing title segments, as pseudo-blocks the site learning counts (crawler.titles).
+    # Leading/trailing title segments, as pseudo-blocks the site learning counts (crawler.page.titles).
     title_affix_blocks: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -182,7 +182,7 @@ MAX_H1 = 5  # headings a template may put before the headline (logo, section, th
 
 def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name: str | None) -> str | None:
     """The headline without the " | Site name" decoration, from a declared headline
-    (og/JSON-LD), the <title> and the <h1>: see crawler.titles.choose_title."""
+    (og/JSON-LD), the <title> and the <h1>: see crawler.page.titles.choose_title."""
     return choose_title([("og", declared), ("title", raw), ("h1", h1)], site_keys([site_name]))
 
 
@@ -190,7 +190,7 @@ def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name
 
 def clean_authors(raw: list[str], site_names: list[str]) -> list[str]:
     """People's names from byline strings: no "By", dates, roles, e-mails, organisations
-    or the site's own name (see crawler.authors)."""
+    or the site's own name (see crawler.page.authors)."""
     keys = site_keys(site_names)
     names: list[str] = []
     for entry in raw:

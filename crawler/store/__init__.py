@@ -1,0 +1,3 @@
+"""Storage: articles, site learning, incremental state and the run lock.
+
+Uses crawler.page, dedupe and models; knows nothing of Scrapy."""
