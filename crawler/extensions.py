@@ -14,34 +14,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from crawler.outcomes import DROPPED, ERRORS, OUTCOME, SKIPPED, Reason, split_reasons
 from models import CrawlRun
 from models.db import make_engine, resolve_database_url
 
 logger = logging.getLogger(__name__)
-
-# Skip reasons that mean something went wrong (as opposed to pages we chose not to store).
-FAILURE_REASONS = ("http_5", "timeout", "dns", "connection", "responsenever", "tunnel", "storage", "worker_crashed")
-
-
-def split_skips(stats: dict) -> tuple[dict[str, int], dict[str, int]]:
-    """(skips, errors) by reason from the crawl stats."""
-    skips: dict[str, int] = {}
-    errors: dict[str, int] = {}
-    for key, value in stats.items():
-        if key.startswith("newscrawl/skipped/"):
-            reason = key.rsplit("/", 1)[1]
-            target = errors if reason.startswith(FAILURE_REASONS) else skips
-            target[reason] = int(value)
-        elif key.startswith("newscrawl/errors/"):
-            errors[key.rsplit("/", 1)[1]] = int(value)
-    robots = int(stats.get("robotstxt/forbidden", 0))
-    if robots and "robots_disallowed" not in skips:
-        skips["robots_disallowed"] = robots
-    too_long = int(stats.get("urllength/request_ignored_count", 0))  # Scrapy's URLLENGTH_LIMIT drops
-    if too_long:
-        skips["url_too_long"] = skips.get("url_too_long", 0) + too_long
-    return skips, errors
-
 
 def failure_share(stats: dict) -> float:
     """Failed fetches as a share of all fetches, each URL counted once.
@@ -51,7 +28,7 @@ def failure_share(stats: dict) -> float:
     failures until a run whose every article failed still looked healthy. So
     the fetches are the download outcomes (responses and exceptions) less the
     retries, i.e. one final outcome per request."""
-    _, errors = split_skips(stats)
+    _, errors = split_reasons(stats)
     failed = sum(errors.values())
     outcomes = int(stats.get("downloader/response_count", 0)) + int(stats.get("downloader/exception_count", 0))
     attempts = max(outcomes - int(stats.get("retry/count", 0)), failed)
@@ -68,17 +45,15 @@ def completeness(stats: dict) -> dict:
     stored or dropped with a reason (``newscrawl/dropped/<reason>``). Article
     pages neither stored nor dropped were still in flight when the run ended
     (an interrupted run); the next run fetches them again."""
-    outcomes = {k.removeprefix("newscrawl/outcome/"): int(v) for k, v in stats.items()
-                if k.startswith("newscrawl/outcome/")}
-    dropped = {k.removeprefix("newscrawl/dropped/"): int(v) for k, v in stats.items()
-               if k.startswith("newscrawl/dropped/")}
+    outcomes = {k.removeprefix(OUTCOME): int(v) for k, v in stats.items() if k.startswith(OUTCOME)}
+    dropped = {k.removeprefix(DROPPED): int(v) for k, v in stats.items() if k.startswith(DROPPED)}
     article_pages = outcomes.pop("article", 0)
     stored = sum(int(stats.get(f"newscrawl/articles/{o}", 0)) for o in ("new", "updated", "unchanged"))
     not_stored = dict(sorted({**outcomes, **{f"article/{k}": v for k, v in dropped.items()}}.items()))
     in_flight = article_pages - stored - sum(dropped.values())
     if in_flight > 0:
         not_stored["article/unfinished"] = in_flight
-    _, failed = split_skips(stats)
+    _, failed = split_reasons(stats)
     return {
         "fetched": article_pages + sum(outcomes.values()),
         "article_pages": article_pages,
@@ -146,9 +121,9 @@ def run_status(reason: str, stats: dict, problems: dict, max_failure_share: floa
         return "interrupted"
     if reason != "finished":
         return "failed"
-    if problems or failure_share(stats) > max_failure_share or int(stats.get("newscrawl/skipped/worker_crashed", 0)):
+    if problems or failure_share(stats) > max_failure_share or int(stats.get(SKIPPED + Reason.WORKER_CRASHED, 0)):
         return "partial"
-    if int(stats.get("newscrawl/errors/storage", 0)):
+    if int(stats.get(ERRORS + Reason.STORAGE, 0)):
         return "partial"  # an article that could not be stored is lost: never "finished"
     return "finished"
 
@@ -204,7 +179,7 @@ class CrawlRunRecorder:
         if self.run_id is None:
             return
         stats = self.crawler.stats.get_stats()
-        skips, errors = split_skips(stats)
+        skips, errors = split_reasons(stats)
         problems = site_problems(spider, stats)
         status = run_status(reason, stats, problems, self.max_failure_share)
         sites = site_health(stats)
@@ -290,3 +265,84 @@ class Progress:
         if self._task is not None and self._task.running:
             self._task.stop()
             print(file=sys.stderr)
+
+
+# Scrapy's robots.txt middleware logs every robots.txt it cannot fetch at ERROR, with a
+# traceback; a dead or misspelt site gives one. The spider records the failure itself.
+_PER_URL_ERRORS = {"scrapy.downloadermiddlewares.robotstxt": "Error downloading"}
+
+
+class _ToDebug(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith(self.prefix):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info = record.exc_text = None
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def install_log_filters() -> None:
+    """Per-URL noise from Scrapy's own components goes to DEBUG: the run's summary counts
+    every failed fetch by reason with example URLs; a line (or a traceback) per URL would
+    bury the one line that needs a look."""
+    for name, prefix in _PER_URL_ERRORS.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ToDebug) for f in logger.filters):
+            logger.addFilter(_ToDebug(prefix))
+
+
+class IngestProgress:
+    """Progress of an ingest: records/s and articles stored, every few seconds (INFO
+    log, and a line on stderr when it is a terminal)."""
+
+    def __init__(self, stats, interval: float, tty: bool) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.tty = tty
+        self._task = None
+        self._started = time.monotonic()
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        s = crawler.settings
+        if not s.getbool("NEWSCRAWL_WARC_INGEST") or not s.getbool("NEWSCRAWL_PROGRESS"):
+            raise NotConfigured
+        ext = cls(crawler.stats, s.getfloat("NEWSCRAWL_PROGRESS_INTERVAL"), sys.stderr.isatty())
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider) -> None:
+        from twisted.internet import task
+
+        self._started = time.monotonic()
+        self._task = task.LoopingCall(self.report)
+        self._task.start(self.interval, now=False)
+
+    def line(self) -> str:
+        s = self.stats.get_stats()
+        seconds = max(time.monotonic() - self._started, 1e-9)
+        from crawler.spiders.warc import RESPONSES_READ
+
+        read = int(s.get(RESPONSES_READ, 0))
+        stored = sum(int(s.get(f"newscrawl/articles/{k}", 0)) for k in ("new", "updated", "unchanged"))
+        skipped = sum(int(v) for k, v in s.items() if k.startswith("newscrawl/skipped/"))
+        return (f"[{seconds:6.0f}s] responses read {read} ({read / seconds:.1f}/s)  articles stored {stored} "
+                f"({stored / seconds:.1f}/s)  skipped {skipped}")
+
+    def report(self) -> None:
+        line = self.line()
+        if self.tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        else:
+            logger.info("%s", line)
+
+    def spider_closed(self, spider) -> None:
+        if self._task is not None and self._task.running:
+            self._task.stop()
+            if self.tty:
+                print(file=sys.stderr)

@@ -47,18 +47,18 @@ DEPTH_PRIORITY = 1  # breadth-first-ish: listing pages before deep links
 
 DOWNLOADER_MIDDLEWARES = {
     # Before everything else, so that robots.txt fetches and redirects are checked too.
-    "crawler.middlewares.SchemeGuardMiddleware": 40,
-    "crawler.middlewares.PrivateAddressGuardMiddleware": 50,
+    "crawler.middlewares.guards.SchemeGuardMiddleware": 40,
+    "crawler.middlewares.guards.PrivateAddressGuardMiddleware": 50,
     # Below RetryMiddleware (550): sees each fetch's final outcome, after its retries.
-    "crawler.deadends.DeadEndMiddleware": 60,
+    "crawler.middlewares.deadends.DeadEndMiddleware": 60,
     # Between HTTP decompression (590) and meta refresh (580), which reads response.text.
-    "crawler.middlewares.CharsetGuardMiddleware": 585,
+    "crawler.middlewares.guards.CharsetGuardMiddleware": 585,
     # Last before the download handler: writes responses as received (NEWSCRAWL_WARC_DIR).
-    "crawler.warc.WarcWriterMiddleware": 950,
+    "crawler.middlewares.archive.WarcWriterMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
     # Articles record their WARC file and offset; an ingest follows no links (crawler/warc.py).
-    "crawler.warc.ArchiveSpiderMiddleware": 800,
+    "crawler.middlewares.archive.ArchiveSpiderMiddleware": 800,
 }
 # Only http and https are ever fetched: no local files, FTP, S3 or data: URLs, whatever
 # a feed, sitemap, link or redirect says (SchemeGuardMiddleware records each refusal).

@@ -194,7 +194,7 @@ class FetchState(Base):
 
 class DeadEnd(Base):
     """URLs that answered 404/410, or failed NEWSCRAWL_DEAD_END_FAILURES runs in a row:
-    not requested again until ``dead_until`` (crawler.deadends)."""
+    not requested again until ``dead_until`` (crawler.middlewares.deadends)."""
 
     __tablename__ = "dead_ends"
 

@@ -5,7 +5,8 @@ from scrapy import Request
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from crawler.middlewares import PrivateAddressError, PrivateAddressGuardMiddleware, is_public_address
+from crawler.middlewares.guards import PrivateAddressGuardMiddleware, is_public_address
+from crawler.outcomes import PrivateAddressError
 
 
 @pytest.mark.parametrize(
@@ -50,7 +51,7 @@ def test_guard_disabled_by_allow_private():
 def test_charset_guard_gives_non_text_codecs_a_readable_encoding():
     from scrapy.http import HtmlResponse
 
-    from crawler.middlewares import CharsetGuardMiddleware
+    from crawler.middlewares.guards import CharsetGuardMiddleware
 
     guard = CharsetGuardMiddleware()
     body = "<html><head><meta charset='{}'></head><body><p>Économie et société</p></body></html>"
@@ -66,7 +67,8 @@ def test_scheme_guard_refuses_everything_but_http():
     import pytest
     from scrapy import Request
 
-    from crawler.middlewares import BadSchemeError, SchemeGuardMiddleware
+    from crawler.middlewares.guards import SchemeGuardMiddleware
+    from crawler.outcomes import BadSchemeError
 
     guard = SchemeGuardMiddleware()
     for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "data:text/html,hi", "s3://bucket/key"):

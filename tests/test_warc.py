@@ -27,7 +27,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from crawler.ops import cli
-from crawler.warc import ReadStats, SkippedRecord, archived_to_response, read_archived_page, read_warc
+from crawler.middlewares.archive import archived_to_response
+from crawler.store.warc import ReadStats, SkippedRecord, read_archived_page, read_warc
 from models import Article, CrawlRun, WarcFile
 from models.db import make_engine
 from tests.conftest import run_cli
@@ -449,7 +450,7 @@ def test_truncated_file_tail_keeps_the_records_before_it(tmp_path, ccnews):
 
 
 def test_archived_response_is_decoded_and_typed():
-    from crawler.warc import ArchivedResponse
+    from crawler.store.warc import ArchivedResponse
     from scrapy.http import HtmlResponse
 
     archived = ArchivedResponse(url=f"{BASE}/x", status=200,
@@ -485,7 +486,7 @@ def test_ingest_progress_line_reports_rates():
     from scrapy.statscollectors import MemoryStatsCollector
     from scrapy.utils.test import get_crawler
 
-    from crawler.warc import IngestProgress
+    from crawler.extensions import IngestProgress
 
     stats = MemoryStatsCollector(get_crawler())
     stats.set_value("newscrawl/warc/responses", 120)
@@ -500,7 +501,7 @@ def test_ingest_progress_line_reports_rates():
 def test_writer_rotates_into_valid_files(tmp_path):
     from scrapy.http import HtmlResponse, Request
 
-    from crawler.warc import WarcWriterMiddleware
+    from crawler.middlewares.archive import WarcWriterMiddleware
 
     middleware = WarcWriterMiddleware(tmp_path / "warcs", 2000, stats=None)
     for n in range(6):

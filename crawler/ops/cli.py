@@ -313,7 +313,8 @@ def cmd_crawl(args) -> int:
 
 def cmd_ingest(args) -> int:
     from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
-    from crawler.warc import WarcIngestSpider, print_ingest_summary, site_named, warc_paths
+    from crawler.ops.ingest import print_ingest_summary, warc_paths
+    from crawler.spiders.warc import WarcIngestSpider, site_named
 
     paths = warc_paths(args.files, args.from_file)
     for site in args.sites:

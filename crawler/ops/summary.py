@@ -8,6 +8,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from crawler.ops.run import CrawlReport
+from crawler.outcomes import split_reasons
 from models import Article
 
 
@@ -85,9 +86,7 @@ def print_skip_summary(report: CrawlReport, out: IO[str]) -> None:
 
 
 def print_one_line(report: CrawlReport, out: IO[str]) -> None:
-    from crawler.extensions import split_skips
-
-    _, errors = split_skips(report.stats)
+    _, errors = split_reasons(report.stats)
     status = report.stats.get("newscrawl/run_status", report.finish_reason)
     print(
         f"newscrawl crawl {status}: {report.count('downloader/response_count')} responses, "

@@ -15,43 +15,44 @@ import courlan
 import scrapy
 from lxml import etree
 from scrapy import signals
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
-from scrapy.spidermiddlewares.httperror import HttpError
 from sqlalchemy.exc import SQLAlchemyError
-from twisted.internet.error import (
-    ConnectionLost,
-    ConnectionRefusedError as TxConnectionRefusedError,
-    DNSLookupError,
-    TCPTimedOutError,
-    TimeoutError as TxTimeoutError,
-)
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
-from crawler.page.discovery import Kind, detect_kind, feed_entries, robots_sitemaps, sitemap_entries
-from crawler.extensions import FAILURE_REASONS
-from crawler.page.extract import ExtractionError, parse_datetime
-from crawler.pipelines import dedupe_settings, extraction_options
-from crawler.page.read import PageReading, read_page
-from crawler.workers import ExtractionPool, read_and_sign
-from crawler.store.incremental import KnownUrls, load_state, save_validators
-from crawler.items import PageItem
-from crawler.deadends import DeadEndError
-from crawler.middlewares import BadSchemeError, PrivateAddressError
 from crawler.config import check_settings
-from crawler import logfilters
+from crawler.extensions import install_log_filters
+from crawler.items import PageItem
+from crawler.outcomes import (
+    OUTCOME,
+    SKIPPED,
+    Reason,
+    exception_reason,
+    http_reason,
+    is_failure,
+)
+from crawler.page.discovery import (
+    Kind,
+    detect_kind,
+    feed_entries,
+    robots_sitemaps,
+    sitemap_entries,
+)
+from crawler.page.extract import ExtractionError, parse_datetime
+from crawler.page.read import PageReading, read_page
+from crawler.page.urls import (
+    amp_to_original,
+    canonicalize,
+    check_url,
+    is_amp_url,
+    same_site,
+    site_of,
+)
+from crawler.pipelines import dedupe_settings, extraction_options
 from crawler.spiders.sites import load_sites_file, parse_url_list
-from crawler.page.urls import amp_to_original, canonicalize, check_url, is_amp_url, same_site, site_of
+from crawler.store.incremental import KnownUrls, load_state, save_validators
+from crawler.workers import ExtractionPool, read_and_sign
 from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
@@ -80,42 +81,15 @@ def _redirects_off_the_web(response: Response) -> bool:
         return False
 
 
-def _failure_reason(failure) -> str:
-    """A stats slug for a failed request (newscrawl/skipped/<reason>).
-
-    Reasons starting with http_5, timeout, dns or connection count as failed
-    fetches in the run report (crawler.extensions.FAILURE_REASONS)."""
-    message = failure.getErrorMessage()
+def _failure_reason(failure) -> Reason | str:
+    """The reason a request failed: an error status (``http_<status>``, or a redirect off the
+    web), or the exception that ended it (crawler.outcomes.exception_reason)."""
     if failure.check(HttpError):
         response = failure.value.response
         if 300 <= response.status < 400 and _redirects_off_the_web(response):
-            return "bad_scheme"  # Scrapy does not follow a redirect to file:, ftp:...; say why it stopped
-        return f"http_{response.status}"
-    if failure.check(CannotResolveHostError, DNSLookupError):
-        return "dns"
-    if failure.check(DownloadTimeoutError, TxTimeoutError, TCPTimedOutError):
-        return "timeout"
-    if failure.check(DownloadConnectionRefusedError, TxConnectionRefusedError):
-        return "connection_refused"
-    if failure.check(DownloadFailedError, ResponseDataLossError, ResponseFailed, ResponseNeverReceived, ConnectionLost):
-        return "connection_lost"  # reset, or closed before the promised Content-Length
-    if failure.check(DownloadCancelledError):
-        # Scrapy cancels a download once it is over DOWNLOAD_MAXSIZE (announced or received).
-        return "too_large"
-    if failure.check(PrivateAddressError):
-        return "private_address"
-    if failure.check(DeadEndError):
-        return "dead_end"  # answered 404/410 or kept failing in earlier runs: crawler.deadends
-    if failure.check(BadSchemeError):
-        return "bad_scheme"  # file:, ftp:, data: ... from a feed, sitemap, link, canonical or redirect
-    if failure.check(IgnoreRequest):
-        if "robots.txt" in message:
-            return "robots_disallowed"
-        if "DOWNLOAD_MAXSIZE" in message and "decompress" in message:
-            return "too_large_decompressed"  # gzip/deflate bombs: small on the wire, huge inflated
-        if "max redirections" in message:
-            return "too_many_redirects"  # redirect loops end here
-    return type(failure.value).__name__.lower()
+            return Reason.BAD_SCHEME  # Scrapy does not follow a redirect to file:, ftp:...; say why it stopped
+        return http_reason(response.status)
+    return exception_reason(failure.value)
 
 
 class NewsSpider(scrapy.Spider):
@@ -138,7 +112,7 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         s = crawler.settings
         check_settings(s)  # `scrapy crawl news -s NAME=bad` too: refused before anything starts
-        logfilters.install()
+        install_log_filters()
         spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
         if spider.listing_depth < 1:
             raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
@@ -215,12 +189,12 @@ class NewsSpider(scrapy.Spider):
             return
         body = response.body
         if not body.strip():
-            self._skip("empty_body", response.url)
+            self._skip(Reason.EMPTY_BODY, response.url)
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if _is_binary_type(content_type):
             # A PDF or an image can hold "<p" in its first bytes; its declared type says enough.
-            self._skip("not_html", response.url, content_type)
+            self._skip(Reason.NOT_HTML, response.url, content_type)
             return
         if body.startswith(_GZIP_MAGIC):
             # A gzip *file* (sitemap.xml.gz, a feed served as application/x-gzip): Scrapy's
@@ -228,10 +202,10 @@ class NewsSpider(scrapy.Spider):
             try:
                 body = gunzip(body, max_size=self.max_decompressed)
             except _DecompressionMaxSizeExceeded:
-                self._skip("too_large_decompressed", response.url)
+                self._skip(Reason.TOO_LARGE_DECOMPRESSED, response.url)
                 return
             except (OSError, EOFError, ValueError) as exc:
-                self._skip("bad_gzip", response.url, str(exc))
+                self._skip(Reason.BAD_GZIP, response.url, str(exc))
                 return
             self.crawler.stats.inc_value("newscrawl/pages/gunzipped")
             content_type = ""  # the declared type was the archive's
@@ -243,7 +217,7 @@ class NewsSpider(scrapy.Spider):
             try:
                 entries = sitemap_entries(body)
             except (ValueError, etree.LxmlError) as exc:
-                self._skip("bad_sitemap", response.url, str(exc))
+                self._skip(Reason.BAD_SITEMAP, response.url, str(exc))
                 return
             self._outcome(kind.value)
             async for request in self._listed(response, entries, site, "sitemap"):
@@ -252,7 +226,7 @@ class NewsSpider(scrapy.Spider):
             try:
                 entries = feed_entries(body)
             except ValueError as exc:
-                self._skip("bad_feed", response.url, str(exc))
+                self._skip(Reason.BAD_FEED, response.url, str(exc))
                 return
             self._outcome(kind.value)
             async for request in self._listed(response, entries, site, "feed"):
@@ -271,7 +245,7 @@ class NewsSpider(scrapy.Spider):
             for result in self._parse_html(response, body, site, fetched_at, links, *read):
                 yield result
         else:
-            self._skip("not_html", response.url, content_type or "?")
+            self._skip(Reason.NOT_HTML, response.url, content_type or "?")
 
     async def _read(self, body: bytes, url: str, content_type: str, fetched_at: dt.datetime):
         """The page read in an extraction worker: decoded, parsed once, classified and,
@@ -286,7 +260,7 @@ class NewsSpider(scrapy.Spider):
             self._skip(exc.reason, url, str(exc))
             return None
         except Exception as exc:  # a page that breaks the parser is one page's skip, not the crawl's
-            self._skip("read_failed", url, f"{type(exc).__name__}: {exc}")
+            self._skip(Reason.READ_FAILED, url, f"{type(exc).__name__}: {exc}")
             return None
 
     def _parse_html(self, response: Response, body: bytes, site: str, fetched_at: dt.datetime, links: list[str],
@@ -308,7 +282,7 @@ class NewsSpider(scrapy.Spider):
                     if same_site(url, site):
                         yield self._follow(url, site, "feed")
                 except ValueError as exc:  # one bad href is one skip, never the whole page
-                    self._skip("bad_url", url, str(exc), fetched=False)
+                    self._skip(Reason.BAD_URL, url, str(exc), fetched=False)
             for url in links:
                 if url in self.known_urls:
                     self._known(site)
@@ -335,7 +309,7 @@ class NewsSpider(scrapy.Spider):
             yield self._follow(canonical, site, "canonical")
             return
         if canonical in self._seen_canonical:
-            self.crawler.stats.inc_value("newscrawl/skipped/duplicate_url")
+            self.crawler.stats.inc_value(SKIPPED + Reason.DUPLICATE_URL)
             self._outcome("duplicate_url")
             return
         if canonical in self.known_urls and response.meta.get("via") != "start":
@@ -369,7 +343,7 @@ class NewsSpider(scrapy.Spider):
                 if url and same_site(url, site):
                     links.append(url)
             except ValueError as exc:
-                self._skip("bad_url", link, str(exc), fetched=False)
+                self._skip(Reason.BAD_URL, link, str(exc), fetched=False)
         return links
 
     async def _listed(self, response: Response, entries, site: str, via: str):
@@ -387,7 +361,7 @@ class NewsSpider(scrapy.Spider):
                 request = self._from_entry(response, entry, site, via)
             except ValueError as exc:
                 # A bad port or IPv6 literal in one entry is that entry's skip; the rest are still read.
-                self._skip("bad_url", str(entry.url)[:200], str(exc), fetched=False)
+                self._skip(Reason.BAD_URL, str(entry.url)[:200], str(exc), fetched=False)
                 continue
             if request is not None:
                 yield request
@@ -409,10 +383,10 @@ class NewsSpider(scrapy.Spider):
     def _from_entry(self, response: Response, entry, site: str, via: str) -> scrapy.Request | None:
         url = check_url(urljoin(response.url, entry.url))
         if not same_site(url, site):
-            self.crawler.stats.inc_value("newscrawl/skipped/offsite")
+            self.crawler.stats.inc_value(SKIPPED + Reason.OFFSITE)
             return None
         if self.since is not None and entry.published is not None and entry.published < self.since:
-            self.crawler.stats.inc_value("newscrawl/skipped/before_since")
+            self.crawler.stats.inc_value(SKIPPED + Reason.BEFORE_SINCE)
             return None
         url = canonicalize(url)
         if url in self.known_urls:
@@ -437,7 +411,7 @@ class NewsSpider(scrapy.Spider):
                 left = 1 + sum(1 for _ in items)  # this one and the rest (the iterator resumes)
                 self.crawler.stats.inc_value(f"newscrawl/limits/{limit}")
                 self.crawler.stats.inc_value(f"newscrawl/site/{site}/limit_{limit}")  # kept in crawl_runs.sites
-                self.crawler.stats.inc_value(f"newscrawl/skipped/over_{limit}", left)
+                self.crawler.stats.inc_value(SKIPPED + Reason(f"over_{limit}"), left)
                 logger.warning("%s: over the cap of %d %s; %d not followed (raise %s to read more)",
                                url, cap, limit.replace("_", " "), left, setting)
                 return
@@ -511,7 +485,7 @@ class NewsSpider(scrapy.Spider):
         """A redirect back to a URL of its own chain is a loop. The duplicate
         filter drops it silently before REDIRECT_MAX_TIMES is reached; record it."""
         if request.url in request.meta.get("redirect_urls", ()):
-            self._skip("redirect_loop", request.meta["redirect_urls"][0], f"loops back to {request.url}",
+            self._skip(Reason.REDIRECT_LOOP, request.meta["redirect_urls"][0], f"loops back to {request.url}",
                        fetched=False)
 
     def response_received(self, response, request, spider=None) -> None:
@@ -528,19 +502,19 @@ class NewsSpider(scrapy.Spider):
     def _known(self, site: str) -> None:
         """A URL stored by an earlier run, not fetched again (per site too: a site whose links are
         all known is not one whose pages stopped giving articles)."""
-        self.crawler.stats.inc_value("newscrawl/skipped/known")
+        self.crawler.stats.inc_value(SKIPPED + Reason.KNOWN)
         self.crawler.stats.inc_value(f"newscrawl/site/{site}/known")
 
     def _outcome(self, outcome: str) -> None:
         """What became of one fetched page: exactly one outcome per response that reached
         the spider, so the run's completeness line adds up (crawler.extensions.completeness)."""
-        self.crawler.stats.inc_value(f"newscrawl/outcome/{outcome}")
+        self.crawler.stats.inc_value(OUTCOME + outcome)
 
-    def _skip(self, reason: str, url: str, detail: str = "", fetched: bool = True) -> None:
+    def _skip(self, reason: Reason, url: str, detail: str = "", fetched: bool = True) -> None:
         """A page or URL not taken further; ``fetched``: it was a response that reached us.
         Per URL at DEBUG: a crawl skips hundreds of pages; the end of the run shows them
         grouped by reason, with a few examples (crawler.ops.summary)."""
-        self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
+        self.crawler.stats.inc_value(SKIPPED + reason)
         if fetched:
             self._outcome(reason)
         self._example(reason, url)
@@ -554,13 +528,13 @@ class NewsSpider(scrapy.Spider):
         if request.meta.get("quiet_errors"):
             self.crawler.stats.inc_value(f"newscrawl/robots/{reason}")
             return
-        self.crawler.stats.inc_value(f"newscrawl/skipped/{reason}")
+        self.crawler.stats.inc_value(SKIPPED + reason)
         self._example(reason, request.url)
-        if reason.startswith(FAILURE_REASONS) and request.meta.get("listing"):
+        if is_failure(reason) and request.meta.get("listing"):
             self.incomplete_listings.add(request.meta["listing"])
         if request.meta.get("via") == "start":
             self.start_failures[request.url] = reason
-            if reason == "private_address":
+            if reason == Reason.PRIVATE_ADDRESS:
                 # One line, even under --quiet: the usual cause is a local test site.
                 logger.error("Refused start URL %s: %s. To crawl local or private sites, use --allow-private "
                              "(scrapy crawl news -s NEWSCRAWL_ALLOW_PRIVATE=True)",

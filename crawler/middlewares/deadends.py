@@ -17,22 +17,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import TYPE_CHECKING
 
 from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
 
-from models import DeadEnd
-from models.db import make_engine, resolve_database_url
+from crawler.outcomes import DeadEndError, exception_reason, http_reason
+from crawler.store.deadends import GONE_STATUSES, load_dead_ends, record_dead_ends
+from models.db import resolve_database_url
+
+if TYPE_CHECKING:
+    from models import DeadEnd
 
 logger = logging.getLogger(__name__)
 
-GONE_STATUSES = (404, 410)  # the server says the page is not there: dead at once
-
-
-class DeadEndError(IgnoreRequest):
-    """The URL is a remembered dead end (see crawler.deadends)."""
 
 
 class DeadEndMiddleware:
@@ -61,19 +59,9 @@ class DeadEndMiddleware:
     async def _load(self) -> dict[str, DeadEnd]:
         if self._known is None:
             if self._loading is None:
-                self._loading = asyncio.ensure_future(asyncio.to_thread(self._read))
+                self._loading = asyncio.ensure_future(asyncio.to_thread(load_dead_ends, self.database_url))
             self._known = await asyncio.shield(self._loading)
         return self._known
-
-    def _read(self) -> dict[str, DeadEnd]:
-        engine = make_engine(self.database_url)
-        try:
-            with Session(engine, expire_on_commit=False) as session:
-                rows = {row.url: row for row in session.scalars(select(DeadEnd))}
-                session.expunge_all()
-                return rows
-        finally:
-            engine.dispose()
 
     @staticmethod
     def _site(request: Request) -> str | None:
@@ -98,7 +86,7 @@ class DeadEndMiddleware:
         site = self._site(request)
         if site:
             if response.status in GONE_STATUSES or response.status >= 500:
-                self._failed[request.url] = (site, f"http_{response.status}")
+                self._failed[request.url] = (site, http_reason(response.status))
             elif response.status < 400 and self._known and request.url in self._known:
                 self._answered.add(request.url)
         return response
@@ -106,46 +94,16 @@ class DeadEndMiddleware:
     def process_exception(self, request: Request, exception):
         site = self._site(request)
         if site and not isinstance(exception, IgnoreRequest):  # robots, private address, ours: not the URL's fault
-            from crawler.spiders.news import _failure_reason
-
-            self._failed[request.url] = (site, _exception_reason(exception, _failure_reason))
+            self._failed[request.url] = (site, exception_reason(exception).value)
         return None
 
     def spider_closed(self, spider) -> None:
         if not self._failed and not self._answered:
             return
-        now = dt.datetime.now(dt.timezone.utc)
-        known = self._known or {}
-        engine = make_engine(self.database_url)
-        dead = 0
-        try:
-            with Session(engine) as session, session.begin():
-                if self._answered:
-                    session.execute(delete(DeadEnd).where(DeadEnd.url.in_(sorted(self._answered))))
-                for url, (site, reason) in self._failed.items():
-                    row = session.get(DeadEnd, url)
-                    if row is None:
-                        row = DeadEnd(url=url, site=site, failures=0, first_failed_at=now)
-                        session.add(row)
-                    row.reason = reason
-                    row.failures = (row.failures or 0) + 1
-                    row.last_failed_at = now
-                    gone = reason in {f"http_{s}" for s in GONE_STATUSES}
-                    if gone or row.failures >= self.failures_to_die:
-                        row.dead_until = now + self.period
-                        dead += url not in known or known[url].dead_until is None
-        finally:
-            engine.dispose()
+        dead = record_dead_ends(self.database_url, self._failed, self._answered, self._known or {},
+                                self.period, self.failures_to_die)
         if dead:
             self.stats.set_value("newscrawl/dead_ends/new", dead)
             logger.info("%d URLs remembered as dead ends: not requested for %s (--refresh overrides)",
                         dead, self.period)
 
-
-def _exception_reason(exception, failure_reason) -> str:
-    from twisted.python.failure import Failure
-
-    try:
-        raise exception
-    except Exception:
-        return failure_reason(Failure())

@@ -1,4 +1,5 @@
-"""Downloader middlewares."""
+"""Request guards: only http(s), only public addresses (unless allowed), and a charset
+Scrapy and browsers agree on."""
 from __future__ import annotations
 
 import asyncio
@@ -7,21 +8,14 @@ import logging
 import socket
 
 from scrapy import Request
+from scrapy.exceptions import NotConfigured
 from scrapy.http import TextResponse
-from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.httpobj import urlparse_cached
 
+from crawler.outcomes import BadSchemeError, PrivateAddressError
 from crawler.page.htmlmeta import decode_html, whatwg_codec
 
 logger = logging.getLogger(__name__)
-
-
-class PrivateAddressError(IgnoreRequest):
-    """The request's host is, or resolves to, a non-public address."""
-
-
-class BadSchemeError(IgnoreRequest):
-    """The request's URL is not http or https (file:, ftp:, data:, s3:, ...)."""
 
 
 # The only schemes the crawler fetches. Scrapy's handlers for the others are also
