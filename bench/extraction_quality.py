@@ -123,11 +123,11 @@ def run_trafilatura(corpus: str, truth: dict, pages: dict, kwargs: dict) -> tupl
 def extraction_options_from(settings: list[str]):
     import dataclasses
 
-    from crawler.pipelines import extraction_options
+    from crawler.config import CrawlConfig
     from crawler.ops.run import build_settings, parse_setting_overrides
 
     built = build_settings(overrides=parse_setting_overrides(settings))
-    return dataclasses.replace(extraction_options(built), min_text_chars=1)  # as `newscrawl extract`
+    return dataclasses.replace(CrawlConfig.from_settings(built).extraction, min_text_chars=1)  # as `newscrawl extract`
 
 
 def corpora_benchmark(settings: list[str]) -> None:

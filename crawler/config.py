@@ -1,18 +1,31 @@
-"""Up-front checks of the crawl settings a user can override (``--set``, ``-s``).
+"""The crawl's configuration: Scrapy settings read once, checked, and turned into the
+options objects of each stage (:class:`CrawlConfig`).
 
 A value that cannot work must be refused before the crawl starts, with the
 setting's name and what it accepts: ``CONCURRENT_REQUESTS_PER_DOMAIN=0`` would
 otherwise hang the crawl without a word, and ``DOWNLOAD_DELAY=abc`` would fail
 it deep inside Scrapy. A misspelt name would otherwise be accepted silently.
+Every command builds its :class:`CrawlConfig` before it starts, so a bad value
+is one line and exit 2 whichever command was given it (crawler.ops.cli).
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 from scrapy.settings import default_settings as scrapy_defaults
+
+from crawler.page.extract import ExtractionOptions, parse_datetime
+from crawler.page.sanitize import StoreLimits
+from crawler.store.learning import LearningSettings
+from dedupe import DedupeSettings
+from models.db import redact, resolve_database_url
 
 
 class SettingError(ValueError):
@@ -80,7 +93,7 @@ RULES: dict[str, Callable] = {
     "NEWSCRAWL_LISTING_DEPTH": _number(int, 1),
     "NEWSCRAWL_EXTRACT_PROCESSES": _number(int, -1),
     "NEWSCRAWL_MIN_TEXT_CHARS": _number(int, 1),
-    "NEWSCRAWL_BOILERPLATE_MIN_PAGES": _number(int, 1),
+    "NEWSCRAWL_BOILERPLATE_MIN_PAGES": _number(int, 2),  # one page cannot show repetition
     "NEWSCRAWL_BOILERPLATE_MIN_SHARE": _number(float, 0, 1, low_open=True),
     "NEWSCRAWL_DEDUPE_THRESHOLD": _number(float, 0, 1, low_open=True),
     "NEWSCRAWL_SHINGLE_SIZE": _number(int, 1),
@@ -155,3 +168,95 @@ def check_settings(settings: BaseSettings) -> None:
 
 def log_level_number(name: str) -> int:
     return logging.getLevelName(str(name).upper())
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    """Every newscrawl setting a crawl, an ingest or a reprocess reads, read once from the
+    Scrapy settings and checked there. Components take what they need from it
+    (``CrawlConfig.of(crawler)``) instead of reading settings one by one."""
+
+    database_url: str
+    listing_depth: int
+    refresh: bool
+    since: dt.datetime | None
+    max_decompressed: int  # DOWNLOAD_MAXSIZE, also the limit for gzip files we inflate ourselves
+    max_links_per_page: int
+    max_listing_entries: int
+    max_failure_share: float
+    extraction: ExtractionOptions
+    dedupe: DedupeSettings
+    learning: LearningSettings
+    limits: StoreLimits
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> CrawlConfig:
+        """Raises :class:`SettingError` naming the setting when a value cannot work."""
+        check_settings(settings)
+        since_text = settings.get("NEWSCRAWL_SINCE")
+        since = parse_datetime(since_text) if since_text else None
+        if since_text and since is None:
+            raise SettingError(f"setting NEWSCRAWL_SINCE={since_text} is invalid: expected an ISO 8601 date")
+        return cls(
+            database_url=resolve_database_url(settings.get("DATABASE_URL")),
+            listing_depth=settings.getint("NEWSCRAWL_LISTING_DEPTH"),
+            refresh=settings.getbool("NEWSCRAWL_REFRESH"),
+            since=since,
+            max_decompressed=settings.getint("DOWNLOAD_MAXSIZE"),
+            max_links_per_page=settings.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE"),
+            max_listing_entries=settings.getint("NEWSCRAWL_MAX_LISTING_ENTRIES"),
+            max_failure_share=settings.getfloat("NEWSCRAWL_MAX_FAILURE_SHARE"),
+            extraction=ExtractionOptions(
+                agreement=settings.getbool("NEWSCRAWL_PRECISION_AGREEMENT"),
+                min_text_chars=settings.getint("NEWSCRAWL_MIN_TEXT_CHARS"),
+            ),
+            dedupe=_dedupe_settings(settings),
+            learning=_built(LearningSettings, "NEWSCRAWL_BOILERPLATE_MIN_PAGES", settings,
+                            min_pages=settings.getint("NEWSCRAWL_BOILERPLATE_MIN_PAGES"),
+                            min_share=settings.getfloat("NEWSCRAWL_BOILERPLATE_MIN_SHARE")),
+            limits=StoreLimits.from_settings(settings),
+        )
+
+    @classmethod
+    def of(cls, crawler) -> CrawlConfig:
+        """The crawler's configuration, built on first use and shared by its components."""
+        config = getattr(crawler, "_newscrawl_config", None)
+        if config is None:
+            config = cls.from_settings(crawler.settings)
+            crawler._newscrawl_config = config
+        return config
+
+
+def _built(kind: type, setting: str, settings: BaseSettings, **values):
+    """``kind(**values)``, its own validation reported under the setting's name."""
+    try:
+        return kind(**values)
+    except ValueError as exc:
+        raise SettingError(f"setting {setting}={settings.get(setting)} is invalid: {exc}") from None
+
+
+def _dedupe_settings(settings: BaseSettings) -> DedupeSettings:
+    redis_url = settings.get("NEWSCRAWL_REDIS_URL")
+    storage = {"type": "dict"}
+    if redis_url:
+        # Workers share one LSH index in Redis (datasketch's storage). Its keys are article
+        # ids, so the index belongs to one database: the basename is derived from it.
+        basename = settings.get("NEWSCRAWL_REDIS_INDEX") or "newscrawl:lsh:" + hashlib.sha1(
+            redact(resolve_database_url(settings.get("DATABASE_URL"))).encode()).hexdigest()[:12]
+        storage = {"type": "redis", "redis": _redis_connection(redis_url), "basename": basename.encode()}
+    return _built(DedupeSettings, "NEWSCRAWL_DEDUPE_THRESHOLD", settings,
+                  near_duplicate_threshold=settings.getfloat("NEWSCRAWL_DEDUPE_THRESHOLD"),
+                  shingle_size=settings.getint("NEWSCRAWL_SHINGLE_SIZE"),
+                  num_perm=settings.getint("NEWSCRAWL_NUM_PERM"),
+                  storage=storage)
+
+
+def _redis_connection(url: str) -> dict:
+    """redis-py connection kwargs from a redis:// URL (datasketch takes kwargs, not URLs)."""
+    parts = urlsplit(url)
+    config = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 6379}
+    if parts.password:
+        config["password"] = parts.password
+    if parts.path.strip("/").isdigit():
+        config["db"] = int(parts.path.strip("/"))
+    return config

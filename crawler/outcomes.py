@@ -85,6 +85,7 @@ class Reason(enum.StrEnum):
     DUPLICATE_URL = "duplicate_url"
     OVER_LINKS_PER_PAGE = "over_links_per_page"
     OVER_ENTRIES_PER_LISTING = "over_entries_per_listing"
+    OVER_LISTING_DEPTH = "over_listing_depth"  # a link past NEWSCRAWL_LISTING_DEPTH (crawler.middlewares.listing)
     # --- fetched, but not a page we can read ------------------------------------
     EMPTY_BODY = "empty_body"
     NOT_HTML = "not_html"

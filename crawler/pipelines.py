@@ -10,21 +10,18 @@ only ever touched by that one thread.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from scrapy.exceptions import DropItem
 
-from crawler import limit_malloc_arenas
+from crawler import limit_malloc_arenas, workers
+from crawler.config import CrawlConfig
+from crawler.items import PageItem
 from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.page.htmlmeta import decode_html
-from crawler.items import PageItem
-from crawler.store.learning import LearningSettings
-from crawler import workers
 from crawler.store import dbretry, runlock
-from crawler.page.sanitize import StoreLimits
 from crawler.store.articles import ArticleStore, Offload
 from dedupe import DedupeSettings
 from models.db import make_engine, redact, resolve_database_url, upgrade
@@ -32,56 +29,11 @@ from models.db import make_engine, redact, resolve_database_url, upgrade
 logger = logging.getLogger(__name__)
 
 
-def extraction_options(settings) -> ExtractionOptions:
-    return ExtractionOptions(
-        agreement=settings.getbool("NEWSCRAWL_PRECISION_AGREEMENT"),
-        min_text_chars=settings.getint("NEWSCRAWL_MIN_TEXT_CHARS"),
-    )
-
-
-def dedupe_settings(settings) -> DedupeSettings:
-    redis_url = settings.get("NEWSCRAWL_REDIS_URL")
-    storage = {"type": "dict"}
-    if redis_url:
-        # Workers share one LSH index in Redis (datasketch's storage). Its keys are article
-        # ids, so the index belongs to one database: the basename is derived from it.
-        basename = settings.get("NEWSCRAWL_REDIS_INDEX") or "newscrawl:lsh:" + hashlib.sha1(
-            redact(resolve_database_url(settings.get("DATABASE_URL"))).encode()).hexdigest()[:12]
-        storage = {"type": "redis", "redis": _redis_connection(redis_url), "basename": basename.encode()}
-    return DedupeSettings(
-        near_duplicate_threshold=settings.getfloat("NEWSCRAWL_DEDUPE_THRESHOLD"),
-        shingle_size=settings.getint("NEWSCRAWL_SHINGLE_SIZE"),
-        num_perm=settings.getint("NEWSCRAWL_NUM_PERM"),
-        storage=storage,
-    )
-
-
-def _redis_connection(url: str) -> dict:
-    """redis-py connection kwargs from a redis:// URL (datasketch takes kwargs, not URLs)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    config = {"host": parts.hostname or "127.0.0.1", "port": parts.port or 6379}
-    if parts.password:
-        config["password"] = parts.password
-    if parts.path.strip("/").isdigit():
-        config["db"] = int(parts.path.strip("/"))
-    return config
-
-
 def store_from_settings(engine, settings, offload: Offload | None = None) -> ArticleStore:
     """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
-    store = ArticleStore(
-        engine,
-        dedupe_settings(settings),
-        LearningSettings(
-            min_pages=settings.getint("NEWSCRAWL_BOILERPLATE_MIN_PAGES"),
-            min_share=settings.getfloat("NEWSCRAWL_BOILERPLATE_MIN_SHARE"),
-        ),
-        extraction_options(settings),
-        offload,
-    )
-    store.limits = StoreLimits.from_settings(settings)
+    config = CrawlConfig.from_settings(settings)
+    store = ArticleStore(engine, config.dedupe, config.learning, config.extraction, offload)
+    store.limits = config.limits
     return store
 
 
@@ -97,8 +49,8 @@ class ExtractionPipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(extraction_options(crawler.settings), crawler.stats, workers.ExtractionPool.for_crawler(crawler),
-                   dedupe_settings(crawler.settings))
+        config = CrawlConfig.of(crawler)
+        return cls(config.extraction, crawler.stats, workers.ExtractionPool.for_crawler(crawler), config.dedupe)
 
     def open_spider(self):
         self.pool.start()
@@ -173,7 +125,7 @@ class StoragePipeline:
 
     def _open_store(self) -> None:
         started = time.monotonic()
-        self.store = store_from_settings(self.engine, self.settings, self.pool.offload(dedupe_settings(self.settings)))
+        self.store = store_from_settings(self.engine, self.settings, self.pool.offload(CrawlConfig.from_settings(self.settings).dedupe))
         self.stats.set_value("newscrawl/dedupe/window_load_seconds", round(time.monotonic() - started, 2))
         recleaned = self.store.reclean_pending()
         if recleaned:

@@ -51,13 +51,18 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.guards.PrivateAddressGuardMiddleware": 50,
     # Below RetryMiddleware (550): sees each fetch's final outcome, after its retries.
     "crawler.middlewares.deadends.DeadEndMiddleware": 60,
+    # Feeds and sitemaps read in full before: "changed since?" (a 304 is one small response).
+    "crawler.middlewares.conditional.ConditionalGetMiddleware": 70,
     # Between HTTP decompression (590) and meta refresh (580), which reads response.text.
     "crawler.middlewares.guards.CharsetGuardMiddleware": 585,
     # Last before the download handler: writes responses as received (NEWSCRAWL_WARC_DIR).
     "crawler.middlewares.archive.WarcWriterMiddleware": 950,
 }
 SPIDER_MIDDLEWARES = {
-    # Articles record their WARC file and offset; an ingest follows no links (crawler/warc.py).
+    # How far links on listing pages are followed (NEWSCRAWL_LISTING_DEPTH); the news
+    # spider adds it if a project's settings leave it out.
+    "crawler.middlewares.listing.ListingDepthMiddleware": 700,
+    # Articles record their WARC file and offset; an ingest follows no links (crawler/middlewares/archive.py).
     "crawler.middlewares.archive.ArchiveSpiderMiddleware": 800,
 }
 # Only http and https are ever fetched: no local files, FTP, S3 or data: URLs, whatever
@@ -118,7 +123,7 @@ NEWSCRAWL_DEAD_END_FAILURES = 3
 # A lost database connection is retried with backoff for this long, then the run fails.
 NEWSCRAWL_DB_RETRY_SECONDS = 60.0
 
-# Web archives (crawler/warc.py). NEWSCRAWL_WARC_DIR (crawl --warc DIR): write every
+# Web archives (crawler/middlewares/archive.py). NEWSCRAWL_WARC_DIR (crawl --warc DIR): write every
 # response with its request to rotating .warc.gz files of NEWSCRAWL_WARC_MAX_SIZE bytes.
 NEWSCRAWL_WARC_DIR = None
 NEWSCRAWL_WARC_MAX_SIZE = 1024 ** 3

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import struct
 import zlib
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -49,8 +50,20 @@ import numpy as np
 
 from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
-from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
-from dedupe.story import HEADLINE_TERMS, headline_terms, story_terms, weighted_jaccard_scaled
+from dedupe.signature import (
+    compare,
+    content_hash,
+    minhash_values,
+    order_codes,
+    shingle_hashes,
+    tokens,
+)
+from dedupe.story import (
+    HEADLINE_TERMS,
+    headline_terms,
+    story_terms,
+    weighted_jaccard_scaled,
+)
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,13 @@ class DocumentRecord:
     language: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Signature:
-    """What the index keeps of a document (and the database stores)."""
+    """What the index keeps of a document (and the database stores).
+
+    Like datasketch's ``LeanMinHash``, it owns its byte form (``to_bytes``/``from_bytes``,
+    also its pickled form: a process pool sends one flat buffer, not six numpy arrays)
+    and compares by value."""
 
     minhash: np.ndarray | None  # uint32[num_perm]; None when the text is too short to shingle
     terms: np.ndarray  # uint32 story-term hashes, sorted
@@ -75,6 +92,60 @@ class Signature:
     fetched: float | None
     story_minhash: np.ndarray | None = None  # MinHash of ``terms`` (before time salting), computed once
     headline: np.ndarray | None = None  # salient headline terms (dedupe.story.headline_terms); None: no title
+
+    # version, flags, then the lengths of minhash, terms, story_minhash, headline and
+    # content_hash, then time and fetched; the arrays follow in that order, little-endian.
+    _HEADER = struct.Struct("<BBIIIIHdd")
+    _VERSION = 1
+    _HAS = {"minhash": 1, "story_minhash": 2, "headline": 4, "time": 8, "fetched": 16}
+
+    def to_bytes(self) -> bytes:
+        flags = sum(bit for name, bit in self._HAS.items() if getattr(self, name) is not None)
+        empty = np.zeros(0, dtype=np.uint32)
+        minhash, story, headline = (empty if v is None else v for v in (self.minhash, self.story_minhash, self.headline))
+        digest = self.content_hash.encode("utf-8")
+        header = self._HEADER.pack(self._VERSION, flags, len(minhash), len(self.terms), len(story), len(headline),
+                                   len(digest), self.time or 0.0, self.fetched or 0.0)
+        return b"".join((header, minhash.astype("<u4").tobytes(), self.terms.astype("<u4").tobytes(),
+                         self.weights.astype("<f4").tobytes(), story.astype("<u4").tobytes(),
+                         headline.astype("<u4").tobytes(), digest))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Signature:
+        try:
+            version, flags, n_min, n_terms, n_story, n_head, n_digest, time, fetched = cls._HEADER.unpack_from(data)
+        except struct.error as exc:
+            raise ValueError(f"not a Signature: {exc}") from None
+        if version != cls._VERSION:
+            raise ValueError(f"unsupported Signature version {version}")
+        expected = cls._HEADER.size + 4 * (n_min + 2 * n_terms + n_story + n_head) + n_digest
+        if len(data) != expected:
+            raise ValueError(f"Signature of {len(data)} bytes, its header says {expected}")
+        offset = cls._HEADER.size
+
+        def take(count: int, dtype: str) -> np.ndarray:
+            nonlocal offset
+            values = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+            offset += 4 * count
+            return values.astype(np.uint32 if dtype == "<u4" else np.float32)
+
+        minhash, terms, weights = take(n_min, "<u4"), take(n_terms, "<u4"), take(n_terms, "<f4")
+        story, headline = take(n_story, "<u4"), take(n_head, "<u4")
+        has = {name: bool(flags & bit) for name, bit in cls._HAS.items()}
+        return cls(
+            minhash if has["minhash"] else None, terms, weights, data[offset:].decode("utf-8"),
+            time if has["time"] else None, fetched if has["fetched"] else None,
+            story_minhash=story if has["story_minhash"] else None, headline=headline if has["headline"] else None,
+        )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Signature) and self.to_bytes() == other.to_bytes()
+
+    def __hash__(self) -> int:
+        return hash(self.to_bytes())
+
+    def __reduce__(self):
+        return Signature.from_bytes, (self.to_bytes(),)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
-from crawler.ops.export import EXPORT_FIELDS, clean_articles
+from crawler.ops.export import EXPORT_FIELDS
 from models import Article
 from models.db import downgrade, make_engine, upgrade
+from models.views import clean_articles
 from tests.conftest import REPO
 
 # (column, type as SQLite's catalog reports it, as PostgreSQL's does, nullable in `articles`)

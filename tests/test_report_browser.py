@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.ops.export import clean_articles
 from crawler.ops.report import render_report
 from models.db import make_engine, upgrade
+from models.views import clean_articles
 from tests.conftest import IN_CI, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")

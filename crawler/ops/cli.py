@@ -277,9 +277,13 @@ def _first_line(exc: BaseException) -> str:
 # --- commands ---------------------------------------------------------------
 
 def cmd_crawl(args) -> int:
-    from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
     from crawler.config import check_overrides
-    from crawler.spiders.sites import DEFAULT_SITES_FILE, load_sites_file, parse_url_list
+    from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
+    from crawler.spiders.sites import (
+        DEFAULT_SITES_FILE,
+        load_sites_file,
+        parse_url_list,
+    )
 
     urls = parse_url_list(args.urls)
     if not urls:
@@ -312,8 +316,8 @@ def cmd_crawl(args) -> int:
 
 
 def cmd_ingest(args) -> int:
-    from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
     from crawler.ops.ingest import print_ingest_summary, warc_paths
+    from crawler.ops.run import build_settings, parse_setting_overrides, run_crawl
     from crawler.spiders.warc import WarcIngestSpider, site_named
 
     paths = warc_paths(args.files, args.from_file)
@@ -396,7 +400,11 @@ def _database_ready(database_url: str, writable: bool = False) -> bool:
 def _summarise(report, database_url: str, show_articles: bool = False, quiet: bool = False) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crawler.ops.summary import print_articles_and_stories, print_crawl_summary, print_one_line
+    from crawler.ops.summary import (
+        print_articles_and_stories,
+        print_crawl_summary,
+        print_one_line,
+    )
     from models.db import make_engine
 
     if report.interrupted:
@@ -485,16 +493,15 @@ def cmd_report(args) -> int:
 def cmd_extract(args) -> int:
     import dataclasses
 
-    from crawler.page.extract import ExtractionError, extract_article
-    from crawler.pipelines import extraction_options
+    from crawler.config import CrawlConfig, check_overrides
     from crawler.ops.run import build_settings, parse_setting_overrides
-    from crawler.config import check_overrides
+    from crawler.page.extract import ExtractionError, extract_article
 
     overrides = parse_setting_overrides(args.settings)
     check_overrides(overrides)
     settings = build_settings(overrides=overrides)
     # The crawl's extraction, but every text is printed: short ones too.
-    options = dataclasses.replace(extraction_options(settings), min_text_chars=1)
+    options = dataclasses.replace(CrawlConfig.from_settings(settings).extraction, min_text_chars=1)
     failures = 0
     for name in args.files:
         path = Path(name)
@@ -529,8 +536,8 @@ def cmd_extract(args) -> int:
 
 
 def cmd_cluster(args) -> int:
-    from dedupe.grouping import DocumentRecord, cluster_records
     from crawler.page.extract import parse_datetime
+    from dedupe.grouping import DocumentRecord, cluster_records
 
     records = []
     with open(args.input, encoding="utf-8") as fh:
@@ -567,9 +574,8 @@ def cmd_cluster(args) -> int:
 def cmd_reprocess(args) -> int:
     from crawler.ops.reprocess import reprocess
     from crawler.ops.run import build_settings
-    from models.db import make_engine
-
     from crawler.store.runlock import LockedError, run_lock
+    from models.db import make_engine
 
     settings = build_settings(args.db)
     if not _database_ready(settings.get("DATABASE_URL"), writable=True):

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, case, func, select
 
-from crawler.ops.export import clean_articles
 from models.base import UTCDateTime
+from models.views import clean_articles
 
 view = clean_articles.c
 

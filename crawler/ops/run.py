@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.config import CrawlConfig
 from crawler.spiders.news import NewsSpider
 from models.db import SecretURL, resolve_database_url
 
@@ -98,9 +99,18 @@ class _CrawlerProcess(CrawlerProcess):
         os._exit(128 + (self.signal_received or signum))
 
 
+def _stats_of(crawler) -> dict:
+    """The crawl's stats; none when it failed before Scrapy made its stats collector."""
+    try:
+        return dict(crawler.stats.get_stats())
+    except RuntimeError:  # Scrapy 2.13+: "Crawler.stats is not set yet"
+        return {}
+
+
 def run_crawl(start_urls: list[str], settings: Settings, spider_cls: type = NewsSpider) -> CrawlReport:
     """Crawl ``start_urls`` to completion (blocks; once per process, as Scrapy's reactor allows).
     ``spider_cls``: the news spider, or a subclass (``newscrawl ingest`` passes WARC paths)."""
+    CrawlConfig.from_settings(settings)  # a bad value is a usage error (SettingError), before Scrapy starts
     process = _CrawlerProcess(settings)
     crawler = process.create_crawler(spider_cls)
     errors: list[str] = []
@@ -114,7 +124,7 @@ def run_crawl(start_urls: list[str], settings: Settings, spider_cls: type = News
 
     deferred.addErrback(_failed)
     process.start()
-    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    stats = _stats_of(crawler)
     return CrawlReport(
         stats=stats,
         finish_reason=str(stats.get("finish_reason", "failed" if errors else "unknown")),

@@ -12,10 +12,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import Enum
+from urllib.robotparser import RobotFileParser
 
 import feedparser
 from lxml import etree
-from scrapy.utils.sitemap import sitemap_urls_from_robots
 
 from crawler.page.extract import parse_datetime
 
@@ -153,7 +153,10 @@ def _feedparser_date(item, key: str) -> str | None:
 
 
 def robots_sitemaps(body: bytes) -> list[str]:
-    return [url.strip() for url in sitemap_urls_from_robots(body) if url.strip()]
+    """The ``Sitemap:`` URLs of a robots.txt (the standard library's robots.txt parser)."""
+    parser = RobotFileParser()
+    parser.parse(body.decode("utf-8", "replace").splitlines())
+    return [url.strip() for url in parser.site_maps() or () if url.strip()]
 
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")

@@ -19,11 +19,11 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded
 from scrapy.utils.gz import gunzip
-from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.config import check_settings
+from crawler.config import CrawlConfig
 from crawler.extensions import install_log_filters
 from crawler.items import PageItem
+from crawler.middlewares.conditional import listing_entry_failed, listing_read
 from crawler.outcomes import (
     OUTCOME,
     SKIPPED,
@@ -39,7 +39,7 @@ from crawler.page.discovery import (
     robots_sitemaps,
     sitemap_entries,
 )
-from crawler.page.extract import ExtractionError, parse_datetime
+from crawler.page.extract import ExtractionError
 from crawler.page.read import PageReading, read_page
 from crawler.page.urls import (
     amp_to_original,
@@ -49,11 +49,9 @@ from crawler.page.urls import (
     same_site,
     site_of,
 )
-from crawler.pipelines import dedupe_settings, extraction_options
 from crawler.spiders.sites import load_sites_file, parse_url_list
-from crawler.store.incremental import KnownUrls, load_state, save_validators
+from crawler.store.incremental import KnownUrls
 from crawler.workers import ExtractionPool, read_and_sign
-from models.db import resolve_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -107,27 +105,37 @@ class NewsSpider(scrapy.Spider):
 
     name = "news"
 
+    # Components the spider relies on: added to what a project configured, unless it set
+    # them itself (to None, say, to switch one off).
+    REQUIRED_COMPONENTS = (
+        ("SPIDER_MIDDLEWARES", "crawler.middlewares.listing.ListingDepthMiddleware", 700),
+        ("DOWNLOADER_MIDDLEWARES", "crawler.middlewares.conditional.ConditionalGetMiddleware", 70),
+    )
+
+    @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        for name, component, order in cls.REQUIRED_COMPONENTS:
+            components = settings.getdict(name)
+            if component not in components:
+                components[component] = order
+                settings.set(name, components, priority=max(settings.getpriority(name) or 0, 30))
+
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        s = crawler.settings
-        check_settings(s)  # `scrapy crawl news -s NAME=bad` too: refused before anything starts
+        # Read and checked once: `scrapy crawl news -s NAME=bad` is refused before anything starts.
+        config = spider.config = CrawlConfig.of(crawler)
         install_log_filters()
-        spider.listing_depth = s.getint("NEWSCRAWL_LISTING_DEPTH")
-        if spider.listing_depth < 1:
-            raise ValueError("NEWSCRAWL_LISTING_DEPTH must be >= 1")
-        spider.refresh = s.getbool("NEWSCRAWL_REFRESH")
-        since = s.get("NEWSCRAWL_SINCE")
-        spider.since = parse_datetime(since) if since else None
-        if since and spider.since is None:
-            raise ValueError(f"NEWSCRAWL_SINCE must be an ISO 8601 date, got {since!r}")
-        spider.database_url = resolve_database_url(s.get("DATABASE_URL"))
-        spider.max_decompressed = s.getint("DOWNLOAD_MAXSIZE")
-        spider.options = extraction_options(s)
-        spider.dedupe = dedupe_settings(s)
+        spider.refresh = config.refresh
+        spider.since = config.since
+        spider.database_url = config.database_url
+        spider.max_decompressed = config.max_decompressed
+        spider.options = config.extraction
+        spider.dedupe = config.dedupe
         spider.pool = ExtractionPool.for_crawler(crawler)
-        spider.max_links_per_page = s.getint("NEWSCRAWL_MAX_LINKS_PER_PAGE")
-        spider.max_listing_entries = s.getint("NEWSCRAWL_MAX_LISTING_ENTRIES")
+        spider.max_links_per_page = config.max_links_per_page
+        spider.max_listing_entries = config.max_listing_entries
         crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider.response_received, signal=signals.response_received)
         return spider
@@ -142,18 +150,11 @@ class NewsSpider(scrapy.Spider):
         self.start_url_list = start
         self._seen_canonical: set[str] = set()
         self.known_urls = KnownUrls(None)  # stored by earlier runs: not fetched again unless refresh
-        self.validators: dict[str, tuple[str | None, str | None]] = {}  # feed/sitemap -> (ETag, Last-Modified)
-        self.new_validators: dict[str, tuple[str | None, str | None]] = {}
-        # Feeds and sitemaps with an entry whose fetch failed: their validators are not saved,
-        # so that the next run reads them in full and tries those entries again.
-        self.incomplete_listings: set[str] = set()
         self.start_failures: dict[str, str] = {}  # start URL -> why it gave nothing
         self.skip_examples: dict[str, list[str]] = {}  # reason -> a few URLs, for the summary
 
     async def start(self):
         self.pool.start()
-        # Read what earlier runs stored in a worker thread: the reactor keeps running.
-        _, self.validators = await asyncio.to_thread(load_state, self.database_url, False)
         if not self.refresh:  # stored article URLs are not fetched again (--refresh to re-fetch)
             self.known_urls = KnownUrls(self.database_url)
         robots_done: set[str] = set()
@@ -210,8 +211,8 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newscrawl/pages/gunzipped")
             content_type = ""  # the declared type was the archive's
         kind = detect_kind(body, content_type)
-        if kind in (Kind.FEED, Kind.SITEMAP):
-            self._remember_validators(response)
+        if kind in (Kind.FEED, Kind.SITEMAP):  # its validators, for a conditional GET next run
+            self.crawler.signals.send_catch_log(signal=listing_read, response=response)
         self.crawler.stats.inc_value(f"newscrawl/pages/{kind.value}")
         if kind in (Kind.SITEMAP, Kind.SITEMAP_INDEX):
             try:
@@ -238,7 +239,7 @@ class NewsSpider(scrapy.Spider):
             if read is None:
                 return
             links = []
-            if not read[0].verdict.is_article and response.meta.get("listing_hops", 0) < self.listing_depth:
+            if not read[0].verdict.is_article and response.meta.get("follow_links"):
                 links = self._site_links(response, read[0].links, site)
                 # The known-URL lookups of the page's links: one query, in a thread, off the reactor.
                 await asyncio.to_thread(self.known_urls.prefetch, links)
@@ -274,8 +275,7 @@ class NewsSpider(scrapy.Spider):
             if verdict.reason == "too_little_text":  # per site: a site whose pages all give none is reported
                 self.crawler.stats.inc_value(f"newscrawl/site/{site}/too_little_text")
             logger.debug("Not an article (%s): %s", verdict.reason, response.url)
-            hops = response.meta.get("listing_hops", 0)
-            if hops >= self.listing_depth:
+            if not response.meta.get("follow_links"):  # crawler.middlewares.listing
                 return
             for url in reading.feeds:
                 try:
@@ -287,9 +287,7 @@ class NewsSpider(scrapy.Spider):
                 if url in self.known_urls:
                     self._known(site)
                     continue
-                request = self._follow(url, site, "listing")
-                request.meta["listing_hops"] = hops + 1
-                yield request
+                yield self._follow(url, site, "listing")
             return
 
         here = canonicalize(response.url)
@@ -431,48 +429,10 @@ class NewsSpider(scrapy.Spider):
     # --- helpers -------------------------------------------------------------
 
     def _follow(self, url: str, site: str, via: str) -> scrapy.Request:
-        meta = {"site": site, "via": via}
-        headers = {}
-        validators = self.validators.get(url)
-        if validators and not self.refresh:
-            # Conditional GET: the server answers 304 when the feed or sitemap has not changed.
-            etag, modified = validators
-            if etag:
-                headers["If-None-Match"] = etag
-            if modified:
-                headers["If-Modified-Since"] = modified
-            meta["handle_httpstatus_list"] = [304]
-        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta=meta, headers=headers)
-
-    def _remember_validators(self, response: Response) -> None:
-        etag = response.headers.get("ETag")
-        modified = response.headers.get("Last-Modified")
-        if etag or modified:
-            self.new_validators[response.url] = (
-                etag.decode("latin-1") if etag else None,
-                modified.decode("latin-1") if modified else None,
-            )
+        return scrapy.Request(url, callback=self.parse_page, errback=self.on_error, meta={"site": site, "via": via})
 
     def closed(self, reason: str) -> None:
         self.known_urls.close()
-        # A feed's or sitemap's validators tell the next run "nothing new here" (304). They are
-        # saved only when every entry the listing gave was stored or recorded as skipped: the
-        # run finished (not interrupted), nothing failed to be stored, and no entry's fetch
-        # failed. Otherwise the next run reads the listing in full; stored entries are then
-        # skipped as known, so the price is one full read of the listing.
-        stats = self.crawler.stats.get_stats()
-        if reason != "finished" or any(k.startswith("newscrawl/errors/") for k in stats) or stats.get(
-                "newscrawl/skipped/worker_crashed"):
-            if self.new_validators:
-                logger.info("Feed and sitemap validators not saved (run %s): the next run reads them in full", reason)
-            return
-        complete = {url: v for url, v in self.new_validators.items() if url not in self.incomplete_listings}
-        if complete:
-            try:
-                save_validators(self.database_url, complete)
-            except SQLAlchemyError as exc:  # the safe direction: the next run reads them in full
-                logger.error("Could not save feed and sitemap validators: %s",
-                             str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
 
     @staticmethod
     def _normalise_link(url: str) -> str | None:
@@ -530,8 +490,8 @@ class NewsSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value(SKIPPED + reason)
         self._example(reason, request.url)
-        if is_failure(reason) and request.meta.get("listing"):
-            self.incomplete_listings.add(request.meta["listing"])
+        if is_failure(reason) and request.meta.get("listing"):  # its listing is read in full next run
+            self.crawler.signals.send_catch_log(signal=listing_entry_failed, listing=request.meta["listing"])
         if request.meta.get("via") == "start":
             self.start_failures[request.url] = reason
             if reason == Reason.PRIVATE_ADDRESS:

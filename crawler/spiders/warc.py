@@ -199,7 +199,7 @@ class WarcIngestSpider(NewsSpider):
             "dont_retry": True,
             # Already as deep as listings are followed: the spider does not extract the links
             # of a listing page it could not follow anyway (~50 ms a page).
-            "listing_hops": self.listing_depth,
+            "listing_hops": self.config.listing_depth,
         }
         return scrapy.Request(entry.url, callback=self.parse_page, errback=self.on_error, meta=meta,
                               dont_filter=True)
@@ -235,9 +235,6 @@ class WarcIngestSpider(NewsSpider):
                 row.digest, row.size = digest, size
 
     def closed(self, reason: str) -> None:
-        # An archived feed's validators must not reach fetch_state: a later crawl would get
-        # a 304 for it and never read the entries this ingest did not follow.
-        self.new_validators.clear()
         super().closed(reason)
         for rec_type, count in self.read_stats.records.items():
             self.crawler.stats.set_value(f"{RECORDS_READ}/{rec_type}", count)
