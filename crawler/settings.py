@@ -116,7 +116,7 @@ NEWSCRAWL_RECORD_RUNS = True  # one crawl_runs row per run
 NEWSCRAWL_MAX_FAILURE_SHARE = 0.5  # above this share of failed fetches the run is "partial" (exit 3)
 NEWSCRAWL_PROGRESS = True  # a progress line on stderr when it is a terminal (the CLI turns it off with --quiet)
 NEWSCRAWL_PROGRESS_INTERVAL = 5.0
-# Dead ends (crawler/deadends.py): a URL that answered 404/410, or failed this many runs in a
+# Dead ends (crawler/middlewares/deadends.py): a URL that answered 404/410, or failed this many runs in a
 # row, is not requested again for this many days (0 turns it off; --refresh overrides).
 NEWSCRAWL_DEAD_END_DAYS = 7.0
 NEWSCRAWL_DEAD_END_FAILURES = 3

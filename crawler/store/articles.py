@@ -315,7 +315,7 @@ class ArticleStore:
 
     def _store_signature(self, session: Session, row: Article, sig: Signature, new: bool = False) -> None:
         """Write ``sig`` for the article ``row`` (its groups assigned), with its band keys and the
-        fields the windowed index loads with (``dedupe_history``); ``new``: the article was
+        fields the windowed index loads with (crawler.store.history); ``new``: the article was
         inserted in this session, so it has no signature row yet (and no query is needed to find out)."""
         existing = None if new else session.get(ArticleSignature, row.id)
         s = self.deduper.settings
