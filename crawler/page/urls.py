@@ -99,3 +99,28 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def article_identity(url: str, declared: str | None, site: str, came_as_canonical: bool) -> tuple[str, bool]:
+    """The URL an article is stored under, and whether the page declared an unusable canonical.
+
+    The page's declared canonical wins when it is on the same site (a cross-site canonical is
+    a syndication hint, not our identity); an AMP page without one stands for its original;
+    a page we reached as someone's canonical is taken as it is (no second hop, no cycles).
+    When the identity is not ``canonicalize(url)``, the crawl fetches it and lets that page
+    speak for itself."""
+    here = canonicalize(url)
+    unusable = False
+    canonical = here
+    if declared:
+        try:
+            canonical = canonicalize(urljoin(url, declared))
+        except ValueError:  # a bad port or IPv6 literal in the declaration
+            unusable = True
+    if not same_site(canonical, site):
+        canonical = here
+    if canonical == here and is_amp_url(here):
+        canonical = amp_to_original(here)
+    if came_as_canonical:
+        canonical = here
+    return canonical, unusable

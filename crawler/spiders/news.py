@@ -43,6 +43,7 @@ from crawler.page.extract import ExtractionError
 from crawler.page.read import PageReading, read_page
 from crawler.page.urls import (
     amp_to_original,
+    article_identity,
     canonicalize,
     check_url,
     is_amp_url,
@@ -291,14 +292,11 @@ class NewsSpider(scrapy.Spider):
             return
 
         here = canonicalize(response.url)
-        declared = reading.canonical
-        canonical = self._resolve_declared(response.url, declared) if declared else here
-        if not same_site(canonical, site):
-            canonical = here  # a cross-site canonical is a syndication hint, not our identity
-        if canonical == here and is_amp_url(here):
-            canonical = amp_to_original(here)
-        if canonical != here and response.meta.get("via") == "canonical":
-            canonical = here  # we came here as someone's canonical: no second hop, no cycles
+        canonical, unusable = article_identity(response.url, reading.canonical, site,
+                                               came_as_canonical=response.meta.get("via") == "canonical")
+        if unusable:
+            self.crawler.stats.inc_value("newscrawl/pages/bad_canonical")
+            logger.debug("Ignoring unusable canonical %r on %s", reading.canonical[:200], response.url)
         if canonical != here:
             # Store the original, not this copy (AMP, print, tracking variant):
             # fetch the canonical page and let it speak for itself.
@@ -415,16 +413,6 @@ class NewsSpider(scrapy.Spider):
                 return
             count += 1
             yield item
-
-    def _resolve_declared(self, base: str, declared: str) -> str:
-        """The page's declared canonical URL, absolute and canonicalised; the page's own
-        URL when the declaration is not a usable URL (bad port, bad IPv6 literal)."""
-        try:
-            return canonicalize(urljoin(base, declared))
-        except ValueError as exc:
-            self.crawler.stats.inc_value("newscrawl/pages/bad_canonical")
-            logger.debug("Ignoring unusable canonical %r on %s: %s", declared[:200], base, exc)
-            return canonicalize(base)
 
     # --- helpers -------------------------------------------------------------
 
