@@ -183,17 +183,20 @@ COMMON_WORD_ZIPF = 4.0  # "games", "politics", "world"; surnames such as "Silver
 def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
     """Names in one byline string, trimmed of prefixes, dates, roles, e-mails and UI text."""
     text = unicodedata.normalize("NFKC", str(raw))
-    text = _EMAIL.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _HANDLE.sub(" ", text)
 
     def bracket(match: re.Match) -> str:
         inner = match.group(1) or match.group(2) or ""
-        # "(avec Damien Leloup et Morgane Tual)" names co-authors; "(obe)", "(bkuhn)" do not.
+        # "(avec Damien Leloup et Morgane Tual)" names co-authors; "(obe)", "(bkuhn)" and
+        # "(http://example.org/~jane/)" do not.
         first, _, rest = inner.strip().partition(" ")
         return f" & {rest} " if _CONJUNCTION.match(f" {first} ") else " "
 
+    # Brackets first: a URL or e-mail address inside them would otherwise take the
+    # closing bracket along and leave an unbalanced "(" that no name passes with.
     text = _BRACKETS.sub(bracket, text)
+    text = _EMAIL.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _HANDLE.sub(" ", text)
     inner = _INNER_BY.search(text)
     if inner and inner.start() > 0:
         text = text[inner.end():]
@@ -289,8 +292,26 @@ def _byline_texts(tree) -> Iterator[str]:
         text = " ".join(" ".join(n.text_content().split()) for n in named) if named else el.text_content()
         # Keep the lines of block markup apart: a name line, then a date line.
         text = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
-        if text and len(text) <= 300:
+        if text and len(text) <= 300 and not _is_story_card(text):
             yield text
+
+
+HEADLINE_MIN_WORDS = 5
+
+
+def _is_story_card(text: str) -> bool:
+    """Whether a byline element is a related story's card: an author's name over a
+    headline ("Katie Couric" / "New Yorkers post their feelings about ..."), not the
+    article's byline, whose further lines are dates ("Updated April 29, 2019 at 3:33 pm")."""
+    for line in text.split("\n")[1:]:
+        words = line.split()
+        if len(words) >= HEADLINE_MIN_WORDS and not _BY_PREFIX.match(line) and \
+                not any(_fold(w) in _MONTH_SET or _TIME.search(w) for w in words):
+            return True
+    return False
+
+
+_TIME = re.compile(r"\d{1,2}[:.h]\d{2}|\d{4}")
 
 
 def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], list[str]] | None = None) -> Byline:
@@ -319,14 +340,38 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
         for group in read():
             people: list[str] = []
             for raw, kind in group:
-                for name in split_byline(raw, single_word_ok=source in ("jsonld", "meta")):
-                    if kind == "org" or is_organisation(name, site_keys):
-                        _add(organisations, name)
-                    else:
-                        _add(people, name)
+                names = split_byline(raw, single_word_ok=source in ("jsonld", "meta"))
+                entry_people = [n for n in names if kind != "org" and not is_organisation(n, site_keys)]
+                for name in entry_people:
+                    _add(people, name)
+                whole = organisation_name(raw) if not entry_people and source != "markup" else None
+                if whole and (kind == "org" or is_organisation(whole, site_keys)):
+                    # An organisation's name is no person's, and fails the name test when
+                    # split: "Organization for Transformative Works", "Mac & i". Kept whole
+                    # when the source says it is one (JSON-LD Organization) or its words
+                    # do; a markup line is too loose to trust that way.
+                    _add(organisations, whole)
+                else:
+                    for name in names:
+                        if name not in entry_people:
+                            _add(organisations, name)
             if people:
                 return Byline(people, [])
     return Byline([], organisations)
+
+
+def organisation_name(raw: str) -> str | None:
+    """A declared author string as an organisation's name: one line, without "By",
+    URLs or e-mail addresses; None when nothing of a name is left or it is too long."""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = _URL.sub(" ", _EMAIL.sub(" ", text))
+    text = _BY_PREFIX.sub("", " ".join(text.split())).strip(" .,:;|-–—•·()[]")
+    if not text or len(text) > MAX_ORGANISATION_CHARS or any(ch.isdigit() for ch in text):
+        return None
+    return text
+
+
+MAX_ORGANISATION_CHARS = 80
 
 
 class _LazyIds(dict):
