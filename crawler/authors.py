@@ -289,11 +289,33 @@ def _byline_texts(tree) -> Iterator[str]:
         if el.tag in ("meta", "link", "script", "style", "img", "body", "html"):
             continue
         named = el.xpath('.//*[@itemprop="name"]')
-        text = " ".join(" ".join(n.text_content().split()) for n in named) if named else el.text_content()
+        text = " ".join(" ".join(n.text_content().split()) for n in named) if named else _text_lines(el)
         # Keep the lines of block markup apart: a name line, then a date line.
         text = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
         if text and len(text) <= 300 and not _is_story_card(text):
             yield text
+
+
+# Elements that start a new line where they open and close: a name and a headline in two
+# <div>s, or split by <br>, are two lines even when the markup has no newline between them.
+_LINE_BREAKS = {"br", "div", "p", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+                "header", "footer", "figure", "figcaption", "blockquote", "dd", "dt", "tr", "table"}
+
+
+def _text_lines(element) -> str:
+    """The element's text with a line break at each block element or <br> (iterative:
+    hostile pages nest thousands deep)."""
+    parts: list[str] = []
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        if not isinstance(node.tag, str):
+            continue
+        if node.tag in _LINE_BREAKS:
+            parts.append("\n")
+        if event == "start":
+            parts.append(node.text or "")
+        elif node is not element:
+            parts.append(node.tail or "")
+    return "".join(parts)
 
 
 HEADLINE_MIN_WORDS = 5
@@ -341,7 +363,11 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
             people: list[str] = []
             for raw, kind in group:
                 names = split_byline(raw, single_word_ok=source in ("jsonld", "meta"))
-                entry_people = [n for n in names if kind != "org" and not is_organisation(n, site_keys)]
+                # A JSON-LD Person with a full name that is also the site's is the author of a
+                # personal site ("Haki Benita" on hakibenita.com); a one-word one is the site
+                # standing in for its writers ("AppleInsider" as a Person).
+                entry_people = [n for n in names if kind != "org" and not is_organisation(
+                    n, set() if kind == "person" and len(n.split()) >= 2 else site_keys)]
                 for name in entry_people:
                     _add(people, name)
                 whole = organisation_name(raw) if not entry_people and source != "markup" else None
