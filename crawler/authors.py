@@ -28,7 +28,7 @@ from crawler.titles import _names_site
 
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|published|text|story|words|edited|compiled)\s+by|by|from|von|par|por|di|door|"
-    r"av|af|przez|автор|авторы|text|texte|texto|autor|autorin|auteur|author|authors|reporter|reporting)\b\s*[:\-–—]?\s*",
+    r"av|af|przez|автор|авторы|текст|text|texte|texto|autor|autorin|auteur|author|authors|reporter|reporting)\b\s*[:\-–—]?\s*",
     re.IGNORECASE,
 )
 # "Tech Industry by Steven Musil": a byline inside a longer line.
@@ -36,7 +36,9 @@ _INNER_BY = re.compile(r"(?:^|\s)(?:by|By|BY|par|Par|por|Por|von|Von)\s+(?=[^\W\
 # Separators between names and between a name and what follows it. The conjunctions also
 # start a new name after a role ("Jane Doe, Editor, and John Smith").
 _CONJUNCTION = re.compile(r"\s+(?:and|und|et|y|e|i|и|og|en|och|ja|avec|with|mit|con|com)\s+|\s*&\s*|\s*;\s*|\n", re.IGNORECASE)
-_SEPARATOR = re.compile(r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+")
+# A full stop after a word of three letters or more ends a name ("Finian Cunningham. Sputnik
+# International"); after an initial or "St" it does not.
+_SEPARATOR = re.compile(r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+|(?<=\w{3})\.\s+")
 _EMAIL = re.compile(r"\S+@\S+")
 _URL = re.compile(r"(?:https?://|www\.)\S*|\S+\.(?:com|org|net|co|uk|de|fr|io)(?:/\S*)?\b", re.IGNORECASE)
 _HANDLE = re.compile(r"(?:^|\s)@\w+")
@@ -74,7 +76,8 @@ _ORG_WORDS = {
     "society", "institute", "university", "magazine", "times", "post", "daily", "journal", "network", "tv", "radio",
     "team", "project", "projects", "works", "organization", "organisation", "office", "ministry", "department",
     "council", "committee", "wikimedia", "sport", "sports", "politics", "business", "world", "opinion", "partner",
-    "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog",
+    "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog", "international",
+    "internacional", "gazette", "herald", "tribune", "chronicle", "zeitung", "nachrichten",
 }
 # News agencies, by their usual byline form (lower case).
 _AGENCIES = {
@@ -88,6 +91,7 @@ _NAME_PARTICLES = {
     "de", "da", "das", "do", "dos", "du", "del", "della", "der", "den", "di", "van", "von", "ter", "ten", "la", "le",
     "bin", "ibn", "al", "el", "y", "e", "st", "zu", "af", "av",
 }
+_NOT_NAME_STARTS = {"the", "our", "your", "a", "an", "le", "la", "les", "der", "die", "das", "el", "il", "lo"}
 MAX_NAME_WORDS = 5
 MAX_NAME_CHARS = 60
 
@@ -114,6 +118,10 @@ def is_organisation(name: str, site_keys: set[str]) -> bool:
     if folded in _AGENCIES or (site_keys and _names_site(name, site_keys)):
         return True
     words = folded.split()
+    # "The Water Coolest", "Our Foreign [Staff]": a person's name has no article; "AP Auto
+    # [Writer]": an agency's desk.
+    if words[0] in _NOT_NAME_STARTS or (name.split()[0].isupper() and words[0] in _AGENCIES and len(words) > 1):
+        return True
     if any(w in _ORG_WORDS for w in words):
         return True
     # A single all-capitals token of a few letters is an acronym: "BBC", "ANSA".
@@ -124,7 +132,7 @@ def _looks_like_name(name: str, single_word_ok: bool) -> bool:
     tokens = name.split()
     if not tokens or len(tokens) > MAX_NAME_WORDS or len(name) > MAX_NAME_CHARS or len(name) < 2:
         return False
-    if any(ch.isdigit() for ch in name) or "@" in name or "/" in name or "=" in name:
+    if any(ch.isdigit() for ch in name) or any(ch in name for ch in "@/=*"):
         return False
     cased = [t for t in tokens if _has_case(t)]
     if cased:
@@ -269,6 +277,8 @@ _BYLINE_XPATH = etree.XPath(
     ' or contains(@class, "ontributor") or @rel="author" or @itemprop="author"]'
 )
 MAX_BYLINE_ELEMENTS = 40
+_NOT_BYLINE_TAGS = {"meta", "link", "script", "style", "img", "body", "html", "form", "label", "input", "textarea",
+                    "button", "select", "option"}
 
 
 def _meta_entries(tree) -> list[str]:
@@ -286,9 +296,10 @@ def _byline_texts(tree) -> Iterator[str]:
     """The text of each byline element, in document order (read lazily: the first
     element that names a person ends the search)."""
     for el in _BYLINE_XPATH(tree)[:MAX_BYLINE_ELEMENTS]:
-        if el.tag in ("meta", "link", "script", "style", "img", "body", "html"):
-            continue
-        named = el.xpath('.//*[@itemprop="name"]')
+        if el.tag in _NOT_BYLINE_TAGS or "omment" in (el.get("class") or ""):
+            continue  # a comment's author or the comment form's "Name *" field
+        # The innermost names: a template may nest one itemprop="name" in another.
+        named = el.xpath('.//*[@itemprop="name"][not(.//*[@itemprop="name"])]')
         text = " ".join(" ".join(n.text_content().split()) for n in named) if named else _text_lines(el)
         # Keep the lines of block markup apart: a name line, then a date line.
         text = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
@@ -383,6 +394,10 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
                             _add(organisations, name)
             if people:
                 return Byline(people, [])
+            if source == "markup" and organisations:
+                # The first byline element names a desk ("Our Foreign Staff"): the byline
+                # elements after it are related stories' and columnists', not this article's.
+                break
     return Byline([], organisations)
 
 

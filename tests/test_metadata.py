@@ -84,3 +84,32 @@ def test_related_story_cards_are_not_the_byline():
 def test_a_byline_with_its_date_on_the_next_line_is_still_a_byline():
     body = "<div class='byline'><span>By Jana Berger</span><br>Updated August 30, 2023 at 4:45 pm</div>"
     assert _extract(body=body).authors == ["Jana Berger"]
+
+
+def test_byline_noise_is_trimmed_or_left_out():
+    from crawler.authors import split_byline
+
+    assert split_byline("Finian Cunningham. Sputnik International")[0] == "Finian Cunningham"
+    assert split_byline("Текст: Венера Ерофеева") == ["Венера Ерофеева"]
+    assert split_byline("Name *") == []
+
+
+def test_desks_and_agency_desks_are_organisations():
+    assert _extract("<meta name='author' content='By TOM KRISHER, AP Auto Writer'>").authors == ["TOM KRISHER"]
+    desk = _extract("<meta name='author' content='By Our Foreign Staff'>")
+    assert desk.authors == [] and desk.author_organisations
+
+
+def test_the_comment_form_and_nested_names_are_not_bylines():
+    form = ("<form><p class='comment-form-author'><label for='author'>Name *</label><input id='author'></p></form>"
+            "<span class='entry-author' itemprop='author'><span itemprop='name'><a rel='author'>"
+            "<span itemprop='name'>Carlos Nadalim</span></a></span></span>")
+    assert _extract(body=form).authors == ["Carlos Nadalim"]
+
+
+def test_a_desk_byline_ends_the_markup_search():
+    # The article is by a desk; the columnists' cards further down are other stories'.
+    body = ("<span class='byline__author-name'>Our Foreign Staff</span>"
+            "<div class='list-of-entities__item-author'>Philip Johnston</div>")
+    found = _extract(body=body)
+    assert found.authors == [] and found.author_organisations == ["Our Foreign"]
