@@ -37,8 +37,10 @@ _INNER_BY = re.compile(r"(?:^|\s)(?:by|By|BY|par|Par|por|Por|von|Von)\s+(?=[^\W\
 # start a new name after a role ("Jane Doe, Editor, and John Smith").
 _CONJUNCTION = re.compile(r"\s+(?:and|und|et|y|e|i|и|og|en|och|ja|avec|with|mit|con|com)\s+|\s*&\s*|\s*;\s*|\n", re.IGNORECASE)
 # A full stop after a word of three letters or more ends a name ("Finian Cunningham. Sputnik
-# International"); after an initial or "St" it does not.
-_SEPARATOR = re.compile(r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+|(?<=\w{3})\.\s+")
+# International"); after an initial, "St" or a title ("Prof. Jane Doe") it does not.
+_SEPARATOR = re.compile(
+    r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+"
+    r"|(?<=\w{3})(?<!Prof)(?<!Mrs)(?<!Rev)(?<!Gen)(?<!Col)(?<!Sgt)(?<!Capt)(?<!Hon)\.\s+")
 _EMAIL = re.compile(r"\S+@\S+")
 _URL = re.compile(r"(?:https?://|www\.)\S*|\S+\.(?:com|org|net|co|uk|de|fr|io)(?:/\S*)?\b", re.IGNORECASE)
 _HANDLE = re.compile(r"(?:^|\s)@\w+")

@@ -92,6 +92,7 @@ def test_byline_noise_is_trimmed_or_left_out():
     assert split_byline("Finian Cunningham. Sputnik International")[0] == "Finian Cunningham"
     assert split_byline("Текст: Венера Ерофеева") == ["Венера Ерофеева"]
     assert split_byline("Name *") == []
+    assert split_byline("Prof. Jana Berger") == ["Prof. Jana Berger"]  # a title's full stop ends no name
 
 
 def test_desks_and_agency_desks_are_organisations():
