@@ -18,11 +18,15 @@ newspaper4k (`Article.parse` on the same HTML):
   kept, punctuation and spacing folded), averaged over pages whose gold byline names
   someone. newscrawl's byline is its people, or its organisations when it names no person.
   A gold byline is split the way a reader would: "By" prefixes, dates and lines without a
-  name dropped, names separated by commas, "and" and "&". Pages whose gold byline
+  name dropped, names separated by commas, "and" and "&", a bracket kept as more names
+  only when it says so ("(avec X et Y)"), else part of the name before it (a login, a home
+  page, unused middle names: "Bruno (Henrique Zecchin) Rodrigues" is one person). Pages whose gold byline
   names nobody are left out; a name predicted on a page without a gold byline is counted
   as spurious;
 - date: same calendar day (in the gold's zone) and within a minute, over pages with a gold
   publication time; a date predicted where the gold has none is counted as spurious.
+
+Every figure is given on all pages and on the even and odd halves (pages in name order).
 
 newspaper4k is a benchmark-only dependency: install it into the bench's environment with
 ``pip install -e '.[bench]'`` (it is not a runtime dependency). Without it, its column is
