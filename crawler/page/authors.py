@@ -28,7 +28,7 @@ from crawler.page.titles import _names_site
 
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|published|text|story|words|edited|compiled)\s+by|by|from|von|par|por|di|door|"
-    r"av|af|przez|автор|авторы|text|texte|texto|autor|autorin|auteur|author|authors|reporter|reporting)\b\s*[:\-–—]?\s*",
+    r"av|af|przez|автор|авторы|текст|text|texte|texto|autor|autorin|auteur|author|authors|reporter|reporting)\b\s*[:\-–—]?\s*",
     re.IGNORECASE,
 )
 # "Tech Industry by Steven Musil": a byline inside a longer line.
@@ -36,7 +36,11 @@ _INNER_BY = re.compile(r"(?:^|\s)(?:by|By|BY|par|Par|por|Por|von|Von)\s+(?=[^\W\
 # Separators between names and between a name and what follows it. The conjunctions also
 # start a new name after a role ("Jane Doe, Editor, and John Smith").
 _CONJUNCTION = re.compile(r"\s+(?:and|und|et|y|e|i|и|og|en|och|ja|avec|with|mit|con|com)\s+|\s*&\s*|\s*;\s*|\n", re.IGNORECASE)
-_SEPARATOR = re.compile(r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+")
+# A full stop after a word of three letters or more ends a name ("Finian Cunningham. Sputnik
+# International"); after an initial, "St" or a title ("Prof. Jane Doe") it does not.
+_SEPARATOR = re.compile(
+    r"\s*,\s*|\s+[|•·–—-]\s+|\s*[|•·]\s*|\s+/\s+"
+    r"|(?<=\w{3})(?<!Prof)(?<!Mrs)(?<!Rev)(?<!Gen)(?<!Col)(?<!Sgt)(?<!Capt)(?<!Hon)\.\s+")
 _EMAIL = re.compile(r"\S+@\S+")
 _URL = re.compile(r"(?:https?://|www\.)\S*|\S+\.(?:com|org|net|co|uk|de|fr|io)(?:/\S*)?\b", re.IGNORECASE)
 _HANDLE = re.compile(r"(?:^|\s)@\w+")
@@ -74,7 +78,8 @@ _ORG_WORDS = {
     "society", "institute", "university", "magazine", "times", "post", "daily", "journal", "network", "tv", "radio",
     "team", "project", "projects", "works", "organization", "organisation", "office", "ministry", "department",
     "council", "committee", "wikimedia", "sport", "sports", "politics", "business", "world", "opinion", "partner",
-    "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog",
+    "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog", "international",
+    "internacional", "gazette", "herald", "tribune", "chronicle", "zeitung", "nachrichten",
 }
 # News agencies, by their usual byline form (lower case).
 _AGENCIES = {
@@ -88,6 +93,7 @@ _NAME_PARTICLES = {
     "de", "da", "das", "do", "dos", "du", "del", "della", "der", "den", "di", "van", "von", "ter", "ten", "la", "le",
     "bin", "ibn", "al", "el", "y", "e", "st", "zu", "af", "av",
 }
+_NOT_NAME_STARTS = {"the", "our", "your", "a", "an", "le", "la", "les", "der", "die", "das", "el", "il", "lo"}
 MAX_NAME_WORDS = 5
 MAX_NAME_CHARS = 60
 
@@ -114,6 +120,10 @@ def is_organisation(name: str, site_keys: set[str]) -> bool:
     if folded in _AGENCIES or (site_keys and _names_site(name, site_keys)):
         return True
     words = folded.split()
+    # "The Water Coolest", "Our Foreign [Staff]": a person's name has no article; "AP Auto
+    # [Writer]": an agency's desk.
+    if words[0] in _NOT_NAME_STARTS or (name.split()[0].isupper() and words[0] in _AGENCIES and len(words) > 1):
+        return True
     if any(w in _ORG_WORDS for w in words):
         return True
     # A single all-capitals token of a few letters is an acronym: "BBC", "ANSA".
@@ -124,7 +134,7 @@ def _looks_like_name(name: str, single_word_ok: bool) -> bool:
     tokens = name.split()
     if not tokens or len(tokens) > MAX_NAME_WORDS or len(name) > MAX_NAME_CHARS or len(name) < 2:
         return False
-    if any(ch.isdigit() for ch in name) or "@" in name or "/" in name or "=" in name:
+    if any(ch.isdigit() for ch in name) or any(ch in name for ch in "@/=*"):
         return False
     cased = [t for t in tokens if _has_case(t)]
     if cased:
@@ -183,17 +193,20 @@ COMMON_WORD_ZIPF = 4.0  # "games", "politics", "world"; surnames such as "Silver
 def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
     """Names in one byline string, trimmed of prefixes, dates, roles, e-mails and UI text."""
     text = unicodedata.normalize("NFKC", str(raw))
-    text = _EMAIL.sub(" ", text)
-    text = _URL.sub(" ", text)
-    text = _HANDLE.sub(" ", text)
 
     def bracket(match: re.Match) -> str:
         inner = match.group(1) or match.group(2) or ""
-        # "(avec Damien Leloup et Morgane Tual)" names co-authors; "(obe)", "(bkuhn)" do not.
+        # "(avec Damien Leloup et Morgane Tual)" names co-authors; "(obe)", "(bkuhn)" and
+        # "(http://example.org/~jane/)" do not.
         first, _, rest = inner.strip().partition(" ")
         return f" & {rest} " if _CONJUNCTION.match(f" {first} ") else " "
 
+    # Brackets first: a URL or e-mail address inside them would otherwise take the
+    # closing bracket along and leave an unbalanced "(" that no name passes with.
     text = _BRACKETS.sub(bracket, text)
+    text = _EMAIL.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _HANDLE.sub(" ", text)
     inner = _INNER_BY.search(text)
     if inner and inner.start() > 0:
         text = text[inner.end():]
@@ -266,6 +279,8 @@ _BYLINE_XPATH = etree.XPath(
     ' or contains(@class, "ontributor") or @rel="author" or @itemprop="author"]'
 )
 MAX_BYLINE_ELEMENTS = 40
+_NOT_BYLINE_TAGS = {"meta", "link", "script", "style", "img", "body", "html", "form", "label", "input", "textarea",
+                    "button", "select", "option"}
 
 
 def _meta_entries(tree) -> list[str]:
@@ -283,14 +298,55 @@ def _byline_texts(tree) -> Iterator[str]:
     """The text of each byline element, in document order (read lazily: the first
     element that names a person ends the search)."""
     for el in _BYLINE_XPATH(tree)[:MAX_BYLINE_ELEMENTS]:
-        if el.tag in ("meta", "link", "script", "style", "img", "body", "html"):
-            continue
-        named = el.xpath('.//*[@itemprop="name"]')
-        text = " ".join(" ".join(n.text_content().split()) for n in named) if named else el.text_content()
+        if el.tag in _NOT_BYLINE_TAGS or "omment" in (el.get("class") or ""):
+            continue  # a comment's author or the comment form's "Name *" field
+        # The innermost names: a template may nest one itemprop="name" in another.
+        named = el.xpath('.//*[@itemprop="name"][not(.//*[@itemprop="name"])]')
+        text = " ".join(" ".join(n.text_content().split()) for n in named) if named else _text_lines(el)
         # Keep the lines of block markup apart: a name line, then a date line.
         text = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
-        if text and len(text) <= 300:
+        if text and len(text) <= 300 and not _is_story_card(text):
             yield text
+
+
+# Elements that start a new line where they open and close: a name and a headline in two
+# <div>s, or split by <br>, are two lines even when the markup has no newline between them.
+_LINE_BREAKS = {"br", "div", "p", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+                "header", "footer", "figure", "figcaption", "blockquote", "dd", "dt", "tr", "table"}
+
+
+def _text_lines(element) -> str:
+    """The element's text with a line break at each block element or <br> (iterative:
+    hostile pages nest thousands deep)."""
+    parts: list[str] = []
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        if not isinstance(node.tag, str):
+            continue
+        if node.tag in _LINE_BREAKS:
+            parts.append("\n")
+        if event == "start":
+            parts.append(node.text or "")
+        elif node is not element:
+            parts.append(node.tail or "")
+    return "".join(parts)
+
+
+HEADLINE_MIN_WORDS = 5
+
+
+def _is_story_card(text: str) -> bool:
+    """Whether a byline element is a related story's card: an author's name over a
+    headline ("Katie Couric" / "New Yorkers post their feelings about ..."), not the
+    article's byline, whose further lines are dates ("Updated April 29, 2019 at 3:33 pm")."""
+    for line in text.split("\n")[1:]:
+        words = line.split()
+        if len(words) >= HEADLINE_MIN_WORDS and not _BY_PREFIX.match(line) and \
+                not any(_fold(w) in _MONTH_SET or _TIME.search(w) for w in words):
+            return True
+    return False
+
+
+_TIME = re.compile(r"\d{1,2}[:.h]\d{2}|\d{4}")
 
 
 def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], list[str]] | None = None) -> Byline:
@@ -319,14 +375,46 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
         for group in read():
             people: list[str] = []
             for raw, kind in group:
-                for name in split_byline(raw, single_word_ok=source in ("jsonld", "meta")):
-                    if kind == "org" or is_organisation(name, site_keys):
-                        _add(organisations, name)
-                    else:
-                        _add(people, name)
+                names = split_byline(raw, single_word_ok=source in ("jsonld", "meta"))
+                # A JSON-LD Person with a full name that is also the site's is the author of a
+                # personal site ("Haki Benita" on hakibenita.com); a one-word one is the site
+                # standing in for its writers ("AppleInsider" as a Person).
+                entry_people = [n for n in names if kind != "org" and not is_organisation(
+                    n, set() if kind == "person" and len(n.split()) >= 2 else site_keys)]
+                for name in entry_people:
+                    _add(people, name)
+                whole = organisation_name(raw) if not entry_people and source != "markup" else None
+                if whole and (kind == "org" or is_organisation(whole, site_keys)):
+                    # An organisation's name is no person's, and fails the name test when
+                    # split: "Organization for Transformative Works", "Mac & i". Kept whole
+                    # when the source says it is one (JSON-LD Organization) or its words
+                    # do; a markup line is too loose to trust that way.
+                    _add(organisations, whole)
+                else:
+                    for name in names:
+                        if name not in entry_people:
+                            _add(organisations, name)
             if people:
                 return Byline(people, [])
+            if source == "markup" and organisations:
+                # The first byline element names a desk ("Our Foreign Staff"): the byline
+                # elements after it are related stories' and columnists', not this article's.
+                break
     return Byline([], organisations)
+
+
+def organisation_name(raw: str) -> str | None:
+    """A declared author string as an organisation's name: one line, without "By",
+    URLs or e-mail addresses; None when nothing of a name is left or it is too long."""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = _URL.sub(" ", _EMAIL.sub(" ", text))
+    text = _BY_PREFIX.sub("", " ".join(text.split())).strip(" .,:;|-–—•·()[]")
+    if not text or len(text) > MAX_ORGANISATION_CHARS or any(ch.isdigit() for ch in text):
+        return None
+    return text
+
+
+MAX_ORGANISATION_CHARS = 80
 
 
 class _LazyIds(dict):

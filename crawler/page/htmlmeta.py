@@ -196,6 +196,11 @@ def parse_html(html: str | bytes) -> lxml_html.HtmlElement:
     return lxml_html.document_fromstring(html.encode("utf-8") or b"<html></html>", parser=_PARSER)
 
 
+# XHTML serialisations wrap script text in a CDATA section, sometimes behind a JavaScript
+# comment ("//<![CDATA[ ... //]]>"); in HTML parsing it stays in the text and hides the JSON.
+_CDATA_WRAPPER = re.compile(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$")
+
+
 def jsonld_objects(tree) -> list[dict[str, Any]]:
     """Every JSON-LD object on the page, with @graph and lists flattened.
 
@@ -204,7 +209,7 @@ def jsonld_objects(tree) -> list[dict[str, Any]]:
     """
     found: list[dict[str, Any]] = []
     for script in tree.xpath('//script[@type="application/ld+json"]'):
-        raw = (script.text or "").strip()
+        raw = _CDATA_WRAPPER.sub("", script.text or "").strip()
         if not raw:
             continue
         try:

@@ -1,0 +1,116 @@
+"""Issue 16: titles, authors and dates read from what pages declare, in the shapes real pages use."""
+from __future__ import annotations
+
+import json
+
+from crawler.extract import extract_article
+
+PROSE = "".join(
+    f"<p>{p}</p>" for p in (
+        "The harbour board approved the expansion plan on Tuesday after a two-year review of its costs and risks.",
+        "Engineers expect the new quay to take four years to build, with the first berth opening in the third year.",
+        "Local fishing crews, who had opposed an earlier version of the plan, said the new design left their moorings alone.",
+    )
+)
+
+
+def _extract(head: str = "", body: str = "", h1: str = "Harbour plan approved", url: str = "https://coast.example/news/a"):
+    html = (f"<html><head><title>Harbour plan approved | Coast Daily</title>{head}</head>"
+            f"<body>{body}<article><h1>{h1}</h1>{PROSE}</article></body></html>")
+    return extract_article(html, url)
+
+
+def _ld(obj: dict, wrapper: str = "{}") -> str:
+    return f"<script type='application/ld+json'>{wrapper.format(json.dumps(obj))}</script>"
+
+
+def test_jsonld_wrapped_in_cdata_is_read():
+    # XHTML serialisations put script text in a CDATA section, bare or behind "//".
+    article = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": "Harbour plan approved",
+               "datePublished": "2023-08-30T16:45:00+02:00", "author": {"@type": "Person", "name": "Jana Berger"}}
+    for wrapper in ("<![CDATA[ {} ]]>", "\n//<![CDATA[\n{}\n//]]>\n"):
+        found = _extract(_ld(article, wrapper))
+        assert found.authors == ["Jana Berger"]
+        assert found.published_at.isoformat() == "2023-08-30T16:45:00+02:00"
+
+
+def test_the_declared_headline_in_cdata_jsonld_outvotes_a_social_rewrite():
+    # og:title is a social rewrite; JSON-LD headline, <h1> and <title> agree on the headline.
+    head = ("<meta property='og:title' content='You will not believe what the harbour board did'>"
+            + _ld({"@type": "NewsArticle", "headline": "Harbour plan approved"}, "<![CDATA[{}]]>"))
+    assert _extract(head).title == "Harbour plan approved"
+
+
+def test_an_organisation_named_as_author_is_kept_whole_when_no_person_is():
+    wiki = _ld({"@type": "Article", "headline": "Harbour plan approved",
+                "author": {"@type": "Organization", "name": "Contributors to Wikimedia projects"}})
+    assert (_extract(wiki).authors, _extract(wiki).author_organisations) == ([], ["Contributors to Wikimedia projects"])
+    meta = _extract("<meta name='author' content='Organization for Transformative Works'>")
+    assert (meta.authors, meta.author_organisations) == ([], ["Organization for Transformative Works"])
+    # the site's own name is not split into a "person" and a stray letter
+    site = _extract("<meta property='og:site_name' content='Coast & i'><meta name='author' content='Coast & i'>")
+    assert (site.authors, site.author_organisations) == ([], ["Coast & i"])
+
+
+def test_an_organisation_beside_a_person_is_dropped():
+    found = _extract("<meta name='author' content='By Jana Berger, Coast Media Group'>")
+    assert (found.authors, found.author_organisations) == (["Jana Berger"], [])
+
+
+def test_a_home_page_in_brackets_does_not_lose_the_name():
+    found = _extract("<meta name='author' content='Bradley M. Kuhn (http://coast.example/~bkuhn/)'>")
+    assert found.authors == ["Bradley M. Kuhn"]
+
+
+def test_a_jsonld_person_named_like_a_personal_site_is_its_author():
+    head = ("<meta property='og:site_name' content='Jana Berger'>"
+            + _ld({"@type": "BlogPosting", "headline": "Harbour plan approved",
+                   "author": {"@type": "Person", "name": "Jana Berger"}}))
+    found = _extract(head, url="https://janaberger.example/harbour")
+    assert (found.authors, found.author_organisations) == (["Jana Berger"], [])
+
+
+def test_related_story_cards_are_not_the_byline():
+    # A "more from our writers" rail before the article: each card has an author class,
+    # a name and a headline. The article's own byline comes later in the page.
+    rail = "".join(
+        f"<li class='author-card'><span>{name}</span><br><a href='/x'>{headline}</a></li>"
+        for name, headline in (("Tom Ruiz", "New Yorkers post their feelings about the election in the subway"),
+                               ("Ann Lee", "Inauguration ticket packages cost $25,000 to $1 million")))
+    byline = "<div class='author-name'>JANA BERGER</div><div class='byline-date'>Updated August 30, 2023 at 4:45 pm</div>"
+    assert _extract(body=f"<ul>{rail}</ul>{byline}").authors == ["JANA BERGER"]
+
+
+def test_a_byline_with_its_date_on_the_next_line_is_still_a_byline():
+    body = "<div class='byline'><span>By Jana Berger</span><br>Updated August 30, 2023 at 4:45 pm</div>"
+    assert _extract(body=body).authors == ["Jana Berger"]
+
+
+def test_byline_noise_is_trimmed_or_left_out():
+    from crawler.authors import split_byline
+
+    assert split_byline("Finian Cunningham. Sputnik International")[0] == "Finian Cunningham"
+    assert split_byline("Текст: Венера Ерофеева") == ["Венера Ерофеева"]
+    assert split_byline("Name *") == []
+    assert split_byline("Prof. Jana Berger") == ["Prof. Jana Berger"]  # a title's full stop ends no name
+
+
+def test_desks_and_agency_desks_are_organisations():
+    assert _extract("<meta name='author' content='By TOM KRISHER, AP Auto Writer'>").authors == ["TOM KRISHER"]
+    desk = _extract("<meta name='author' content='By Our Foreign Staff'>")
+    assert desk.authors == [] and desk.author_organisations
+
+
+def test_the_comment_form_and_nested_names_are_not_bylines():
+    form = ("<form><p class='comment-form-author'><label for='author'>Name *</label><input id='author'></p></form>"
+            "<span class='entry-author' itemprop='author'><span itemprop='name'><a rel='author'>"
+            "<span itemprop='name'>Carlos Nadalim</span></a></span></span>")
+    assert _extract(body=form).authors == ["Carlos Nadalim"]
+
+
+def test_a_desk_byline_ends_the_markup_search():
+    # The article is by a desk; the columnists' cards further down are other stories'.
+    body = ("<span class='byline__author-name'>Our Foreign Staff</span>"
+            "<div class='list-of-entities__item-author'>Philip Johnston</div>")
+    found = _extract(body=body)
+    assert found.authors == [] and found.author_organisations == ["Our Foreign"]
