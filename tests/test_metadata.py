@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from crawler.extract import extract_article
+from crawler.page.extract import extract_article
 
 PROSE = "".join(
     f"<p>{p}</p>" for p in (
@@ -87,7 +87,7 @@ def test_a_byline_with_its_date_on_the_next_line_is_still_a_byline():
 
 
 def test_byline_noise_is_trimmed_or_left_out():
-    from crawler.authors import split_byline
+    from crawler.page.authors import split_byline
 
     assert split_byline("Finian Cunningham. Sputnik International")[0] == "Finian Cunningham"
     assert split_byline("Текст: Венера Ерофеева") == ["Венера Ерофеева"]
