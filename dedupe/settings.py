@@ -131,6 +131,9 @@ class DedupeSettings:
     story_topic_df: int = 5
     story_max_members: int = 8
     story_headline_overlap: bool = True
+    story_one_phrase_factor: float = 2.5
+    story_specific_share: float = 0.05
+    story_adopt_singles: bool = True
     storage: dict[str, Any] = field(default_factory=lambda: {"type": "dict"})
 
     @property
