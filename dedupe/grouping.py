@@ -105,8 +105,6 @@ def _timestamp(value: dt.datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
 
-import os
-_DEBUG = os.environ.get("STORY_DEBUG")
 _STREAM_BUCKETS = 8  # time buckets of stream term counts kept (the newest; about a month at 96 h)
 _CHUNK_BITS = 12
 _CHUNK = 1 << _CHUNK_BITS  # rows per chunk
@@ -584,8 +582,6 @@ class Deduper:
                     shared_heads = self._shared_headline(heads, member)
                     if shared_heads is not None:
                         if not shared_heads:
-                            if _DEBUG:
-                                print("DBG heads-apart", self._keys.key(member))
                             continue  # both have a headline and they share nothing: other events
                         if phrase_of and len({phrase_of[h] for h in shared_heads}) < 2:
                             needed = threshold * s.story_one_phrase_factor  # one shared name: topic evidence
@@ -594,13 +590,9 @@ class Deduper:
                     factors = self._stream_factors(sig)
                 if names is not None:
                     share = self._specific_share(sig.terms, sig.weights, factors, member_terms, member_weights, names)
-                    if _DEBUG:
-                        print("DBGS", self._keys.key(member), round(share, 3))
                     if share < s.story_specific_share:
                         continue  # they share who and where, not what happened
                 similarity = weighted_jaccard_scaled(sig.terms, sig.weights, factors, member_terms, member_weights)
-                if _DEBUG:
-                    print("DBG", sig.time, self._keys.key(member), self._keys.key(founder), round(similarity, 3), round(needed, 3))
                 if similarity >= needed:
                     score = max(score, similarity)
             if score < threshold:

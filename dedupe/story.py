@@ -121,7 +121,12 @@ def story_terms_and_names(
     get = _rarity_table((language or "en").lower()[:2]).get
     weights: dict[str, float] = {}
     text_names: set[str] = set()
-    for source, source_words, boost in ((text, words, 1.0), (headline(title), None, 2.0)):
+    head = headline(title)
+    # The rest of the page title names the outlet or the section ("| venturebeat.com",
+    # "- Jeongdong Theater"). Its words in the text (a copyright footer, a dateline, a
+    # "follow us" line) are the outlet's, shared by all its articles whatever the event.
+    outlet = set(tokens(title)) - set(tokens(head)) if title and head != title else set()
+    for source, source_words, boost in ((text, words, 1.0), (head, None, 2.0)):
         if not source:
             continue
         names = {w.lower() for w in _CAPITALISED.findall(source)}
@@ -129,7 +134,7 @@ def story_terms_and_names(
             text_names = _names(source)
         for word, count in Counter(source_words if source_words is not None else tokens(source)).items():
             rarity = get(word, _UNKNOWN_RARITY)
-            if not rarity:
+            if not rarity or word in outlet:
                 continue
             if word.isdigit():
                 if len(word) < 2 or (len(word) == 4 and word[:2] in ("19", "20")):
