@@ -206,6 +206,10 @@ class DedupeSettings:
             raise ValueError(f"story_core_fraction must be between 0 and 1, got {self.story_core_fraction}")
         if self.story_followup_factor < 0:
             raise ValueError(f"story_followup_factor must be >= 0 (0: no follow-ups), got {self.story_followup_factor}")
+        if self.story_one_phrase_factor < 1:
+            raise ValueError(f"story_one_phrase_factor must be >= 1 (1: off), got {self.story_one_phrase_factor}")
+        if not 0.0 <= self.story_specific_share < 1.0:
+            raise ValueError(f"story_specific_share must be in [0, 1) (0: off), got {self.story_specific_share}")
         if self.story_topic_df < 1 or self.story_max_members < 1:
             raise ValueError("story_topic_df and story_max_members must be >= 1")
         if not 0.0 <= self.containment_margin < self.containment_threshold:
