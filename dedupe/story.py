@@ -22,10 +22,7 @@ from dedupe.signature import tokens
 # A capital then lower-case letters: names and places (Latin and Cyrillic scripts).
 # A simple class is ~3x faster to scan than a \b-anchored Unicode-aware pattern.
 _WORD = re.compile(r"\w+")
-# A word with a capital letter after a word or a comma: not a sentence's first word, which any word can be.
-_MID_SENTENCE_CAPITAL = re.compile(r"(?<=[\w,;)] )(\w*[A-ZÀ-ÞА-ЯЁ]\w*)")
-_LOWER_WORD = re.compile(r"\b[a-zß-ÿа-яё\d_]*[a-zß-ÿа-яё][a-zß-ÿа-яё\d_]*\b")  # no capital letter
-_ADDRESS = re.compile(r"\S*(?:\w\.\w|://|[@#]\w)\S*")  # a web address, a domain, a handle or a hashtag
+_ADDRESS = re.compile(r"\w++(?:://\S++|(?:\.\w++)++)|[@#]\w++")  # a web address, a domain, a handle or a hashtag
 _CAPITALISED = re.compile(r"[A-ZÀ-ÞА-ЯЁ][a-zß-ÿа-яё]{2,}")
 _STOP_ZIPF = 5.5  # words more frequent than this ("said", "year", "people") say nothing about an event
 _UNKNOWN_ZIPF = 1.0  # a word wordfreq does not know is rare (names, transliterations)
@@ -95,15 +92,16 @@ def story_terms(
 
 
 def _names(text: str) -> set[str]:
-    """Lower-cased words the text writes with a capital mid-sentence (WeWork, NYAG, Claure) and never
-    all in lower case, and the words of its web addresses, handles and hashtags."""
+    """Lower-cased words the text writes with a capital (WeWork, NYAG, Claure) and never all in
+    lower case (a sentence's first word usually appears in lower case elsewhere), and the words
+    of its web addresses, handles and hashtags."""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     # Addresses (venturebeat.com, www.jeongdongtheater.com/noksu, @handle, #tag) name things in lower case.
     addressed = {w.lower() for chunk in _ADDRESS.findall(text) for w in _WORD.findall(chunk)}
-    prose = _ADDRESS.sub(" ", text)
-    lower = set(_LOWER_WORD.findall(prose))
-    capitalised = {folded for w in _MID_SENTENCE_CAPITAL.findall(prose) if (folded := w.lower()) not in lower}
+    raw = set(_WORD.findall(text))
+    lower = {w for w in raw if w.islower()} - addressed
+    capitalised = {folded for w in raw if not w.islower() and not w.isdigit() and (folded := w.lower()) not in lower}
     return capitalised | {w for w in addressed if not w.isdigit()}
 
 
@@ -191,7 +189,8 @@ def headline_phrases(title: str | None, terms: np.ndarray, words: list[str]) -> 
     pairs = {(a, b) for (a, i), (b, j) in zip(head, head[1:]) if i is not None and j is not None}
     fixed: set[tuple[str, str]] = set()
     if pairs and words:
-        counts = Counter(w for w in words if any(w in pair for pair in pairs))
+        wanted = {w for pair in pairs for w in pair}
+        counts = Counter(w for w in words if w in wanted)
         together = Counter(pair for pair in zip(words, words[1:]) if pair in pairs)
         fixed = {pair for pair in pairs
                  if together[pair] and together[pair] >= _FIXED_PHRASE * min(counts[pair[0]], counts[pair[1]])}
