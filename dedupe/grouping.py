@@ -39,6 +39,7 @@ database write never leaves the index ahead of the store.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import struct
@@ -50,20 +51,9 @@ import numpy as np
 
 from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
-from dedupe.signature import (
-    compare,
-    content_hash,
-    minhash_values,
-    order_codes,
-    shingle_hashes,
-    tokens,
-)
-from dedupe.story import (
-    HEADLINE_TERMS,
-    headline_terms,
-    story_terms,
-    weighted_jaccard_scaled,
-)
+from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
+from dedupe.story import (HEADLINE_TERMS, headline_phrases, headline_terms, story_terms_and_names,
+                          weighted_jaccard_scaled)
 
 
 @dataclass(frozen=True)
@@ -92,51 +82,50 @@ class Signature:
     fetched: float | None
     story_minhash: np.ndarray | None = None  # MinHash of ``terms`` (before time salting), computed once
     headline: np.ndarray | None = None  # salient headline terms (dedupe.story.headline_terms); None: no title
+    # Known for a new document only (not stored): the story decision needs them on the candidate's side.
+    names: np.ndarray | None = None  # the story terms the text writes as names (sorted hashes)
+    headline_phrases: np.ndarray | None = None  # phrase number of each headline term (dedupe.story.headline_phrases)
 
-    # version, flags, then the lengths of minhash, terms, story_minhash, headline and
-    # content_hash, then time and fetched; the arrays follow in that order, little-endian.
-    _HEADER = struct.Struct("<BBIIIIHdd")
-    _VERSION = 1
-    _HAS = {"minhash": 1, "story_minhash": 2, "headline": 4, "time": 8, "fetched": 16}
+    # The byte form: a header (version, which optional arrays are present, the length of
+    # each array and of content_hash, time, fetched), then the arrays in _ARRAYS order and
+    # content_hash, little-endian. ``terms`` and ``weights`` are always present.
+    _ARRAYS = (("minhash", "<u4"), ("terms", "<u4"), ("weights", "<f4"), ("story_minhash", "<u4"),
+               ("headline", "<u4"), ("names", "<u4"), ("headline_phrases", "<i4"))
+    _OPTIONAL = {"minhash": 1, "story_minhash": 2, "headline": 4, "names": 8, "headline_phrases": 16,
+                 "time": 32, "fetched": 64}
+    _HEADER = struct.Struct("<BB7IHdd")
+    _VERSION = 2
 
     def to_bytes(self) -> bytes:
-        flags = sum(bit for name, bit in self._HAS.items() if getattr(self, name) is not None)
-        empty = np.zeros(0, dtype=np.uint32)
-        minhash, story, headline = (empty if v is None else v for v in (self.minhash, self.story_minhash, self.headline))
+        flags = sum(bit for name, bit in self._OPTIONAL.items() if getattr(self, name) is not None)
+        arrays = [np.zeros(0) if getattr(self, name) is None else getattr(self, name).astype(dtype)
+                  for name, dtype in self._ARRAYS]
         digest = self.content_hash.encode("utf-8")
-        header = self._HEADER.pack(self._VERSION, flags, len(minhash), len(self.terms), len(story), len(headline),
-                                   len(digest), self.time or 0.0, self.fetched or 0.0)
-        return b"".join((header, minhash.astype("<u4").tobytes(), self.terms.astype("<u4").tobytes(),
-                         self.weights.astype("<f4").tobytes(), story.astype("<u4").tobytes(),
-                         headline.astype("<u4").tobytes(), digest))
+        header = self._HEADER.pack(self._VERSION, flags, *(len(a) for a in arrays), len(digest),
+                                   self.time or 0.0, self.fetched or 0.0)
+        return b"".join([header, *(a.tobytes() for a in arrays), digest])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Signature:
         try:
-            version, flags, n_min, n_terms, n_story, n_head, n_digest, time, fetched = cls._HEADER.unpack_from(data)
+            version, flags, *lengths = cls._HEADER.unpack_from(data)
         except struct.error as exc:
             raise ValueError(f"not a Signature: {exc}") from None
         if version != cls._VERSION:
             raise ValueError(f"unsupported Signature version {version}")
-        expected = cls._HEADER.size + 4 * (n_min + 2 * n_terms + n_story + n_head) + n_digest
-        if len(data) != expected:
-            raise ValueError(f"Signature of {len(data)} bytes, its header says {expected}")
+        *counts, n_digest, time, fetched = lengths
+        if len(data) != cls._HEADER.size + 4 * sum(counts) + n_digest:
+            raise ValueError(f"Signature of {len(data)} bytes, not what its header says")
         offset = cls._HEADER.size
-
-        def take(count: int, dtype: str) -> np.ndarray:
-            nonlocal offset
-            values = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+        values = {}
+        for (name, dtype), count in zip(cls._ARRAYS, counts):
+            array = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
             offset += 4 * count
-            return values.astype(np.uint32 if dtype == "<u4" else np.float32)
-
-        minhash, terms, weights = take(n_min, "<u4"), take(n_terms, "<u4"), take(n_terms, "<f4")
-        story, headline = take(n_story, "<u4"), take(n_head, "<u4")
-        has = {name: bool(flags & bit) for name, bit in cls._HAS.items()}
-        return cls(
-            minhash if has["minhash"] else None, terms, weights, data[offset:].decode("utf-8"),
-            time if has["time"] else None, fetched if has["fetched"] else None,
-            story_minhash=story if has["story_minhash"] else None, headline=headline if has["headline"] else None,
-        )
+            present = name not in cls._OPTIONAL or flags & cls._OPTIONAL[name]
+            values[name] = array.astype(np.dtype(dtype).newbyteorder("=")) if present else None
+        return cls(**values, content_hash=data[offset:].decode("utf-8"),
+                   time=time if flags & cls._OPTIONAL["time"] else None,
+                   fetched=fetched if flags & cls._OPTIONAL["fetched"] else None)
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Signature) and self.to_bytes() == other.to_bytes()
@@ -158,6 +147,9 @@ class Assignment:
     representative: Hashable  # the group's canonical representative once this document is in
     previous_representative: Hashable | None  # set when this document displaced the representative
     signature: Signature
+    # Single-article stories this document shows to be its story's (see ``Deduper._same_story``):
+    # the caller moves them into ``story_id`` with it.
+    adopted: tuple = ()
 
     @property
     def minhash(self) -> np.ndarray | None:
@@ -386,6 +378,7 @@ class Deduper:
         self._fetched = _Column(np.float64, fill=np.nan)
         self._group = _Column(np.int32)  # number of the group's founder
         self._story = _Column(np.int32)  # number of the story's founder
+        self._size = _Column(np.int32)  # for a story founder: documents in the story
         self._rep = _Column(np.int32)  # for a founder: number of its group's representative
         self._span = _Column(np.float64, 2, fill=np.nan)  # for a story founder: first and last time
         self._prefix = _Column(np.uint64)  # content-hash prefix of each document
@@ -403,7 +396,7 @@ class Deduper:
     def index_nbytes(self) -> int:
         """Bytes allocated for the index's arrays (excluding Python object overhead)."""
         columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._heads, self._nheads,
-                   self._time,
+                   self._time, self._size,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
         total = sum(c.nbytes for c in columns) + self._keys.nbytes + self._by_hash.table.nbytes
         for index in (self._dup_index, self._story_index):
@@ -419,13 +412,16 @@ class Deduper:
         minhash = None
         if len(words) >= s.min_tokens:
             minhash = minhash_values(shingle_hashes(words, s.shingle_size), s.num_perm, s.seed)
-        terms, weights = story_terms(record.title, record.text, record.language, s.story_features, words)
+        terms, weights, is_name = story_terms_and_names(record.title, record.text, record.language,
+                                                        s.story_features, words)
         fetched = _timestamp(record.fetched_at)
         published = _timestamp(record.published_at)
         story_minhash = minhash_values(terms.astype(np.uint64), s.story_num_perm, s.seed + 1) if len(terms) else None
+        heads = headline_terms(record.title, record.language)
+        phrases = headline_phrases(record.title, heads, words) if heads is not None else None
         return Signature(minhash, terms, weights, content_hash(record.text, words),
                          published if published is not None else fetched, fetched, story_minhash,
-                         headline_terms(record.title, record.language))
+                         heads, terms[is_name], phrases)
 
     def _story_values(self, sig: Signature) -> np.ndarray:
         """MinHash of the story terms: computed with the signature, or here for old ones."""
@@ -475,9 +471,14 @@ class Deduper:
             previous = self._keys.key(rep) if new_rep == record.key else None
             return Assignment(record.key, self._keys.key(group), self._keys.key(story), similarity, None,
                               new_rep, previous, sig)
-        story, story_similarity = self._same_story(sig)
+        story, story_similarity, adopted = self._same_story(sig)
         story_key = self._keys.key(story) if story is not None else record.key
-        return Assignment(record.key, record.key, story_key, None, story_similarity, record.key, None, sig)
+        return Assignment(record.key, record.key, story_key, None, story_similarity, record.key, None, sig,
+                          tuple(self._keys.key(n) for n in adopted))
+
+    def story_of(self, key: Hashable) -> Hashable:
+        """The story id of an indexed document, as it is now."""
+        return self._keys.key(int(self._story[self._keys.get(key)]))
 
     def copy_of(self, sig: Signature) -> Hashable | None:
         """The key of an indexed document that ``sig``'s text is an exact, near or
@@ -577,7 +578,7 @@ class Deduper:
             ok[other[order]] = passes
         return ok
 
-    def _same_story(self, sig: Signature) -> tuple[int | None, float | None]:
+    def _same_story(self, sig: Signature) -> tuple[int | None, float | None, list[int]]:
         """The story ``sig`` belongs to, judged against the story's members, not its founder.
 
         Candidates are the members the story LSH returns (those sharing salient
@@ -594,16 +595,19 @@ class Deduper:
         """
         s = self.settings
         if not len(sig.terms):
-            return None, None
+            return None, None, []
         candidates = self._story_query(sig)
         if not len(candidates):
-            return None, None
+            return None, None, []
         window, span = s.story_window_hours * 3600, s.story_max_span_hours * 3600
         factors = None  # computed once, when a story passes the time tests
         heads = set(sig.headline.tolist()) if sig.headline is not None and s.story_headline_overlap else None
+        phrase_of = (dict(zip(sig.headline.tolist(), sig.headline_phrases.tolist()))
+                     if heads and sig.headline_phrases is not None and s.story_one_phrase_factor > 1 else None)
+        names = sig.names if s.story_specific_share > 0 and sig.names is not None else None
         stories = self._story.take(candidates)
         times = self._time.take(candidates)
-        best, best_score = None, 0.0
+        verified: list[tuple[float, int]] = []  # (score, founder) of the stories that pass every test
         for founder in np.unique(stories).tolist():
             mine = stories == founder
             members = candidates[mine]
@@ -628,23 +632,79 @@ class Deduper:
                     close[:] = True
             score = 0.0
             for member in members[close][-s.story_max_members:].tolist():
-                if heads and self._headlines_apart(heads, member):
-                    continue
+                needed = threshold
+                if heads:
+                    shared_heads = self._shared_headline(heads, member)
+                    if shared_heads is not None:
+                        if not shared_heads:
+                            continue  # both have a headline and they share nothing: other events
+                        if phrase_of and len({phrase_of[h] for h in shared_heads}) < 2:
+                            needed = threshold * s.story_one_phrase_factor  # one shared name: topic evidence
+                member_terms, member_weights = self._doc_terms(member)
                 if factors is None:
                     factors = self._stream_factors(sig)
-                score = max(score, weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(member)))
-            if score < threshold or score <= best_score:
+                if names is not None:
+                    share = self._specific_share(sig.terms, sig.weights, factors, member_terms, member_weights, names)
+                    if share < s.story_specific_share:
+                        continue  # they share who and where, not what happened
+                similarity = weighted_jaccard_scaled(sig.terms, sig.weights, factors, member_terms, member_weights)
+                if similarity >= needed:
+                    score = max(score, similarity)
+            if score < threshold:
                 continue
             core = weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(founder))
             if core >= threshold * s.story_core_fraction:
-                best, best_score = founder, score
-        return best, (best_score if best is not None else None)
+                verified.append((score, founder))
+        if not verified:
+            return None, None, []
+        best_score, best = max(verified, key=lambda v: (v[0], -v[1]))
+        return best, best_score, self._adoptable(best, [f for _, f in verified if f != best])
 
-    def _headlines_apart(self, heads: set[int], number: int) -> bool:
-        """Does document ``number`` have a headline sharing none of the salient ``heads``?
-        Then the two report different events (see ``story_headline_overlap``)."""
+    def _adoptable(self, story: int, others: list[int]) -> list[int]:
+        """Of the other stories the new document verified against, the single-article ones
+        whose article also passes the core guard against ``story``'s founder.
+
+        Stories never merge, so which article arrives first decides: "Doobie Brothers
+        to reunite ... Blossom show" arrives, then "Doobie Brothers set 50th anniversary
+        tour" shares only the band's name in its headline and does not join it; a third
+        report matches both. The first, still alone, is then moved into the story the
+        third joins. Only a story of one article moves (never a story into a story: that
+        would chain topics), and only when it also holds against the core."""
+        s = self.settings
+        if not s.story_adopt_singles:
+            return []
+        founder_terms = self._doc_terms(story)
+        adopted = []
+        for other in others:
+            if int(self._size[other]) != 1:
+                continue
+            terms, weights = self._doc_terms(other)
+            factors = self._stream_factors_of(terms, self._time[other])
+            core = weighted_jaccard_scaled(terms, weights, factors, *founder_terms)
+            if core >= s.story_threshold * s.story_core_fraction:
+                adopted.append(other)
+        return adopted
+
+    def _shared_headline(self, heads: set[int], number: int) -> set[int] | None:
+        """The salient ``heads`` that document ``number``'s headline shares; None when it has
+        no title (the headline tests do not apply). Sharing none, the two report different
+        events (see ``story_headline_overlap``); sharing one phrase, they may share only a
+        name (see ``story_one_phrase_factor``)."""
         n = int(self._nheads[number])
-        return bool(n) and heads.isdisjoint(self._heads[number][:n].tolist())
+        return heads.intersection(self._heads[number][:n].tolist()) if n else None
+
+    @staticmethod
+    def _specific_share(terms: np.ndarray, weights: np.ndarray, factors: np.ndarray, member_terms: np.ndarray,
+                        member_weights: np.ndarray, names: np.ndarray) -> float:
+        """The share of the evidence two documents share (Σ min weight over shared terms,
+        stream factors applied) carried by terms that are not names: what happened (see
+        ``story_specific_share``). 1 when they share nothing (the similarity decides)."""
+        shared, ia, ib = np.intersect1d(terms, member_terms, assume_unique=True, return_indices=True)
+        if not len(shared):
+            return 1.0
+        mins = np.minimum(weights[ia], member_weights[ib]) * factors[ia]
+        total = float(mins.sum())
+        return float(mins[~np.isin(shared, names)].sum()) / total if total > 0 else 1.0
 
     def _stream_factors(self, sig: Signature) -> np.ndarray:
         return self._stream_factors_of(sig.terms, np.nan if sig.time is None else sig.time)
@@ -708,6 +768,18 @@ class Deduper:
         if assignment.previous_representative is not None:
             group = self._keys.get(assignment.dup_group_id)
             self._rep[group] = self._keys.get(assignment.key)
+        story = self._keys.get(assignment.story_id)
+        for key in assignment.adopted:
+            number = self._keys.get(key)
+            if number is None or int(self._story[number]) != number or int(self._size[number]) != 1:
+                continue  # no longer a story of its own
+            self._story[number] = story
+            self._size[number] = 0
+            self._size[story] += 1
+            time = self._time[number]
+            if not math.isnan(time):
+                first, last = self._span[story]
+                self._span[story] = (np.fmin(first, time), np.fmax(last, time))
 
     def load(self, key: Hashable, sig: Signature, dup_group_id: Hashable, story_id: Hashable,
              representative: Hashable | None = None, index: bool = True) -> None:
@@ -731,6 +803,8 @@ class Deduper:
         story = self._keys.get(story_id, number)
         self._group.append(group)
         self._story.append(story)
+        self._size.append(0)
+        self._size[story] += 1
         self._rep.append(number)
         self._span.append((np.nan, np.nan))
         if representative is not None and representative in self._keys:
@@ -802,6 +876,9 @@ class Deduper:
         stories = np.array([min(self._keys.get(story_ids[i], first + j), first + j) for j, i in enumerate(order)])
         self._group.extend(groups)
         self._story.extend(stories)
+        self._size.extend(np.zeros(n, dtype=np.int32))
+        for story in stories.tolist():
+            self._size[story] += 1
         self._rep.extend(numbers)
         self._span.extend(np.full((n, 2), np.nan))
         for j in np.flatnonzero(~np.isnan(times)).tolist():
@@ -906,4 +983,6 @@ def cluster_records(records: Iterable[DocumentRecord], settings: DedupeSettings 
     by_index: dict[int, Assignment] = {}
     for i in order:
         by_index[i] = deduper.add(records[i])
-    return [by_index[i] for i in range(len(records))]
+    # A story adopted later (Assignment.adopted) has moved: report every document's final story.
+    return [dataclasses.replace(a, story_id=deduper.story_of(a.key)) if a.story_id != deduper.story_of(a.key) else a
+            for a in (by_index[i] for i in range(len(records)))]

@@ -10,6 +10,7 @@ doubled in the title, and capped in repetition; the top ``k`` are kept.
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from collections import Counter
 from functools import lru_cache
@@ -20,6 +21,8 @@ from dedupe.signature import tokens
 
 # A capital then lower-case letters: names and places (Latin and Cyrillic scripts).
 # A simple class is ~3x faster to scan than a \b-anchored Unicode-aware pattern.
+_WORD = re.compile(r"\w+")
+_ADDRESS = re.compile(r"\w++(?:://\S++|(?:\.\w++)++)|[@#]\w++")  # a web address, a domain, a handle or a hashtag
 _CAPITALISED = re.compile(r"[A-ZÀ-ÞА-ЯЁ][a-zß-ÿа-яё]{2,}")
 _STOP_ZIPF = 5.5  # words more frequent than this ("said", "year", "people") say nothing about an event
 _UNKNOWN_ZIPF = 1.0  # a word wordfreq does not know is rare (names, transliterations)
@@ -84,15 +87,52 @@ def story_terms(
     This runs for every stored article, so the per-word loop does one dict
     lookup per distinct word and nothing else it can avoid.
     """
+    hashes, weights, _ = story_terms_and_names(title, text, language, k, words)
+    return hashes, weights
+
+
+def _names(text: str) -> set[str]:
+    """Lower-cased words the text writes with a capital (WeWork, NYAG, Claure) and never all in
+    lower case (a sentence's first word usually appears in lower case elsewhere), and the words
+    of its web addresses, handles and hashtags."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    # Addresses (venturebeat.com, www.jeongdongtheater.com/noksu, @handle, #tag) name things in lower case.
+    addressed = {w.lower() for chunk in _ADDRESS.findall(text) for w in _WORD.findall(chunk)}
+    raw = set(_WORD.findall(text))
+    lower = {w for w in raw if w.islower()} - addressed
+    capitalised = {folded for w in raw if not w.islower() and not w.isdigit() and (folded := w.lower()) not in lower}
+    return capitalised | {w for w in addressed if not w.isdigit()}
+
+
+def story_terms_and_names(
+    title: str | None, text: str, language: str | None, k: int, words: list[str] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`story_terms` and, aligned with them, which terms are names in the text.
+
+    A name here is a word the text writes capitalised and never in lower case
+    ("Claure", "WeWork", "Noksu"; not "Employees" at a sentence start when the
+    text also says "employees"). Two reports that share only names share who
+    and where, the topic; reports of one event also share what happened: an
+    action, an object, a number (see ``DedupeSettings.story_specific_evidence``).
+    The headline does not decide: titles capitalise every word."""
     get = _rarity_table((language or "en").lower()[:2]).get
     weights: dict[str, float] = {}
-    for source, source_words, boost in ((text, words, 1.0), (headline(title), None, 2.0)):
+    text_names: set[str] = set()
+    head = headline(title)
+    # The rest of the page title names the outlet or the section ("| venturebeat.com",
+    # "- Jeongdong Theater"). Its words in the text (a copyright footer, a dateline, a
+    # "follow us" line) are the outlet's, shared by all its articles whatever the event.
+    outlet = set(tokens(title)) - set(tokens(head)) if title and head != title else set()
+    for source, source_words, boost in ((text, words, 1.0), (head, None, 2.0)):
         if not source:
             continue
         names = {w.lower() for w in _CAPITALISED.findall(source)}
+        if boost == 1.0:
+            text_names = _names(source)
         for word, count in Counter(source_words if source_words is not None else tokens(source)).items():
             rarity = get(word, _UNKNOWN_RARITY)
-            if not rarity:
+            if not rarity or word in outlet:
                 continue
             if word.isdigit():
                 if len(word) < 2 or (len(word) == 4 and word[:2] in ("19", "20")):
@@ -104,14 +144,15 @@ def story_terms(
                 rarity *= _NAME_BOOST
             weights[word] = weights.get(word, 0.0) + rarity * boost * min(count, _MAX_TF)
     if not weights:
-        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool)
     terms = list(weights)
     values = np.fromiter(weights.values(), dtype=np.float32, count=len(terms))
     order = _top_k(values, terms, k) if len(terms) > k else list(range(len(terms)))
     hashes = np.fromiter(map(zlib.crc32, (terms[i].encode() for i in order)), dtype=np.uint32, count=len(order))
     chosen = values[order]
+    is_name = np.fromiter((terms[i] in text_names for i in order), dtype=bool, count=len(order))
     by_hash = np.argsort(hashes)  # sorted hashes make intersections cheap
-    return hashes[by_hash], chosen[by_hash]
+    return hashes[by_hash], chosen[by_hash], is_name[by_hash]
 
 
 HEADLINE_TERMS = 8
@@ -128,6 +169,43 @@ def headline_terms(title: str | None, language: str | None) -> np.ndarray | None
     if not part.strip():
         return None
     return story_terms(None, part, language, HEADLINE_TERMS)[0]
+
+
+_FIXED_PHRASE = 0.8  # share of the rarer word's uses in the text that must be the two together
+
+
+def headline_phrases(title: str | None, terms: np.ndarray, words: list[str]) -> np.ndarray:
+    """For each of ``terms`` (a title's :func:`headline_terms`), the number of its phrase.
+
+    Neighbouring headline words that the text (``words``, its tokens) also
+    uses together, nearly always, are one name: "Hong Kong", "Attorney General",
+    "Jang Noksu", "Doobie Brothers". A name is one piece of evidence, however
+    many words it has. Two headlines that share one such phrase share a name
+    (the city, the company, the show), which reports on one topic do; reports of
+    one event share the name and what happened to it ("Sweden drops ...
+    investigation": three phrases)."""
+    position = {int(h): i for i, h in enumerate(terms.tolist())}
+    head = [(word, position.get(zlib.crc32(word.encode()))) for word in tokens(headline(title))]
+    pairs = {(a, b) for (a, i), (b, j) in zip(head, head[1:]) if i is not None and j is not None}
+    fixed: set[tuple[str, str]] = set()
+    if pairs and words:
+        wanted = {w for pair in pairs for w in pair}
+        counts = Counter(w for w in words if w in wanted)
+        together = Counter(pair for pair in zip(words, words[1:]) if pair in pairs)
+        fixed = {pair for pair in pairs
+                 if together[pair] and together[pair] >= _FIXED_PHRASE * min(counts[pair[0]], counts[pair[1]])}
+    phrases = np.zeros(len(terms), dtype=np.int32)
+    phrase, previous = 0, None
+    for word, i in head:
+        if i is None:
+            previous = None
+            continue
+        if previous is None or (previous, word) not in fixed:
+            phrase += 1
+        if not phrases[i]:
+            phrases[i] = phrase
+        previous = word
+    return phrases
 
 
 def _top_k(values: np.ndarray, words: list[str], k: int) -> list[int]:

@@ -285,3 +285,127 @@ def test_the_stream_keeps_its_newest_buckets_and_late_old_articles_do_not_evict_
     assert len(kept) == _STREAM_BUCKETS and kept[-1] == deduper._bucket(at((_STREAM_BUCKETS + 2) * week).timestamp())
     deduper.add(DocumentRecord("late", text(["latecomer"]), at(-10 * week)))
     assert sorted(deduper._stream) == kept
+
+
+# --- event evidence over topic evidence -------------------------------------------------
+
+def test_names_are_words_written_with_a_capital_and_never_in_lower_case_or_in_addresses():
+    from dedupe.story import _names
+
+    names = _names("Employees met Zorblatt staff. The employees of WeWork said the Hong Kong office was calm. "
+                   "Copyright venturebeat.com, follow @Kessler and #harbourstrike.")
+    assert {"zorblatt", "wework", "hong", "kong", "venturebeat", "kessler", "harbourstrike"} <= names
+    assert "employees" not in names  # capitalised only where a sentence starts
+    assert "the" not in names
+
+
+def test_the_title_outlet_words_are_not_story_terms():
+    body = "Dockers returned to work on the quay. Copyright Zorblatt Gazette, all rights reserved."
+    terms = story_terms("Harbour strike ends | Zorblatt Gazette", body, "en", 24)[0].tolist()
+    assert int(term("zorblatt")[0]) not in terms
+    assert int(term("zorblatt")[0]) in story_terms("Harbour strike ends", body, "en", 24)[0].tolist()
+    assert int(term("dockers")[0]) in terms
+
+
+def test_headline_phrases_join_words_the_text_writes_together():
+    from dedupe.story import headline_phrases, headline_terms
+    from dedupe.signature import tokens
+
+    title = "Hong Kong police besiege Polytechnic campus"
+    body = tokens("Police in Hong Kong surrounded the campus. Hong Kong students stayed inside. "
+                  "The Polytechnic said police fired teargas.")
+    heads = headline_terms(title, "en")
+    phrase = dict(zip(heads.tolist(), headline_phrases(title, heads, body).tolist()))
+    number = {w: phrase[int(term(w)[0])] for w in ("hong", "kong", "polytechnic", "besiege")}
+    assert number["hong"] == number["kong"]  # one name, always written together
+    assert len({number["hong"], number["polytechnic"], number["besiege"]}) == 3  # neighbours, not a fixed phrase
+
+
+NAMES = ["Zorblatt", "Kesslerov", "Marbury", "Quindle", "Trevanne"]
+
+
+def named(names: list[str], words: list[str]) -> str:
+    """Sentences of everyday words: the names and the made-up words are the only salient terms."""
+    return " ".join(f"And there is {n} here." for n in names) + " " + " ".join(f"And it is {w} now." for w in words)
+
+
+def test_reports_that_share_only_names_are_one_topic_not_one_event():
+    """Same people, nothing else in common: two events. Same people and what happened: one."""
+    first = named(NAMES, [f"alpha{c}" for c in "abcde"])
+    settings = DedupeSettings(story_headline_overlap=False)
+    names_only = Deduper(settings)
+    names_only.add(DocumentRecord("first", first, at(0)))
+    other = named(NAMES, [f"beta{c}" for c in "abcde"])
+    sig_first, sig_other = names_only.signature(DocumentRecord("a", first)), names_only.signature(DocumentRecord("b", other))
+    assert weighted_jaccard(sig_first.terms, sig_first.weights, sig_other.terms, sig_other.weights) >= 0.2
+    assert names_only.assign(DocumentRecord("other", other, at(2))).story_id == "other"
+    event = named(NAMES, ["alphaa", "alphab"] + [f"beta{c}" for c in "abc"])
+    assert names_only.assign(DocumentRecord("event", event, at(2))).story_id == "first"
+    off = Deduper(DedupeSettings(story_headline_overlap=False, story_specific_share=0.0))
+    off.add(DocumentRecord("first", first, at(0)))
+    assert off.assign(DocumentRecord("other", other, at(2))).story_id == "first"
+
+
+def test_headlines_sharing_one_name_need_stronger_evidence_than_headlines_sharing_more():
+    settings = DedupeSettings()
+    fewer = FIRST[:2] + [f"beta{c}" for c in "abcdefgh"]  # two details of ten in common
+    assert settings.story_threshold <= similarity(FIRST, fewer) < settings.story_threshold * settings.story_one_phrase_factor
+    deduper = Deduper(settings)
+    deduper.add(DocumentRecord("first", text(FIRST), at(0), title="Kesslerov dockers walk out over pay"))
+    one_name = DocumentRecord("one-name", retold(fewer), at(2), title="Kesslerov board resigns")
+    assert deduper.assign(one_name).story_id == "one-name"
+    more = DocumentRecord("more", retold(fewer), at(2), title="Kesslerov dockers end walk-out")
+    assert deduper.assign(more).story_id == "first"
+    off = Deduper(DedupeSettings(story_one_phrase_factor=1.0))
+    off.add(DocumentRecord("first", text(FIRST), at(0), title="Kesslerov dockers walk out over pay"))
+    assert off.assign(one_name).story_id == "first"
+
+
+def test_a_single_article_story_is_adopted_by_the_story_a_later_report_shows_it_belongs_to():
+    """x and y share no headline word, so y cannot join x; z matches both: x moves into z's story.
+    A story of two articles never moves (that would merge topics)."""
+    x = DocumentRecord("x", text(FIRST), at(0), title="Harbour strike ends")
+    y = DocumentRecord("y", retold(SECOND), at(1), title="Kesslerov deal signed")
+    z = DocumentRecord("z", " ".join(f"Unions confirmed {w} late on Monday." for w in SECOND),
+                       at(2), title="Harbour strike ends as Kesslerov deal signed")
+    stories = {a.key: a.story_id for a in cluster_records([x, y, z])}
+    assert stories == {"x": "y", "y": "y", "z": "y"}
+    deduper = Deduper()
+    deduper.add(x)
+    deduper.add(y)
+    assignment = deduper.add(z)
+    assert assignment.story_id == "y" and assignment.adopted == ("x",) and deduper.story_of("x") == "y"
+    off = {a.key: a.story_id for a in cluster_records([x, y, z], DedupeSettings(story_adopt_singles=False))}
+    assert off == {"x": "x", "y": "y", "z": "y"}
+    # x with a copy is a story of two: it stays.
+    copy = DocumentRecord("x-copy", text(FIRST), at(0.5), title="Harbour strike ends")
+    kept = {a.key: a.story_id for a in cluster_records([x, copy, y, z])}
+    assert kept["x"] == kept["x-copy"] == "x" and kept["z"] == "y"
+
+
+def test_store_moves_an_adopted_single_article_story(engine):
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from crawler.page.extract import ExtractedArticle
+    from crawler.store.articles import ArticleStore
+    from models.article import Article
+
+    def save(store, n, title, body, hours):
+        paragraphs = [body]
+        article = ExtractedArticle(title=title, authors=[], published_at=at(hours), language="en", text=body,
+                                   canonical_url=None, site_name=None, blocks=paragraphs)
+        html = f"<html><body><article><p>{body}</p></article></body></html>"
+        return store.save(url=f"http://t{n}.example/a", canonical_url=f"http://t{n}.example/a", site=f"t{n}.example",
+                          article=article, raw_body=html.encode(), encoding="utf-8", fetched_at=at(hours))
+
+    store = ArticleStore(engine, DedupeSettings())
+    x = save(store, 1, "Harbour strike ends", text(FIRST), 0)
+    y = save(store, 2, "Kesslerov deal signed", retold(SECOND), 1)
+    assert y.story_id == y.article_id  # no headline word in common with x
+    z = save(store, 3, "Harbour strike ends as Kesslerov deal signed",
+             " ".join(f"Unions confirmed {w} late on Monday." for w in SECOND), 2)
+    assert z.story_id == y.article_id
+    with Session(engine) as session:
+        stories = dict(session.execute(select(Article.id, Article.story_id)).all())
+    assert stories == {x.article_id: y.article_id, y.article_id: y.article_id, z.article_id: y.article_id}

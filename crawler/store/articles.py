@@ -307,6 +307,10 @@ class ArticleStore:
         row.dup_similarity = assignment.similarity
         row.story_id = assignment.story_id
         row.story_similarity = assignment.story_similarity
+        for key in assignment.adopted:  # single-article stories this article shows to be its story's
+            adopted = session.get(Article, key)
+            if adopted is not None and adopted.story_id in (None, key):
+                adopted.story_id = assignment.story_id
         row.is_canonical = assignment.representative == row.id
         if assignment.previous_representative is not None:
             previous = session.get(Article, assignment.previous_representative)
