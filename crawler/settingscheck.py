@@ -90,6 +90,8 @@ RULES: dict[str, Callable] = {
     "NEWSCRAWL_DEAD_END_DAYS": _number(float, 0),
     "NEWSCRAWL_DEAD_END_FAILURES": _number(int, 1),
     "NEWSCRAWL_DB_RETRY_SECONDS": _number(float, 0),
+    "NEWSCRAWL_STORE_BATCH_SIZE": _number(int, 1),
+    "NEWSCRAWL_STORE_BATCH_SECONDS": _number(float, 0),
 }
 
 # Read by components with a default in code rather than in a settings module.
