@@ -1,14 +1,20 @@
-"""End-to-end crawl throughput and peak memory, against the trafilatura-only floor.
+"""End-to-end crawl throughput, CPU and peak memory: newscrawl against the spider a user
+would write (bench/naive_spider.py) and against trafilatura alone, on the same pages in one run.
 
-Serves the public benchmark's real news pages (../shared/benchmarks/article-extraction)
-on loopback: every page under several URLs, spread over many local sites, each with a
-sitemap. Runs the real `newscrawl crawl` with politeness off into a fresh SQLite database,
-once with the extraction process pool (the default) and once in-process, and prints pages/s
-and the peak RSS of the crawl's whole process tree. On the same pages, in this process and
-on one core, it measures plain trafilatura extraction: the floor; and the same extraction
-in one process per core with nothing else running: the ceiling no crawl can pass here.
+The throughput set: the public benchmark's real news pages
+(../shared/benchmarks/article-extraction, 181 pages) served x3 (543 URLs) by 20 local
+sites, each on its own loopback address (127.0.0.2, 127.0.0.3, ...) as real sites are
+on their own hosts, each with a sitemap. Politeness off: no delay and no autothrottle,
+but the per-site concurrency limit stays as configured (newscrawl's settings; the naive
+spider is given the same CONCURRENT_REQUESTS and CONCURRENT_REQUESTS_PER_DOMAIN).
 
-    python bench/crawl_throughput.py                      # ~540 pages, both modes
+Printed for each crawler: articles stored per second (stored rows / wall seconds of the
+whole command, start-up included; also over the crawl's own reported time for
+newscrawl), CPU ms per stored article (user + system of the whole process tree),
+cores busy (tree CPU s / wall s) and peak PSS of the tree. The floor: trafilatura.extract
+over the same 181 pages in this process, on one core (pages/s and CPU ms per page).
+
+    python bench/crawl_throughput.py                          # the throughput set: naive + newscrawl
     python bench/crawl_throughput.py --pages 10000 --modes pool   # the 10k-page memory run
     python bench/crawl_throughput.py --modes pool --set NEWSCRAWL_PRECISION_AGREEMENT=False
 """
@@ -21,12 +27,14 @@ import math
 import multiprocessing
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
@@ -37,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from crawler.ops.sampleserver import serve_sample_sites  # noqa: E402
 
 BENCH_DIR = REPO.parent / "shared" / "benchmarks" / "article-extraction"
+NAIVE_SPIDER = REPO / "bench" / "naive_spider.py"
 
 
 def load_pages() -> list[tuple[str, str, bytes]]:
@@ -49,37 +58,38 @@ def load_pages() -> list[tuple[str, str, bytes]]:
     return pages
 
 
-def build_sites(root: Path, pages, n_sites: int, copies: int) -> int:
-    """Write sample-site trees: page i is served by ``copies`` of the ``n_sites`` sites."""
-    served = 0
-    for s in range(n_sites):
-        site = root / f"bench{s:03d}"
-        (site / "public").mkdir(parents=True)
-        paths = []
-        for i, (page_id, slug, html) in enumerate(pages):
-            if (i - s) % n_sites >= copies:
-                continue
-            path = f"/2019/11/{page_id[:10]}-{slug}/"
-            target = site / "public" / path.strip("/")
+def build_sites(root: Path, pages, n_sites: int, copies: int) -> tuple[int, list[str]]:
+    """Write ``n_sites`` sample-site trees, site s on 127.0.0.(s+2): copy c of page i is
+    served by site (i + c) mod n_sites under its own path, so ``copies`` may exceed the
+    sites (the 10k-page run). Returns (URLs served, sitemap paths per site)."""
+    paths: list[list[str]] = [[] for _ in range(n_sites)]
+    for i, (page_id, slug, html) in enumerate(pages):
+        for c in range(copies):
+            s = (i + c) % n_sites
+            path = f"/2019/11/{page_id[:10]}-{slug}-{c}/"
+            target = root / f"bench{s:03d}" / "public" / path.strip("/")
             target.mkdir(parents=True)
             (target / "index.html").write_bytes(html)
-            paths.append(path)
-        served += len(paths)
-        urls = "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in paths)
+            paths[s].append(path)
+    for s in range(n_sites):
+        site = root / f"bench{s:03d}"
+        (site / "public").mkdir(parents=True, exist_ok=True)
+        urls = "".join(f"<url><loc>{{{{BASE}}}}{p}</loc></url>" for p in paths[s])
         (site / "public" / "sitemap.xml").write_text(
             f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
             encoding="utf-8",
         )
         (site / "public" / "robots.txt").write_text("User-agent: *\nAllow: /\n", encoding="utf-8")
-        (site / "site.toml").write_text(f'slug = "bench{s:03d}"\nname = "Bench {s}"\nstart = ["/sitemap.xml"]\n')
-    return served
+        (site / "site.toml").write_text(f'slug = "bench{s:03d}"\nname = "Bench {s}"\nstart = ["/sitemap.xml"]\n'
+                                        f'host = "127.0.0.{s + 2}"\n')
+    return sum(map(len, paths)), ["/sitemap.xml"] * n_sites
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class TreeSampler(threading.Thread):
-    """Samples a process and its descendants from /proc every 0.2 s.
+    """Samples a process and its descendants from /proc every 0.1 s.
 
     - ``peak_rss``: the peak of the summed RSS (MB). Pages that forked workers share
       with their parent are counted once per process, so this overstates the tree.
@@ -90,9 +100,12 @@ class TreeSampler(threading.Thread):
       crawl process itself and the rest (extraction workers, fork server).
     """
 
+    interval = 0.1  # a process's last 0.1 s of CPU before it exits is not seen
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak_rss, self.peak_pss, self.running = pid, 0.0, 0.0, True
+        self.wall = 0.0  # seconds from start to exit, set by whoever ran the command
         self.cpu: dict[int, float] = {}
 
     def run(self) -> None:
@@ -108,7 +121,7 @@ class TreeSampler(threading.Thread):
                     pass
             self.peak_rss = max(self.peak_rss, rss / 1024)
             self.peak_pss = max(self.peak_pss, pss / 1024)
-            time.sleep(0.2)
+            time.sleep(self.interval)
 
     @property
     def cpu_main(self) -> float:
@@ -117,6 +130,10 @@ class TreeSampler(threading.Thread):
     @property
     def cpu_others(self) -> float:
         return sum(seconds for pid, seconds in self.cpu.items() if pid != self.pid)
+
+    @property
+    def cpu_total(self) -> float:
+        return sum(self.cpu.values())
 
     def _tree(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -147,31 +164,89 @@ class TreeSampler(threading.Thread):
         return 0
 
 
+POLITENESS_OFF = ["AUTOTHROTTLE_ENABLED=False", "DOWNLOAD_DELAY=0"]
+
+
+@dataclass
+class Run:
+    """One crawler command, measured: wall seconds from start to exit, its process tree."""
+    name: str
+    wall: float
+    sampler: TreeSampler
+    out: str
+    stored: int = 0
+    crawl_seconds: float | None = None  # what the crawl itself reports (without start-up)
+
+    @property
+    def rate(self) -> float:
+        return self.stored / self.wall
+
+    @property
+    def cpu_ms_per_article(self) -> float:
+        return self.sampler.cpu_total / max(self.stored, 1) * 1000
+
+    @property
+    def cores_busy(self) -> float:
+        return self.sampler.cpu_total / self.wall
+
+
 def crawl(sites_file: Path, db: str, processes: int, overrides: list[str]) -> tuple[float, TreeSampler, str]:
     command = [
         str(Path(sys.executable).parent / "newscrawl"), "crawl", "--db", db, "--allow-private", "--sites",
-        str(sites_file), "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "DOWNLOAD_DELAY=0",
-        "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "--set", f"NEWSCRAWL_EXTRACT_PROCESSES={processes}",
+        str(sites_file), "--set", f"NEWSCRAWL_EXTRACT_PROCESSES={processes}",
         # sitemap -> article only: the benchmark pages link to their original sites' paths, 404s here
         "--set", "DEPTH_LIMIT=1",
     ]
+    for setting in POLITENESS_OFF:
+        command += ["--set", setting]
     return run_sampled(command, overrides, "crawl")
 
 
+def naive_crawl(sitemaps: list[str], db: Path, cwd: Path) -> Run:
+    """bench/naive_spider.py with newscrawl's concurrency settings and politeness off."""
+    from crawler import settings as ours
+
+    command = [sys.executable, "-m", "scrapy", "runspider", str(NAIVE_SPIDER), "-a", "sitemaps=" + ",".join(sitemaps),
+               "-a", f"db={db}", "-s", f"CONCURRENT_REQUESTS={ours.CONCURRENT_REQUESTS}",
+               "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={ours.CONCURRENT_REQUESTS_PER_DOMAIN}", "-s", "LOG_LEVEL=INFO"]
+    for setting in POLITENESS_OFF:
+        command += ["-s", setting]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
+    sampler = TreeSampler(process.pid)
+    sampler.start()
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    sampler.running = False
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"naive spider failed:\n{out}\n{err[-3000:]}")
+    return Run("naive spider", wall, sampler, err, stored=count_rows(db))
+
+
 def run_sampled(command: list[str], overrides: list[str], what: str) -> tuple[float, TreeSampler, str]:
-    """Run a newscrawl command with ``--set`` overrides while sampling its process tree's
-    memory; (seconds it reports, the sampler, its output)."""
+    """Run a newscrawl command with ``--set`` overrides while sampling its process tree;
+    (seconds it reports, the sampler, its output). The sampler's ``wall`` is the seconds
+    from start to exit."""
     for override in overrides:
         command = command + ["--set", override]
+    started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sampler = TreeSampler(process.pid)
     sampler.start()
     out, err = process.communicate()
+    sampler.wall = time.perf_counter() - started
     sampler.running = False
+    sampler.join()
     if process.returncode != 0:
         sys.exit(f"{what} failed:\n{out}\n{err[-3000:]}")
-    seconds = float(re.search(r"Crawl finished in ([\d.]+) s", out).group(1))
+    seconds = float(re.search(r"(?:Crawl|Ingest) \w+ in ([\d.]+) s", out).group(1))
     return seconds, sampler, out
+
+
+def count_rows(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM articles").fetchone()[0]
 
 
 def _extract_all(htmls: list[bytes]) -> int:
@@ -181,10 +256,18 @@ def _extract_all(htmls: list[bytes]) -> int:
 
 
 def trafilatura_floor(pages) -> float:
-    """Plain trafilatura, in this process on one core."""
-    started = time.perf_counter()
-    done = _extract_all([html for _, _, html in pages])
-    return done / (time.perf_counter() - started)
+    """Plain trafilatura, in this process on one core: pages per wall second."""
+    return trafilatura_floor_cpu(pages)[0]
+
+
+def trafilatura_floor_cpu(pages) -> tuple[float, float]:
+    """Plain trafilatura.extract over the pages in this process, on one core:
+    (pages per wall second, CPU ms per page)."""
+    htmls = [html for _, _, html in pages]
+    _extract_all(htmls[:3])  # first-call set-up (lazy imports, caches) is not per page
+    started, cpu = time.perf_counter(), time.process_time()
+    done = _extract_all(htmls)
+    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done * 1000
 
 
 def trafilatura_ceiling(pages, processes: int) -> float:
@@ -201,43 +284,75 @@ def trafilatura_ceiling(pages, processes: int) -> float:
         return done / (time.perf_counter() - started)
 
 
+def print_run(run: Run, floor_rate: float, floor_cpu_ms: float, served: int) -> None:
+    print(f"\n{run.name}:")
+    for line in run.out.strip().splitlines()[:3] if run.crawl_seconds is not None else []:
+        print(f"  {line}")
+    crawl_rate = f" ({run.stored / run.crawl_seconds:.1f}/s over the crawl's own {run.crawl_seconds:.1f} s)" \
+        if run.crawl_seconds else ""
+    print(f"  stored {run.stored} of {served} pages in {run.wall:.1f} s: {run.rate:.1f} articles/s{crawl_rate} "
+          f"= {run.rate / floor_rate:.2f}x the one-core trafilatura floor")
+    s = run.sampler
+    print(f"  CPU: {run.cpu_ms_per_article:.1f} ms per stored article (process tree; main process "
+          f"{s.cpu_main / max(run.stored, 1) * 1000:.1f}, others {s.cpu_others / max(run.stored, 1) * 1000:.1f}) "
+          f"= {run.cpu_ms_per_article / floor_cpu_ms:.2f}x trafilatura extract per page")
+    print(f"  cores busy: {run.cores_busy:.2f} ({s.cpu_total:.1f} CPU s / {run.wall:.1f} wall s)")
+    print(f"  memory: peak PSS of the process tree {s.peak_pss:.0f} MB (summed RSS: {s.peak_rss:.0f} MB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pages", type=int, default=540, help="pages to serve (each benchmark page under several URLs)")
-    parser.add_argument("--sites", type=int, default=0, help="local sites (default: one per 45 pages, at least 12)")
-    parser.add_argument("--modes", default="pool,inprocess", help="comma list of: pool, inprocess")
+    parser.add_argument("--pages", type=int, default=543, help="URLs to serve (each benchmark page under several)")
+    parser.add_argument("--sites", type=int, default=20, help="local sites, each on its own 127.0.0.x address")
+    parser.add_argument("--modes", default="naive,pool",
+                        help="comma list of: naive (bench/naive_spider.py), pool (newscrawl), inprocess "
+                        "(newscrawl with NEWSCRAWL_EXTRACT_PROCESSES=0)")
+    parser.add_argument("--ceiling", action="store_true", help="also time trafilatura on every core at once")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra crawl setting, e.g. NEWSCRAWL_PRECISION_AGREEMENT=False (repeatable)")
+                        help="extra newscrawl setting, e.g. NEWSCRAWL_PRECISION_AGREEMENT=False (repeatable)")
     args = parser.parse_args()
+    if not 1 <= args.sites <= 253:
+        parser.error("--sites must be between 1 and 253 (one 127.0.0.x address each)")
 
     pages = load_pages()
     copies = max(1, math.ceil(args.pages / len(pages)))
-    n_sites = args.sites or max(12, args.pages // 45)
-    copies = min(copies, n_sites)
-    floor = trafilatura_floor(pages)
-    print(f"trafilatura-only floor (one core, {len(pages)} pages): {floor:.1f} pages/s, {1000 / floor:.1f} ms/page")
-    cores = os.cpu_count() or 1
-    ceiling = trafilatura_ceiling(pages, cores)
-    print(f"trafilatura-only ceiling ({cores} processes, nothing else): {ceiling:.1f} pages/s = {ceiling / floor:.2f}x the floor")
+    floor, floor_cpu_ms = trafilatura_floor_cpu(pages)
+    print(f"trafilatura-only floor (one core, {len(pages)} pages): {floor:.1f} pages/s, "
+          f"{1000 / floor:.1f} ms/page wall, {floor_cpu_ms:.1f} CPU ms/page")
+    if args.ceiling:
+        cores = os.cpu_count() or 1
+        ceiling = trafilatura_ceiling(pages, cores)
+        print(f"trafilatura-only ceiling ({cores} processes, nothing else): {ceiling:.1f} pages/s "
+              f"= {ceiling / floor:.2f}x the floor")
+    runs: dict[str, Run] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        served = build_sites(tmp / "sites", pages, n_sites, copies)
-        print(f"serving {served} pages: {len(pages)} benchmark pages x {copies} URLs on {n_sites} local sites")
+        served, _ = build_sites(tmp / "sites", pages, args.sites, copies)
+        print(f"serving {served} pages: {len(pages)} benchmark pages x {copies} URLs on {args.sites} local sites "
+              f"(one 127.0.0.x address each); politeness off, per-site concurrency as configured")
         with serve_sample_sites(tmp / "sites") as sites:
             sites_file = tmp / "sites.toml"
             sites_file.write_text(sites.sites_toml(), encoding="utf-8")
             for mode in args.modes.split(","):
-                processes = -1 if mode == "pool" else 0
-                seconds, sampler, out = crawl(sites_file, f"sqlite:///{tmp / (mode + '.db')}", processes, args.overrides)
-                rate = served / seconds
-                print(f"\nmode {mode} (NEWSCRAWL_EXTRACT_PROCESSES={processes}):")
-                for line in out.strip().splitlines()[:3]:
-                    print(f"  {line}")
-                print(f"  crawl: {seconds:.1f} s, {rate:.1f} pages/s = {rate / floor:.2f}x the one-core floor")
-                print(f"  memory: peak PSS of the process tree {sampler.peak_pss:.0f} MB "
-                      f"(summed RSS, shared pages counted per process: {sampler.peak_rss:.0f} MB)")
-                print(f"  CPU per served page: crawl process {sampler.cpu_main / served * 1000:.1f} ms, "
-                      f"workers {sampler.cpu_others / served * 1000:.1f} ms")
+                if mode == "naive":
+                    run = naive_crawl([url for site in sites for url in site.start_urls], tmp / "naive.db", tmp)
+                else:
+                    processes = -1 if mode == "pool" else 0
+                    db = tmp / (mode + ".db")
+                    seconds, sampler, out = crawl(sites_file, f"sqlite:///{db}", processes, args.overrides)
+                    run = Run(f"newscrawl (NEWSCRAWL_EXTRACT_PROCESSES={processes})", sampler.wall, sampler, out,
+                              stored=count_rows(db), crawl_seconds=seconds)
+                runs[mode] = run
+                print_run(run, floor, floor_cpu_ms, served)
+    ours = runs.get("pool") or runs.get("inprocess")
+    if ours is not None:
+        print("\ntargets:")
+        if "naive" in runs:
+            print(f"  articles/s vs the naive spider: {ours.rate / runs['naive'].rate:.2f}x (target >= 1)")
+        print(f"  articles/s vs the one-core trafilatura floor: {ours.rate / floor:.2f}x (target >= 1.5)")
+        print(f"  CPU per stored article vs trafilatura extract per page: "
+              f"{ours.cpu_ms_per_article / floor_cpu_ms:.2f}x (target <= 1.3)")
+        print(f"  peak PSS: {ours.sampler.peak_pss:.0f} MB (target <= 500 MB on the 10k-page crawl)")
 
 
 if __name__ == "__main__":

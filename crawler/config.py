@@ -103,6 +103,8 @@ RULES: dict[str, Callable] = {
     "NEWSCRAWL_DEAD_END_DAYS": _number(float, 0),
     "NEWSCRAWL_DEAD_END_FAILURES": _number(int, 1),
     "NEWSCRAWL_DB_RETRY_SECONDS": _number(float, 0),
+    "NEWSCRAWL_STORE_BATCH_SIZE": _number(int, 1),
+    "NEWSCRAWL_STORE_BATCH_SECONDS": _number(float, 0),
 }
 
 # Read by components with a default in code rather than in a settings module.
@@ -188,6 +190,8 @@ class CrawlConfig:
     dedupe: DedupeSettings
     learning: LearningSettings
     limits: StoreLimits
+    store_batch_size: int  # articles per storage transaction
+    store_batch_seconds: float  # how long a batch waits for more after its first article
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CrawlConfig:
@@ -215,6 +219,8 @@ class CrawlConfig:
                             min_pages=settings.getint("NEWSCRAWL_BOILERPLATE_MIN_PAGES"),
                             min_share=settings.getfloat("NEWSCRAWL_BOILERPLATE_MIN_SHARE")),
             limits=StoreLimits.from_settings(settings),
+            store_batch_size=settings.getint("NEWSCRAWL_STORE_BATCH_SIZE"),
+            store_batch_seconds=settings.getfloat("NEWSCRAWL_STORE_BATCH_SECONDS"),
         )
 
     @classmethod

@@ -10,9 +10,11 @@ only ever touched by that one thread.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 from scrapy.exceptions import DropItem
 
@@ -86,10 +88,18 @@ class ExtractionPipeline:
 
 
 class StoragePipeline:
-    """Writes articles and their dedupe groups to the database.
+    """Writes articles and their dedupe groups to the database, in batches.
 
-    The database is upgraded to the current schema when the spider opens, so
-    a crawl works on an empty or older database.
+    The database is upgraded to the current schema when the spider opens (in a
+    thread: the reactor keeps running), so a crawl works on an empty or older database.
+
+    One storage thread owns the store: it opens it (the dedupe window, pending
+    re-cleaning), then stores the articles queued by ``process_item`` in batches of
+    at most ``NEWSCRAWL_STORE_BATCH_SIZE`` articles, one transaction each
+    (ArticleStore.save_batch). A batch waits at most ``NEWSCRAWL_STORE_BATCH_SECONDS``
+    after its first article for more; what is queued when the spider closes is stored
+    before it closes. One transaction per article cost a commit, a session and a
+    checkout per article; a batch pays them once.
     """
 
     def __init__(self, database_url: str, settings, stats, pool: workers.ExtractionPool, crawler=None) -> None:
@@ -99,28 +109,34 @@ class StoragePipeline:
         self.stats = stats
         self.pool = pool
         self.store: ArticleStore | None = None
-        self._opened = None  # the storage thread's start-up (a Future)
-        self.writer = ThreadPoolExecutor(1, thread_name_prefix="newscrawl-store")
         self.crawler = crawler
         self._stopping = False
+        config = CrawlConfig.of(crawler) if crawler is not None else CrawlConfig.from_settings(settings)
+        self.batch_size, self.batch_seconds = config.store_batch_size, config.store_batch_seconds
+        self._queue: collections.deque[tuple[dict, Future]] = collections.deque()
+        self._wakeup = threading.Condition()
+        self._closed = False
+        self._open_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(resolve_database_url(crawler.settings.get("DATABASE_URL")), crawler.settings, crawler.stats,
                    workers.ExtractionPool.for_crawler(crawler), crawler)
 
-    def open_spider(self):
+    async def open_spider(self):
         """Start-up, in order: the schema check (reads the Alembic revision: O(1) when at
-        head), the extraction workers, then the store in the storage thread: the dedupe
-        window, O(articles in the window), and pending re-cleaning, O(sites + articles
-        behind) (see ArticleStore). Every save queues behind that in the same thread, so
-        the crawl's first requests do not wait for it."""
-        upgrade(self.database_url)
+        head), in a thread; the extraction workers; then the storage thread, which opens
+        the store: the dedupe window, O(articles in the window), and pending re-cleaning,
+        O(sites + articles behind) (see ArticleStore). Saves queue behind that, so the
+        crawl's first requests do not wait for it."""
+        await asyncio.to_thread(upgrade, self.database_url)
         self.engine = make_engine(self.database_url)
         runlock.guard_engine(self.engine, self.database_url)  # stop storing if the run lock is lost
         # Re-cleaning and re-signing run in the extraction workers too, off this process.
         self.pool.start()
-        self._opened = self.writer.submit(self._open_store)
+        self._thread = threading.Thread(target=self._run, name="newscrawl-store", daemon=True)
+        self._thread.start()
         logger.info("Storing articles in %s", redact(self.database_url))
 
     def _open_store(self) -> None:
@@ -131,14 +147,75 @@ class StoragePipeline:
         if recleaned:
             self.stats.inc_value("newscrawl/articles/recleaned", recleaned)
 
-    def _save(self, **fields):
-        """In the storage thread, after ``_open_store`` (the thread runs one task at a time, in order)."""
-        if self.store is None:
-            self._opened.result()  # raises what failed the store's start-up
-        return self.store.save(**fields)
+    def _run(self) -> None:
+        """The storage thread: open the store, then store batches until closed and drained."""
+        try:
+            self._open_store()
+        except BaseException as exc:  # every save fails with it (the run then stops on it)
+            self._open_error = exc
+        save = dbretry.retrying(self._save_batch, self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS"))
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            futures = [future for _, future in batch if future.set_running_or_notify_cancel()]
+            try:
+                outcomes = save([fields for fields, _ in batch])
+            except BaseException as exc:  # the whole batch failed: each of its articles says so
+                for future in futures:
+                    future.set_exception(exc)
+                continue
+            for future, outcome in zip(futures, outcomes):
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
-    def close_spider(self):
-        self.writer.shutdown(wait=True)
+    def _next_batch(self) -> list[tuple[dict, Future]] | None:
+        """Up to batch_size queued saves, waiting at most batch_seconds after the first for
+        more; None once closed with nothing left."""
+        with self._wakeup:
+            while not self._queue and not self._closed:
+                self._wakeup.wait()
+            if not self._queue:
+                return None
+            deadline = time.monotonic() + self.batch_seconds
+            while len(self._queue) < self.batch_size and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wakeup.wait(remaining)
+            return [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+
+    def _save_batch(self, batch: list[dict]) -> list:
+        if self._open_error is not None:
+            raise self._open_error
+        started = time.monotonic()
+        outcomes = self.store.save_batch(batch)
+        self.stats.inc_value("newscrawl/store/batches")
+        self.stats.max_value("newscrawl/store/max_batch_articles", len(batch))
+        self.stats.inc_value("newscrawl/store/milliseconds", round((time.monotonic() - started) * 1000))
+        return outcomes
+
+    def _submit(self, fields: dict) -> Future:
+        future: Future = Future()
+        with self._wakeup:
+            if self._closed:
+                raise RuntimeError("the storage pipeline is closed")
+            self._queue.append((fields, future))
+            if len(self._queue) >= self.batch_size:
+                self._wakeup.notify()
+            elif len(self._queue) == 1:
+                self._wakeup.notify()  # an idle storage thread starts a batch's clock
+        return future
+
+    async def close_spider(self):
+        """Store what is queued, then stop the storage thread (waited for in a thread)."""
+        with self._wakeup:
+            self._closed = True
+            self._wakeup.notify()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
         if self.store is not None:
             articles, nbytes = self.store.index_size()
             self.stats.set_value("newscrawl/dedupe/index_articles", articles)
@@ -150,8 +227,7 @@ class StoragePipeline:
         if not isinstance(item, PageItem) or item.article is None:
             return item
         try:
-            future = self.writer.submit(
-                dbretry.retrying(self._save, self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS")),
+            future = self._submit(dict(
                 url=item.url,
                 canonical_url=item.canonical_url,
                 site=item.site,
@@ -163,7 +239,7 @@ class StoragePipeline:
                 raw_compressed=item.body_compressed,
                 warc_file=item.warc_file,
                 warc_offset=item.warc_offset,
-            )
+            ))
             result = await asyncio.wrap_future(future)
         except ExtractionError as exc:  # nothing left once the site's boilerplate is removed
             self.stats.inc_value(f"newscrawl/skipped/{exc.reason}")

@@ -122,6 +122,10 @@ NEWSCRAWL_DEAD_END_DAYS = 7.0
 NEWSCRAWL_DEAD_END_FAILURES = 3
 # A lost database connection is retried with backoff for this long, then the run fails.
 NEWSCRAWL_DB_RETRY_SECONDS = 60.0
+# Articles are stored in batches, one transaction each (crawler/pipelines.py StoragePipeline):
+# at most this many articles, waiting at most this many seconds after the first for more.
+NEWSCRAWL_STORE_BATCH_SIZE = 32
+NEWSCRAWL_STORE_BATCH_SECONDS = 0.2
 
 # Web archives (crawler/middlewares/archive.py). NEWSCRAWL_WARC_DIR (crawl --warc DIR): write every
 # response with its request to rotating .warc.gz files of NEWSCRAWL_WARC_MAX_SIZE bytes.

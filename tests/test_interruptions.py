@@ -113,7 +113,10 @@ def output(log) -> str:
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
 def test_signal_finishes_in_flight_pages_exits_interrupted_and_the_rerun_completes(
         signum, code, db_url, sample_sites, sites_file, reference, tmp_path):
-    sample_sites.delay = 0.5
+    # Slow enough that fetching does not outrun reading: on a busy machine, at 0.5 s every page
+    # was fetched and queued for reading before the second article was stored, so the signal
+    # came too late to leave any page for the re-run.
+    sample_sites.delay = 1.5
     try:
         with running_crawl(db_url, sites_file, tmp_path) as (process, log):
             wait_for_articles(db_url, process)

@@ -54,8 +54,15 @@ class SampleSite:
         return self.manifest.get("name", self.slug)
 
     @property
+    def host(self) -> str:
+        """The loopback address it listens on: 127.0.0.1 unless the manifest says
+        ``host = "127.0.0.N"`` (benchmarks: each site its own address, as real sites
+        are, so per-site limits apply per site and not to all of them at once)."""
+        return self.manifest.get("host", "127.0.0.1")
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def start_urls(self) -> list[str]:
@@ -254,7 +261,7 @@ def serve_sample_sites(root: Path = SAMPLE_SITES_DIR, fixed_ports: bool = False)
     try:
         for site in sites:
             port = site.manifest.get("port", 0) if use_fixed else 0
-            site.server = _SampleServer(("127.0.0.1", port), _handler_for(sites, site))
+            site.server = _SampleServer((site.host, port), _handler_for(sites, site))
             site.port = site.server.server_address[1]
         for site in sites:
             thread = threading.Thread(target=site.server.serve_forever, name=f"sample-{site.slug}", daemon=True)

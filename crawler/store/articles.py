@@ -1,9 +1,12 @@
 """ArticleStore: transactional writes of articles, their cleaning and their groups.
 
-One article, its signature, its group ids and the site-level block counts it
-contributes are written in one transaction; the in-memory indexes (LSH, learned
-boilerplate) learn about it only after that transaction commits. A crash at any
-point leaves either the whole article or nothing.
+Articles are stored in batches, one transaction per batch (``save_batch``). One
+article's row, its signature and band keys, its group ids and the site-level block
+counts it contributes are written under one savepoint of that transaction: an
+article that fails leaves nothing of itself, and a crash at any point leaves each
+article whole or absent. The in-memory indexes (LSH, learned boilerplate) learn an
+article when its savepoint is released, and are rebuilt from the database if its
+batch then fails to commit.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.page.boilerplate import Removal, apply_learned, block_hash
@@ -85,6 +88,7 @@ class ArticleStore:
         self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
         self.history = DedupeHistory(engine, self.deduper, self._resign)
         self.history.load_window()
+        self._learned_uncommitted = False  # the in-memory indexes hold articles of a batch not committed yet
 
     def _lookup(self, keys: list) -> list[tuple]:
         """Articles another worker indexed in the shared (Redis) index: loaded here, with the
@@ -151,29 +155,58 @@ class ArticleStore:
 
     # --- saving ------------------------------------------------------------------
 
-    def save(
-        self,
-        *,
-        url: str,
-        canonical_url: str,
-        site: str,
-        article: ExtractedArticle,
-        raw_body: bytes,
-        encoding: str,
-        fetched_at: dt.datetime,
-        signature: Signature | None = None,
-        raw_compressed: bytes | None = None,
-        warc_file: str | None = None,
-        warc_offset: int | None = None,
-    ) -> SaveResult:
-        """Store one article. ``signature``, if given, was computed (in a worker
-        process) on ``article.text``; it is used when the site's learned
-        boilerplate leaves that text unchanged. ``raw_compressed``, if given, is
-        ``compress_raw_html(raw_body)``, also done in the worker. ``warc_file`` and
-        ``warc_offset`` say where the response record sits in a WARC file, if it does.
+    def save(self, **fields) -> SaveResult:
+        """Store one article: a batch of one (see :meth:`save_batch` for the fields)."""
+        outcome = self.save_batch([fields])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def save_batch(self, batch: list[dict]) -> list[SaveResult | Exception]:
+        """Store several articles in one transaction; one outcome per article, in order:
+        its SaveResult, or the exception that kept it out (``ExtractionError`` when the
+        site's learned boilerplate leaves no text, or an error of that article alone).
+
+        Each article's fields are those of the crawl's items: ``url``, ``canonical_url``,
+        ``site``, ``article``, ``raw_body``, ``encoding``, ``fetched_at`` and optionally
+        ``signature`` (computed in a worker on ``article.text``; used when the site's
+        learned boilerplate leaves that text unchanged), ``raw_compressed``
+        (``compress_raw_html(raw_body)``, also done in the worker), ``warc_file`` and
+        ``warc_offset`` (where the response record sits in a WARC file).
+
+        Whole articles or nothing: an article's row, signature, band keys, group and
+        story, and the learning counts it adds are written under a savepoint of the
+        batch's transaction, so an article that fails leaves nothing of itself and the
+        others of the batch are still stored; a crash before the commit leaves none of
+        the batch (the next run fetches those pages again). The in-memory indexes learn
+        each article as soon as its savepoint is released, so that the next articles of
+        the batch are grouped with it; should the batch not commit, they are rebuilt
+        from the database (:meth:`_forget_uncommitted`).
 
         Every value is made storable first (crawler.page.sanitize), so that what one
         database accepts the other does too."""
+        if not batch:
+            return []
+        prepared = [self._storable(**fields) for fields in batch]
+        self._learned_uncommitted = False
+        try:
+            saved = self._save_batch(prepared)
+        except BaseException:
+            if self._learned_uncommitted:
+                self._forget_uncommitted()
+            raise
+        outcomes: list[SaveResult | Exception] = []
+        for i, (outcome, newly, site) in enumerate(saved):
+            if newly and isinstance(outcome, SaveResult):
+                # The batch's articles from this one on were cleaned knowing these blocks.
+                cleaned_already = {later.article_id for later, _, _ in saved[i:] if isinstance(later, SaveResult)}
+                recleaned = self.reclean_site(site, newly, skip_ids=cleaned_already)
+                outcome = dataclasses.replace(outcome, recleaned=recleaned)
+            outcomes.append(outcome)
+        return outcomes
+
+    def _storable(self, *, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature=None,
+                  raw_compressed=None, warc_file=None, warc_offset=None) -> tuple:
         url = storable_url(url, self.limits, "url")
         canonical_url = storable_url(canonical_url, self.limits)
         site = clean_text(site)[:255]
@@ -181,89 +214,132 @@ class ArticleStore:
         sanitized, capped = sanitize_article(article, self.limits)
         if sanitized.text != article.text:
             signature = None  # the worker signed the text before cleaning: sign what is stored
-        try:
-            result = self._save(url, canonical_url, site, sanitized, raw_body, encoding, fetched_at, signature,
-                                raw_compressed, warc_file, warc_offset)
-            return dataclasses.replace(result, capped=tuple(capped)) if capped else result
-        except IntegrityError:
-            # Another writer stored the same canonical URL between our check and
-            # our insert; theirs stands.
-            with Session(self.engine) as session:
-                existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one()
-                return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id)
+        return (url, canonical_url, site, sanitized, raw_body, encoding, fetched_at, signature, raw_compressed,
+                warc_file, warc_offset, tuple(capped))
 
-    def _save(self, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
-              raw_compressed, warc_file=None, warc_offset=None) -> SaveResult:
-        assignment = None
-        newly: set[str] = set()
+    def _save_batch(self, prepared: list[tuple]) -> list[tuple[SaveResult | Exception, set[str], str]]:
+        saved = []
         with Session(self.engine) as session, session.begin():
-            if self.deduper.shared:
-                self._serialise_workers(session, site)
-            existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one_or_none()
-            if existing is None:
-                if signature is None:
-                    signature = self._sign(DocumentRecord(None, article.text, article.published_at, fetched_at,
-                                                          article.title, article.language))
-                # A block is boilerplate when it recurs next to *different* main content:
-                # a near-copy of a page of the same site (a re-posted article, one report in
-                # two sections) repeats all of its blocks and teaches nothing. (A copy on
-                # another site does teach: its blocks are that site's template.) Otherwise
-                # count this page's blocks first, so that a block crossing the threshold on
-                # this page is removed from this page too.
-                self.history.prepare(session, signature)  # stored copies from all history, into the index
-                if not self._copies_own_site(session, signature, site):
-                    newly = self.boilerplate.observe(
-                        session, site, article.blocks + article.title_affix_blocks,
-                        article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
-            learned = self.boilerplate.learned(session, site) | newly
-            cleaned = self.clean(article, learned)
-            digest = content_hash(cleaned.text)
-            if existing is not None and existing.content_hash == digest:
-                return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id)
-            row = existing or Article(canonical_url=canonical_url)
-            row.url = url
-            row.site = site
-            row.raw_html = raw_compressed if raw_compressed is not None else compress_raw_html(raw_body)
-            row.raw_encoding = encoding
-            row.fetched_at = fetched_at
-            row.warc_file, row.warc_offset = warc_file, warc_offset
-            self._apply(row, article, cleaned, digest, self.boilerplate.version(session, site))
-            if existing is not None:
-                # An edited article keeps its groups; its signature follows its text.
-                updated_sig = self._sign(self._record(row))
-                self._store_signature(session, row, updated_sig)
-                result = SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id)
-            else:
-                session.add(row)
-                session.flush()  # assigns row.id inside the transaction
-                if cleaned.text != article.text:
-                    signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
-                    self.history.prepare(session, signature, exclude=row.id)
-                self._saving = session
-                try:
-                    assignment = self.deduper.assign(self._record(row), signature)
-                finally:
-                    self._saving = None
-                self._apply_assignment(session, row, assignment)
-                self._store_signature(session, row, assignment.signature, new=True)
-                result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
-                if self.deduper.shared:
-                    # Index before our commit releases the lock, so that the next worker to
-                    # take it finds this article. Should the commit fail, the index holds a
-                    # key with no article row, which lookups skip.
-                    session.flush()
-                    self.deduper.commit(assignment)
-                    assignment = None
+            if session.get_bind().dialect.name == "sqlite":
+                # The transaction must be open before the first savepoint: pysqlite begins one
+                # only before a write, and releasing a savepoint that began the transaction
+                # would commit it. IMMEDIATE takes the write lock now, so the batch never
+                # fails half-way on a lock another writer took after our first read.
+                session.execute(text("BEGIN IMMEDIATE"))
+            self._saving = session
+            try:
+                for args in prepared:
+                    saved.append(self._save_one(session, args))
+            finally:
+                self._saving = None
+        return saved
+
+    def _save_one(self, session: Session, args: tuple) -> tuple[SaveResult | Exception, set[str], str]:
+        """One article of a batch, under its own savepoint: (outcome, blocks it taught, site)."""
+        url, canonical_url, site, article, raw_body, encoding, fetched_at, signature, raw_compressed, \
+            warc_file, warc_offset, capped = args
+        savepoint = session.begin_nested()
+        try:
+            result, assignment, updated_sig, newly = self._write(
+                session, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
+                raw_compressed, warc_file, warc_offset)
+            savepoint.commit()
+        except IntegrityError:
+            # Another writer stored the same canonical URL between our check and our insert;
+            # theirs stands.
+            savepoint.rollback()
+            self.boilerplate.forget(site)  # its cache may hold what the rollback undid
+            existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one()
+            return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id), set(), site
+        except SQLAlchemyError:
+            raise  # the database's failure, not this article's: the whole batch fails (and is retried)
+        except Exception as exc:  # ExtractionError (no text left), or an error of this article alone
+            savepoint.rollback()
+            self.boilerplate.forget(site)
+            return exc, set(), site
+        # In memory now, for the next articles of the batch (see save_batch).
+        self._learned_uncommitted = True
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
             group = result.dup_group_id or result.article_id
             self._reindex(result.article_id, updated_sig, group, result.story_id or group)
         self.boilerplate.remember(site, newly)
-        if newly:
-            recleaned = self.reclean_site(site, newly, skip_id=result.article_id)
-            result = SaveResult(result.outcome, result.article_id, result.dup_group_id, result.story_id, recleaned)
-        return result
+        if capped:
+            result = dataclasses.replace(result, capped=capped)
+        return result, newly, site
+
+    def _forget_uncommitted(self) -> None:
+        """A batch did not commit after the in-memory indexes learned some of its articles:
+        rebuild them from the database, as at start (O(articles in the dedupe window))."""
+        logger.warning("A storage batch did not commit; reloading the dedupe index and learned boilerplate")
+        self.boilerplate.forget()
+        self._versions.clear()
+        self.deduper = Deduper(self.deduper.settings, lookup=self._lookup, text_of=self._stored_text)
+        self.history = DedupeHistory(self.engine, self.deduper, self._resign)
+        self.history.load_window()
+        self._learned_uncommitted = False
+
+    def _write(self, session, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
+               raw_compressed, warc_file=None, warc_offset=None):
+        """The article's rows, in ``session``: (SaveResult, the Assignment the in-memory index is
+        still to learn or None, the new signature of an updated article, blocks it taught)."""
+        assignment = None
+        updated_sig = None
+        newly: set[str] = set()
+        if self.deduper.shared:
+            self._serialise_workers(session, site)
+        existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one_or_none()
+        if existing is None:
+            if signature is None:
+                signature = self._sign(DocumentRecord(None, article.text, article.published_at, fetched_at,
+                                                      article.title, article.language))
+            # A block is boilerplate when it recurs next to *different* main content:
+            # a near-copy of a page of the same site (a re-posted article, one report in
+            # two sections) repeats all of its blocks and teaches nothing. (A copy on
+            # another site does teach: its blocks are that site's template.) Otherwise
+            # count this page's blocks first, so that a block crossing the threshold on
+            # this page is removed from this page too.
+            self.history.prepare(session, signature)  # stored copies from all history, into the index
+            if not self._copies_own_site(session, signature, site):
+                newly = self.boilerplate.observe(
+                    session, site, article.blocks + article.title_affix_blocks,
+                    article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
+        learned = self.boilerplate.learned(session, site) | newly
+        cleaned = self.clean(article, learned)
+        digest = content_hash(cleaned.text)
+        if existing is not None and existing.content_hash == digest:
+            return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id), None, None, newly
+        row = existing or Article(canonical_url=canonical_url)
+        row.url = url
+        row.site = site
+        row.raw_html = raw_compressed if raw_compressed is not None else compress_raw_html(raw_body)
+        row.raw_encoding = encoding
+        row.fetched_at = fetched_at
+        row.warc_file, row.warc_offset = warc_file, warc_offset
+        self._apply(row, article, cleaned, digest, self.boilerplate.version(session, site))
+        if existing is not None:
+            # An edited article keeps its groups; its signature follows its text.
+            updated_sig = self._sign(self._record(row))
+            self._store_signature(session, row, updated_sig)
+            return SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id), None, updated_sig, newly
+        session.add(row)
+        session.flush()  # assigns row.id inside the transaction
+        if cleaned.text != article.text:
+            signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
+            self.history.prepare(session, signature, exclude=row.id)
+        assignment = self.deduper.assign(self._record(row), signature)
+        self._apply_assignment(session, row, assignment)
+        self._store_signature(session, row, assignment.signature, new=True)
+        session.flush()
+        result = SaveResult("new", row.id, row.dup_group_id, row.story_id)
+        if self.deduper.shared:
+            # Index before our commit releases the lock, so that the next worker to
+            # take it finds this article. Should the commit fail, the index holds a
+            # key with no article row, which lookups skip.
+            self.deduper.commit(assignment)
+            assignment = None
+        return result, assignment, None, newly
 
     @staticmethod
     def _apply(row: Article, article: ExtractedArticle, cleaned: Cleaned, digest: str, version: int) -> None:
@@ -391,16 +467,19 @@ class ArticleStore:
             logger.info("Caught up cleaning of %d articles left by an interrupted run (%d changed)", len(behind), changed)
         return changed
 
-    def reclean_site(self, site: str, blocks: Iterable[str], skip_id: int | None = None) -> int:
-        """Re-clean the site's stored articles that contain any of ``blocks``."""
+    def reclean_site(self, site: str, blocks: Iterable[str], skip_id: int | None = None,
+                     skip_ids: Iterable[int] = ()) -> int:
+        """Re-clean the site's stored articles that contain any of ``blocks``, except
+        ``skip_id`` and ``skip_ids`` (cleaned knowing them already)."""
         wanted = set(blocks)
+        skipped = {skip_id, *skip_ids}
         with Session(self.engine) as session:
             candidates = [
                 article_id
                 for article_id, hashes in session.execute(
                     select(Article.id, Article.block_hashes).where(Article.site == site)
                 )
-                if article_id != skip_id and wanted.intersection(hashes or ())
+                if article_id not in skipped and wanted.intersection(hashes or ())
             ]
         changed = sum(self.reprocess_article(article_id) == "changed" for article_id in candidates)
         if changed:

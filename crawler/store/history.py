@@ -49,7 +49,8 @@ from models import Article, ArticleBand, ArticleSignature
 logger = logging.getLogger(__name__)
 
 _ID_BATCH = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
-_SLICE_SECONDS = 86400.0  # the window is read a day at a time
+_SLICE_SECONDS = 86400.0  # the window is read a day at a time...
+_SPARSE_ROWS = 2000  # ...unless it holds at most this many rows: then in one query
 
 
 def window_hours(settings: DedupeSettings) -> float:
@@ -128,7 +129,20 @@ class DedupeHistory:
 
     def _load_range(self, session: Session, start: float, end: float) -> None:
         for lo, hi in self._uncovered(start, end):
-            # A day at a time, so that only a day's rows are held at once beside the index.
+            # One query first, capped: an old article's range (archives, CC-NEWS, back-dated
+            # pages) is usually sparse, and reading it a day at a time cost 2W/1 day queries
+            # per article, most of them empty. Only a range that holds more rows is read a
+            # day at a time, so that only a day's rows are held at once beside the index.
+            query = select(*_COLUMNS).join(Article, Article.id == ArticleSignature.article_id) \
+                .where(ArticleSignature.window_time >= _datetime(lo))
+            if hi != math.inf:
+                query = query.where(ArticleSignature.window_time < _datetime(hi))
+            rows = session.execute(query.limit(_SPARSE_ROWS + 1)).all()
+            if len(rows) <= _SPARSE_ROWS:
+                self._load_rows(session, rows, index=True)
+                self._cover(lo, hi)
+                continue
+            del rows
             # (An open end is closed a day past now: later times are the rare bad dates.)
             cursor = lo
             while cursor < hi:
