@@ -103,20 +103,24 @@ def material(pages) -> tuple[list[str], list[str]]:
     return sorted(headlines), teasers
 
 
-def _body_container(tree, gold: str):
-    """The deepest element holding both the first and the last words of the gold body."""
+def _body_containers(tree, gold: str) -> list:
+    """Every element holding both the first and the last words of the gold body and no
+    deeper such element: the body, and each further copy of it the page carries (a
+    print or AMP copy, a hidden duplicate, a JSON island in a wrapper). A listing made
+    from the template must lose all of them, or it is an article page in disguise."""
     words = _WORD.findall(gold.lower())
     if len(words) < 12:
-        return None
+        return []
     head, tail = " ".join(words[:6]), " ".join(words[-6:])
-    best = None
+    holding = []
     for el in tree.iter():
         if not isinstance(el.tag, str) or el.tag in ("html", "body", "head", "script", "style", "noscript", "template"):
             continue
         key = _key(el.text_content())
         if head in key and tail in key:
-            best = el  # iter() is document order: later matches are deeper
-    return best
+            holding.append(el)
+    enclosing = {ancestor for el in holding for ancestor in el.iterancestors()}
+    return [el for el in holding if el not in enclosing]
 
 
 def listing_html(kind: str, rng: random.Random, headlines: list[str], teasers: list[str]) -> tuple[str, str]:
@@ -168,13 +172,15 @@ _LISTING_PATHS = {
 
 def make_listing(body: bytes, gold: str, kind: str, keep_declarations: bool, rng, headlines, teasers) -> bytes | None:
     tree = lxml_html.fromstring(body)
-    container = _body_container(tree, gold)
-    if container is None:
+    containers = _body_containers(tree, gold)
+    if not containers:
         return None
     title, fragment = listing_html(kind, rng, headlines, teasers)
-    for child in list(container):
-        container.remove(child)
-    container.text = None
+    for copy in containers:
+        for child in list(copy):
+            copy.remove(child)
+        copy.text = None
+    container = containers[0]
     for el in lxml_html.fragments_fromstring(fragment):
         container.append(el)
     # Text the page kept around the body (headline, byline, date) belongs to the article.

@@ -62,6 +62,12 @@ MAX_LINK_DENSITY = 0.6  # more of the main container's words than this are in li
 AROUND_LINK_DENSITY = 0.35  # ... or this much of the region around it, in a long column
 AROUND_MIN_HEADLINES = 20  # of headline links (articles carry related-story boxes of up to ~15)
 SHORT_TEXT_MIN_HEADLINES = 8  # ... or a short text with this many headline links around it
+# "Short": a blurb is the few sentences above an author's or a topic's headlines, plus the
+# page chrome trafilatura keeps with it (a cookie notice, a "Latest from" heading). Undated
+# real articles under twice the minimum body sit in regions of at most 26% link words on
+# both corpora; the blurbs of generated author pages, at 44-60%.
+BLURB_MAX_WORDS = 2 * MIN_ARTICLE_WORDS
+DUMP_MAX_LINK_DENSITY = 0.5  # a page dumped whole whose text is mostly link text is a listing
 RELIABLE_CONTAINER_SHARE = 0.5
 UNPLACED_TEXT_FACTOR = 4  # a page dump needs this many times the words: it holds the page's chrome too
 MIN_TRUNCATED_TEASERS = 2  # "... would combine…": a listing's teasers end mid-sentence
@@ -152,6 +158,7 @@ class BodyShape:
     truncated_blocks: int = 0  # lines cut off with an ellipsis: teasers of other pages
     prose_blocks: int = 0  # lines of PROSE_WORDS words or more
     card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.classify)
+    dumped: bool = False  # no line is an element's text: trafilatura returned the page's text as one line
 
     @property
     def link_density(self) -> float:
@@ -173,10 +180,13 @@ class BodyShape:
             return True
         if self.card_teasers >= MIN_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.prose_blocks:
             return True
+        around = self.around_link_words / self.around_words if self.around_words else 0.0
+        if self.dumped:
+            # The text is the whole page's: its link share is the text's own.
+            return around > DUMP_MAX_LINK_DENSITY
         if not self.container_found:
             return False
-        around = self.around_link_words / self.around_words if self.around_words else 0.0
-        if not declared_dated and self.words < MIN_ARTICLE_WORDS and around > AROUND_LINK_DENSITY and \
+        if not declared_dated and self.words < BLURB_MAX_WORDS and around > AROUND_LINK_DENSITY and \
                 self.around_headline_links >= SHORT_TEXT_MIN_HEADLINES:
             return True  # a blurb above a column of headlines: an author's or a topic's page
         return self.link_density > MAX_LINK_DENSITY or (
@@ -207,7 +217,8 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
         # No line of the extraction is an element's text: trafilatura dumped the page as
         # one line. Only the page as a whole can be measured.
         page = tree.find("body") if tree.find("body") is not None else tree
-        return BodyShape(words, 0, 0, 0, *_link_counts(page), truncated_blocks=truncated, prose_blocks=prose)
+        return BodyShape(words, 0, 0, 0, *_link_counts(page), truncated_blocks=truncated, prose_blocks=prose,
+                         dumped=True)
     # The deepest ancestor holding most of the matched text: among those over the share,
     # the one with the fewest words in total.
     candidates = [el for el, n in held.items() if n >= _CONTAINER_SHARE * matched]
