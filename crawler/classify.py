@@ -75,6 +75,10 @@ TRUNCATED_SHARE = 0.5  # ... most of its lines do; an article may quote a line t
 PROSE_WORDS = 8
 MIN_CARD_TEASERS = 4  # teasers each in its own card with a headline link: section fronts, search results
 CARD_SHARE = 0.5
+# Many cards are weighed against the prose of their own container only: trafilatura adds lines
+# from elsewhere (a sidebar's joined headline-and-teaser lines) that say nothing of it. Real
+# articles carry up to 4 related-story cards beside a short body.
+MANY_CARD_TEASERS = 6
 CARD_EXTRA_WORDS = 12  # a card's date, byline or section label
 MIN_ANCHOR_WORDS = 3  # shorter link texts ("Read more", "Politics") also occur in prose
 
@@ -158,6 +162,7 @@ class BodyShape:
     truncated_blocks: int = 0  # lines cut off with an ellipsis: teasers of other pages
     prose_blocks: int = 0  # lines of PROSE_WORDS words or more
     card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.classify)
+    container_prose: int = 0  # prose lines inside the container
     dumped: bool = False  # no line is an element's text: trafilatura returned the page's text as one line
 
     @property
@@ -179,6 +184,8 @@ class BodyShape:
                 self.truncated_blocks >= TRUNCATED_SHARE * self.prose_blocks:
             return True
         if self.card_teasers >= MIN_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.prose_blocks:
+            return True
+        if self.card_teasers >= MANY_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.container_prose:
             return True
         around = self.around_link_words / self.around_words if self.around_words else 0.0
         if self.dumped:
@@ -227,7 +234,9 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
     parent = container.getparent()
     around = _link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
     cards = sum(_is_card_teaser(el) for el in elements)
-    return BodyShape(words, *inside, *around, truncated, prose, cards)
+    in_container = [el for el in elements if el is container or container in el.iterancestors()]
+    container_prose = sum(_count_words(el.text_content()) >= PROSE_WORDS for el in in_container)
+    return BodyShape(words, *inside, *around, truncated, prose, cards, container_prose=container_prose)
 
 
 def _is_card_teaser(el) -> bool:
