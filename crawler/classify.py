@@ -50,7 +50,14 @@ _LISTING_PATH = re.compile(
     re.IGNORECASE,
 )
 _HOME_PATH = re.compile(r"/(?:index\.\w+|[a-z]{2}(?:-[a-z]{2})?/?)?", re.IGNORECASE)
-_NOT_FOUND_TITLE = re.compile(r"\b(?:404|not found|page not found|error 5\d\d)\b", re.IGNORECASE)
+# A soft 404 (an error page served with status 200) says so in its title or its heading.
+_NOT_FOUND_TITLE = re.compile(
+    r"\b(?:404|not found|page not found|error 5\d\d|"
+    r"can(?:'|’|no)t (?:find|be found) (?:th(?:at|is|e) )?page|"
+    r"page (?:you (?:were|are) looking for|(?:does(?:n't|n’t| not)|no longer) exists?))\b",
+    re.IGNORECASE,
+)
+HEADING_MAX_CHARS = 80  # a longer title or heading is a headline that may quote these words
 _WORD = re.compile(r"\w+")
 
 # Thresholds, checked on both extraction corpora and on generated listings of the
@@ -100,6 +107,7 @@ class PageSignals:
 
     url: str
     title: str
+    heading: str  # the first <h1>'s text
     declares_article: bool  # JSON-LD Article type, og:type=article or article:published_time
     declares_published: bool  # a publication time of its own: article:published_time, JSON-LD datePublished
     declares_listing: bool  # JSON-LD CollectionPage, ItemList, SearchResultsPage ... and no Article type
@@ -119,6 +127,7 @@ def page_signals(tree, url: str) -> PageSignals:
     return PageSignals(
         url=url,
         title=" ".join(" ".join(tree.xpath("//title//text()")).split()),
+        heading=next((" ".join(h1.text_content().split()) for h1 in tree.iter("h1")), ""),
         declares_article=declares_article,
         declares_published=dated or bool(meta_content(tree, *PUBLISHED_META)),
         declares_listing=bool(types & LISTING_TYPES) and not types & ARTICLE_TYPES,
@@ -307,7 +316,7 @@ def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
     verdict = url_verdict(signals.url)
     if verdict is not None:
         return verdict
-    if len(signals.title) < 80 and _NOT_FOUND_TITLE.search(signals.title):  # soft 404s served with status 200
+    if any(len(text) < HEADING_MAX_CHARS and _NOT_FOUND_TITLE.search(text) for text in (signals.title, signals.heading)):
         return PageVerdict(False, "error_page")
     if signals.declares_listing:
         return PageVerdict(False, "listing")
