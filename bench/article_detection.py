@@ -23,7 +23,8 @@ printed with them counted as articles, for comparison with earlier runs.
 
 Prints, per corpus: article recall at neutral URLs and at original paths, and
 the share of non-article pages rejected (with every miss and its reason), each
-also per half (even and odd page numbers): a rule must hold on both.
+also per half (even and odd page numbers; for listings, even and odd rounds of
+the listing kinds): a rule must hold on both.
 
     python bench/article_detection.py [--processes N] [--show-misses]
 """
@@ -269,9 +270,11 @@ def jobs_for(name: str, pages, rng, headlines, teasers):
         if listing is None:
             skipped["body not located for a listing"] += 1
             continue
+        # Listing kinds go round the pages: every kind has pages in both halves.
+        half = number // len(LISTING_KINDS) % 2
         jobs.append((f"{name}/listings/neutral/{kind}", False, listing, f"{HOST}/news/2019/0/list-{number}.html",
-                     number % 2))
-        jobs.append((f"{name}/listings/path/{kind}", False, listing, HOST + _LISTING_PATHS[kind], number % 2))
+                     half))
+        jobs.append((f"{name}/listings/path/{kind}", False, listing, HOST + _LISTING_PATHS[kind], half))
     return jobs, skipped
 
 

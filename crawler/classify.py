@@ -242,13 +242,21 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
     inside = _link_counts(container)
     parent = container.getparent()
     around = _link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
-    cards = sum(_is_card_teaser(el) for el in elements)
+    # A card's counts are read once: the paragraphs of one body share their parent.
+    cached_counts: dict = {}
+
+    def link_counts(el) -> tuple[int, int, int]:
+        if el not in cached_counts:
+            cached_counts[el] = _link_counts(el)
+        return cached_counts[el]
+
+    cards = sum(_is_card_teaser(el, link_counts) for el in elements)
     in_container = [el for el in elements if el is container or container in el.iterancestors()]
     container_prose = sum(_count_words(el.text_content()) >= PROSE_WORDS for el in in_container)
     return BodyShape(words, *inside, *around, truncated, prose, cards, container_prose=container_prose)
 
 
-def _is_card_teaser(el) -> bool:
+def _is_card_teaser(el, link_counts=None) -> bool:
     """A prose line that sits in a card: an element (its parent or grandparent) holding this
     line, a headline link outside it, and little else (a date, a byline). That is a teaser
     on a listing; an article's paragraphs sit together in its body, with other text."""
@@ -258,7 +266,7 @@ def _is_card_teaser(el) -> bool:
     for card in (el.getparent(), el.getparent().getparent() if el.getparent() is not None else None):
         if card is None or card.tag in ("body", "html"):
             return False
-        total, link_words, headline_links = _link_counts(card)
+        total, link_words, headline_links = (link_counts or _link_counts)(card)
         if headline_links and link_words >= MIN_ANCHOR_WORDS and total - own - link_words <= CARD_EXTRA_WORDS:
             inside = sum(_count_words(a.text_content()) for a in el.iter("a"))
             if link_words - inside >= MIN_ANCHOR_WORDS:
@@ -352,6 +360,8 @@ MAX_WORD_CHARS = 24  # a longer run of letters in a spaced script is not a word 
 
 def _count_words(text: str) -> int:
     """Words, in any script: Chinese, Japanese and Thai text counts by its characters."""
+    if not _UNSPACED.search(text):
+        return sum(len(token) <= MAX_WORD_CHARS for token in _WORD.findall(text))
     count = 0
     for token in _WORD.findall(text):
         unspaced = len(_UNSPACED.findall(token))
