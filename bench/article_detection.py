@@ -16,8 +16,15 @@ extraction workers run on every fetched HTML page) over:
   og:type=article, as CMSs that declare every page an article do (the
   article's own JSON-LD, article:* and publication-date meta are removed). Each is read at a neutral URL and at a realistic listing path.
 
+Two pages of readability-pages are not articles, whatever the corpus calls
+them (it is the test suite of an extractor, not a set of articles): they are
+read as non-article pages (``<corpus>/not-articles``), and recall is also
+printed with them counted as articles, for comparison with earlier runs.
+
 Prints, per corpus: article recall at neutral URLs and at original paths, and
-the share of non-article pages rejected (with every miss and its reason).
+the share of non-article pages rejected (with every miss and its reason), each
+also per half (even and odd page numbers; for listings, even and odd rounds of
+the listing kinds): a rule must hold on both.
 
     python bench/article_detection.py [--processes N] [--show-misses]
 """
@@ -29,6 +36,7 @@ import json
 import random
 import re
 import sys
+import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -41,18 +49,28 @@ sys.path.insert(0, str(REPO))
 BENCHMARKS = REPO.parent / "shared" / "benchmarks"
 CORPORA = ("article-extraction", "readability-pages")
 HOST = "http://news.bench.test"
+TIMED_EVERY = 5
 
-from crawler.page.classify import PUBLISHED_META  # noqa: E402
-from crawler.page.extract import ExtractionOptions  # noqa: E402
+from crawler.page.classify import PUBLISHED_META, body_shape, classify_page, page_signals  # noqa: E402
+from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article  # noqa: E402
+from crawler.page.htmlmeta import decode_html, parse_html  # noqa: E402
 from crawler.page.read import read_page  # noqa: E402
 from crawler.ops.sampleserver import SAMPLE_SITES_DIR, load_sample_sites  # noqa: E402
 
 _WORD = re.compile(r"\w+")
 LISTING_KINDS = ("section", "tag", "archive", "search", "author", "not_found")
+# Corpus pages that are not articles, checked by reading each page and its ground truth.
+NOT_ARTICLES = {
+    ("readability-pages", "nytimes-5"): "the front page of the Spanish edition (its URL is /es/); the expected "
+                                         "body is a column of headlines and teasers",
+    ("readability-pages", "mathjax"): "a MathJax rendering test page ('MathJax v3 beta: MathML input, HTML "
+                                       "output test'): formulas and one paragraph",
+}
 
 
 def load_corpus(name: str) -> list[tuple[str, bytes, str | None, str]]:
-    """(page id, html bytes, original URL or None, gold body) of every page."""
+    """(page id, html bytes, original URL or None, gold body) of every page, articles or not
+    (NOT_ARTICLES)."""
     root = BENCHMARKS / name
     truth = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
@@ -103,20 +121,24 @@ def material(pages) -> tuple[list[str], list[str]]:
     return sorted(headlines), teasers
 
 
-def _body_container(tree, gold: str):
-    """The deepest element holding both the first and the last words of the gold body."""
+def _body_containers(tree, gold: str) -> list:
+    """Every element holding both the first and the last words of the gold body and no
+    deeper such element: the body, and each further copy of it the page carries (a
+    print or AMP copy, a hidden duplicate, a JSON island in a wrapper). A listing made
+    from the template must lose all of them, or it is an article page in disguise."""
     words = _WORD.findall(gold.lower())
     if len(words) < 12:
-        return None
+        return []
     head, tail = " ".join(words[:6]), " ".join(words[-6:])
-    best = None
+    holding = []
     for el in tree.iter():
         if not isinstance(el.tag, str) or el.tag in ("html", "body", "head", "script", "style", "noscript", "template"):
             continue
         key = _key(el.text_content())
         if head in key and tail in key:
-            best = el  # iter() is document order: later matches are deeper
-    return best
+            holding.append(el)
+    enclosing = {ancestor for el in holding for ancestor in el.iterancestors()}
+    return [el for el in holding if el not in enclosing]
 
 
 def listing_html(kind: str, rng: random.Random, headlines: list[str], teasers: list[str]) -> tuple[str, str]:
@@ -168,13 +190,15 @@ _LISTING_PATHS = {
 
 def make_listing(body: bytes, gold: str, kind: str, keep_declarations: bool, rng, headlines, teasers) -> bytes | None:
     tree = lxml_html.fromstring(body)
-    container = _body_container(tree, gold)
-    if container is None:
+    containers = _body_containers(tree, gold)
+    if not containers:
         return None
     title, fragment = listing_html(kind, rng, headlines, teasers)
-    for child in list(container):
-        container.remove(child)
-    container.text = None
+    for copy in containers:
+        for child in list(copy):
+            copy.remove(child)
+        copy.text = None
+    container = containers[0]
     for el in lxml_html.fragments_fromstring(fragment):
         container.append(el)
     # Text the page kept around the body (headline, byline, date) belongs to the article.
@@ -201,30 +225,56 @@ def make_listing(body: bytes, gold: str, kind: str, keep_declarations: bool, rng
 # --- running -----------------------------------------------------------------
 
 def _judge(job):
-    label, expected, body, url = job
+    label, expected, body, url, half, timed = job
     try:
+        started = time.process_time()
         reading = read_page(body, url, "text/html", ExtractionOptions())
-        return label, expected, url, reading.verdict.is_article, reading.verdict.reason
+        read_seconds = time.process_time() - started
+        return label, expected, url, half, reading.verdict.is_article, reading.verdict.reason, \
+            (read_seconds, _classification_seconds(body, url)) if timed else None
     except Exception as exc:  # a crash is a miss, and shown as one
-        return label, expected, url, False, f"crash:{type(exc).__name__}"
+        return label, expected, url, half, not expected, f"crash:{type(exc).__name__}", None
+
+
+def _classification_seconds(body: bytes, url: str) -> float:
+    """CPU time of the decision's own part of read_page (page_signals, body_shape,
+    classify_page) on this page, with the extraction it reads done beforehand."""
+    html, _ = decode_html(body, "text/html")
+    tree = parse_html(html)
+    try:
+        article = extract_article(html, url, ExtractionOptions())
+    except ExtractionError:
+        article = None
+    started = time.process_time()
+    signals = page_signals(tree, url)
+    shape = body_shape(tree, article.blocks + [r.text for r in article.removed]) if article else None
+    classify_page(signals, shape)
+    return time.process_time() - started
 
 
 def jobs_for(name: str, pages, rng, headlines, teasers):
     jobs, skipped = [], Counter()
     for number, (page_id, body, url, gold) in enumerate(pages):
-        jobs.append((f"{name}/articles/neutral", True, body, f"{HOST}/news/2019/0/story-{number}.html"))
+        article = (name, page_id) not in NOT_ARTICLES
+        kind = "articles" if article else "not-articles"
+        jobs.append((f"{name}/{kind}/neutral", article, body, f"{HOST}/news/2019/0/story-{number}.html", number % 2))
         path = original_path(url)
         if path:
-            jobs.append((f"{name}/articles/original", True, body, HOST + path))
+            jobs.append((f"{name}/{kind}/original", article, body, HOST + path, number % 2))
         else:
             skipped["no original URL"] += 1
+        if not article:
+            continue
         kind = LISTING_KINDS[number % len(LISTING_KINDS)]
         listing = make_listing(body, gold, kind, number % 2 == 0, rng, headlines, teasers)
         if listing is None:
             skipped["body not located for a listing"] += 1
             continue
-        jobs.append((f"{name}/listings/neutral/{kind}", False, listing, f"{HOST}/news/2019/0/list-{number}.html"))
-        jobs.append((f"{name}/listings/path/{kind}", False, listing, HOST + _LISTING_PATHS[kind]))
+        # Listing kinds go round the pages: every kind has pages in both halves.
+        half = number // len(LISTING_KINDS) % 2
+        jobs.append((f"{name}/listings/neutral/{kind}", False, listing, f"{HOST}/news/2019/0/list-{number}.html",
+                     half))
+        jobs.append((f"{name}/listings/path/{kind}", False, listing, HOST + _LISTING_PATHS[kind], half))
     return jobs, skipped
 
 
@@ -238,11 +288,12 @@ def sample_site_jobs():
                 path = path / "index.html"
             if path.suffix in (".html", ".htm"):
                 body = path.read_bytes().replace(b"{{BASE}}", base.encode())
-                jobs.append(("sample-sites/listings", False, body, base + page["path"]))
+                jobs.append(("sample-sites/listings", False, body, base + page["path"], len(jobs) % 2))
         for page in site.manifest.get("article", []):
             path = site.root / "public" / page["path"].lstrip("/")
             body = (path / "index.html" if page["path"].endswith("/") else path).read_bytes()
-            jobs.append(("sample-sites/articles", True, body.replace(b"{{BASE}}", base.encode()), base + page["path"]))
+            jobs.append(("sample-sites/articles", True, body.replace(b"{{BASE}}", base.encode()), base + page["path"],
+                         len(jobs) % 2))
     return jobs
 
 
@@ -261,32 +312,47 @@ def main() -> None:
         jobs += corpus_jobs
         for why, n in skipped.items():
             print(f"{name}: {n} pages {why}")
+    # The decision's CPU cost is timed on every TIMED_EVERY-th page (it needs a second extraction).
+    jobs = [job + (number % TIMED_EVERY == 0,) for number, job in enumerate(jobs)]
     with ProcessPoolExecutor(args.processes or None) as pool:
         results = list(pool.map(_judge, jobs, chunksize=4))
 
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])  # right, of; even right, of; odd
     misses = defaultdict(list)
-    for label, expected, url, is_article, reason in results:
-        totals[label][1] += 1
-        if is_article == expected:
-            totals[label][0] += 1
-        else:
+    for label, expected, url, half, is_article, reason, _ in results:
+        for group in {label, label.rsplit("/", 1)[0] if "/listings/" in label else label}:
+            counts = totals[group]
+            counts[1] += 1
+            counts[3 + 2 * half] += 1
+            if is_article == expected:
+                counts[0] += 1
+                counts[2 + 2 * half] += 1
+        if is_article != expected:
             misses[label].append((url, reason))
-    print(f"\n{'set':<40} {'right':>6} {'of':>5}  share")
+    print(f"\n{'set':<44} {'right':>6} {'of':>5}  share   even    odd")
     for label in sorted(totals):
-        right, total = totals[label]
+        right, total, even_right, even, odd_right, odd = totals[label]
         what = "recall" if "/articles" in label else "rejected"
-        print(f"{label:<40} {right:>6} {total:>5}  {right / total:.4f} {what}")
+        halves = " ".join(f"{r / n:.4f}" if n else "   -  " for r, n in ((even_right, even), (odd_right, odd)))
+        print(f"{label:<44} {right:>6} {total:>5}  {right / total:.4f} {halves} {what}")
         reasons = Counter(reason for _, reason in misses[label])
         if reasons:
             print(f"{'':<42}misses: " + ", ".join(f"{r}={n}" for r, n in reasons.most_common()))
         if args.show_misses:
             for url, reason in misses[label]:
                 print(f"{'':<44}{reason:<18} {url}")
-    stored = sum(1 for _, expected, _, is_article, _ in results if not expected and is_article)
+    stored = sum(1 for _, expected, _, _, is_article, *_ in results if not expected and is_article)
     articles = [r for r in results if r[1]]
-    print(f"\nArticle recall, all corpora: {sum(r[3] for r in articles) / len(articles):.4f} "
+    print(f"\nArticle recall, all corpora: {sum(r[4] for r in articles) / len(articles):.4f} "
           f"({len(articles)} pages); non-article pages judged articles: {stored}")
+    as_before = articles + [r for r in results if "/not-articles/" in r[0]]
+    print(f"Recall counting the {len(as_before) - len(articles)} readings of NOT_ARTICLES pages as articles: "
+          f"{sum(r[4] for r in as_before) / len(as_before):.4f} ({len(as_before)} pages)")
+    timings = [r[6] for r in results if r[6]]
+    read_cpu, decide_cpu = sum(t[0] for t in timings), sum(t[1] for t in timings)
+    print(f"CPU per page ({len(timings)} pages timed): read_page {1000 * read_cpu / len(timings):.1f} ms, of which "
+          f"the decision (page_signals + body_shape + classify_page) {1000 * decide_cpu / len(timings):.1f} ms "
+          f"({decide_cpu / read_cpu:.1%})")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,14 @@ _LISTING_PATH = re.compile(
     re.IGNORECASE,
 )
 _HOME_PATH = re.compile(r"/(?:index\.\w+|[a-z]{2}(?:-[a-z]{2})?/?)?", re.IGNORECASE)
-_NOT_FOUND_TITLE = re.compile(r"\b(?:404|not found|page not found|error 5\d\d)\b", re.IGNORECASE)
+# A soft 404 (an error page served with status 200) says so in its title or its heading.
+_NOT_FOUND_TITLE = re.compile(
+    r"\b(?:404|not found|page not found|error 5\d\d|"
+    r"can(?:'|’|no)t (?:find|be found) (?:th(?:at|is|e) )?page|"
+    r"page (?:you (?:were|are) looking for|(?:does(?:n't|n’t| not)|no longer) exists?))\b",
+    re.IGNORECASE,
+)
+HEADING_MAX_CHARS = 80  # a longer title or heading is a headline that may quote these words
 _WORD = re.compile(r"\w+")
 
 # Thresholds, checked on both extraction corpora and on generated listings of the
@@ -62,6 +69,12 @@ MAX_LINK_DENSITY = 0.6  # more of the main container's words than this are in li
 AROUND_LINK_DENSITY = 0.35  # ... or this much of the region around it, in a long column
 AROUND_MIN_HEADLINES = 20  # of headline links (articles carry related-story boxes of up to ~15)
 SHORT_TEXT_MIN_HEADLINES = 8  # ... or a short text with this many headline links around it
+# "Short": a blurb is the few sentences above an author's or a topic's headlines, plus the
+# page chrome trafilatura keeps with it (a cookie notice, a "Latest from" heading). Undated
+# real articles under twice the minimum body sit in regions of at most 26% link words on
+# both corpora; the blurbs of generated author pages, at 44-60%.
+BLURB_MAX_WORDS = 2 * MIN_ARTICLE_WORDS
+DUMP_MAX_LINK_DENSITY = 0.5  # a page dumped whole whose text is mostly link text is a listing
 RELIABLE_CONTAINER_SHARE = 0.5
 UNPLACED_TEXT_FACTOR = 4  # a page dump needs this many times the words: it holds the page's chrome too
 MIN_TRUNCATED_TEASERS = 2  # "... would combine…": a listing's teasers end mid-sentence
@@ -69,6 +82,10 @@ TRUNCATED_SHARE = 0.5  # ... most of its lines do; an article may quote a line t
 PROSE_WORDS = 8
 MIN_CARD_TEASERS = 4  # teasers each in its own card with a headline link: section fronts, search results
 CARD_SHARE = 0.5
+# Many cards are weighed against the prose of their own container only: trafilatura adds lines
+# from elsewhere (a sidebar's joined headline-and-teaser lines) that say nothing of it. Real
+# articles carry up to 4 related-story cards beside a short body.
+MANY_CARD_TEASERS = 6
 CARD_EXTRA_WORDS = 12  # a card's date, byline or section label
 MIN_ANCHOR_WORDS = 3  # shorter link texts ("Read more", "Politics") also occur in prose
 
@@ -90,6 +107,7 @@ class PageSignals:
 
     url: str
     title: str
+    heading: str  # the first <h1>'s text
     declares_article: bool  # JSON-LD Article type, og:type=article or article:published_time
     declares_published: bool  # a publication time of its own: article:published_time, JSON-LD datePublished
     declares_listing: bool  # JSON-LD CollectionPage, ItemList, SearchResultsPage ... and no Article type
@@ -109,6 +127,7 @@ def page_signals(tree, url: str) -> PageSignals:
     return PageSignals(
         url=url,
         title=" ".join(" ".join(tree.xpath("//title//text()")).split()),
+        heading=next((" ".join(h1.text_content().split()) for h1 in tree.iter("h1")), ""),
         declares_article=declares_article,
         declares_published=dated or bool(meta_content(tree, *PUBLISHED_META)),
         declares_listing=bool(types & LISTING_TYPES) and not types & ARTICLE_TYPES,
@@ -152,6 +171,8 @@ class BodyShape:
     truncated_blocks: int = 0  # lines cut off with an ellipsis: teasers of other pages
     prose_blocks: int = 0  # lines of PROSE_WORDS words or more
     card_teasers: int = 0  # prose lines each in a card of its own, with a headline link (crawler.page.classify)
+    container_prose: int = 0  # prose lines inside the container
+    dumped: bool = False  # no line is an element's text: trafilatura returned the page's text as one line
 
     @property
     def link_density(self) -> float:
@@ -173,10 +194,15 @@ class BodyShape:
             return True
         if self.card_teasers >= MIN_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.prose_blocks:
             return True
+        if self.card_teasers >= MANY_CARD_TEASERS and self.card_teasers >= CARD_SHARE * self.container_prose:
+            return True
+        around = self.around_link_words / self.around_words if self.around_words else 0.0
+        if self.dumped:
+            # The text is the whole page's: its link share is the text's own.
+            return around > DUMP_MAX_LINK_DENSITY
         if not self.container_found:
             return False
-        around = self.around_link_words / self.around_words if self.around_words else 0.0
-        if not declared_dated and self.words < MIN_ARTICLE_WORDS and around > AROUND_LINK_DENSITY and \
+        if not declared_dated and self.words < BLURB_MAX_WORDS and around > AROUND_LINK_DENSITY and \
                 self.around_headline_links >= SHORT_TEXT_MIN_HEADLINES:
             return True  # a blurb above a column of headlines: an author's or a topic's page
         return self.link_density > MAX_LINK_DENSITY or (
@@ -207,7 +233,8 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
         # No line of the extraction is an element's text: trafilatura dumped the page as
         # one line. Only the page as a whole can be measured.
         page = tree.find("body") if tree.find("body") is not None else tree
-        return BodyShape(words, 0, 0, 0, *_link_counts(page), truncated_blocks=truncated, prose_blocks=prose)
+        return BodyShape(words, 0, 0, 0, *_link_counts(page), truncated_blocks=truncated, prose_blocks=prose,
+                         dumped=True)
     # The deepest ancestor holding most of the matched text: among those over the share,
     # the one with the fewest words in total.
     candidates = [el for el, n in held.items() if n >= _CONTAINER_SHARE * matched]
@@ -215,12 +242,21 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
     inside = _link_counts(container)
     parent = container.getparent()
     around = _link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
-    counted: dict = {}  # card -> its _link_counts: a body's paragraphs share one parent, counted once
-    cards = sum(_is_card_teaser(el, counted) for el in elements)
-    return BodyShape(words, *inside, *around, truncated, prose, cards)
+    # A card's counts are read once: the paragraphs of one body share their parent.
+    cached_counts: dict = {}
+
+    def link_counts(el) -> tuple[int, int, int]:
+        if el not in cached_counts:
+            cached_counts[el] = _link_counts(el)
+        return cached_counts[el]
+
+    cards = sum(_is_card_teaser(el, link_counts) for el in elements)
+    in_container = [el for el in elements if el is container or container in el.iterancestors()]
+    container_prose = sum(_count_words(el.text_content()) >= PROSE_WORDS for el in in_container)
+    return BodyShape(words, *inside, *around, truncated, prose, cards, container_prose=container_prose)
 
 
-def _is_card_teaser(el, counted: dict | None = None) -> bool:
+def _is_card_teaser(el, link_counts=None) -> bool:
     """A prose line that sits in a card: an element (its parent or grandparent) holding this
     line, a headline link outside it, and little else (a date, a byline). That is a teaser
     on a listing; an article's paragraphs sit together in its body, with other text."""
@@ -230,12 +266,7 @@ def _is_card_teaser(el, counted: dict | None = None) -> bool:
     for card in (el.getparent(), el.getparent().getparent() if el.getparent() is not None else None):
         if card is None or card.tag in ("body", "html"):
             return False
-        if counted is None:
-            total, link_words, headline_links = _link_counts(card)
-        else:
-            if card not in counted:
-                counted[card] = _link_counts(card)
-            total, link_words, headline_links = counted[card]
+        total, link_words, headline_links = (link_counts or _link_counts)(card)
         if headline_links and link_words >= MIN_ANCHOR_WORDS and total - own - link_words <= CARD_EXTRA_WORDS:
             inside = sum(_count_words(a.text_content()) for a in el.iter("a"))
             if link_words - inside >= MIN_ANCHOR_WORDS:
@@ -293,7 +324,7 @@ def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
     verdict = url_verdict(signals.url)
     if verdict is not None:
         return verdict
-    if len(signals.title) < 80 and _NOT_FOUND_TITLE.search(signals.title):  # soft 404s served with status 200
+    if any(len(text) < HEADING_MAX_CHARS and _NOT_FOUND_TITLE.search(text) for text in (signals.title, signals.heading)):
         return PageVerdict(False, "error_page")
     if signals.declares_listing:
         return PageVerdict(False, "listing")

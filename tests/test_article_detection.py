@@ -1,0 +1,135 @@
+"""Article or listing, decided by crawler.page.classify from what a page declares and what extraction
+finds in it: canned pages through the crawl's own page reader, and the shape rules alone."""
+from __future__ import annotations
+
+import pytest
+
+from crawler.page.classify import BLURB_MAX_WORDS, BodyShape, PageSignals, classify_page
+from crawler.page.read import read_page
+
+HEADLINES = [
+    "Harbour board approves the long-delayed quay expansion plan",
+    "Regional rail timetable changes anger morning commuters again",
+    "Fishing crews win their case over the new mooring fees",
+    "City council delays its vote on the new parking charges",
+    "School meals contract goes to a local supplier after review",
+    "Storm damage repairs on the coast road will take two months",
+    "Hospital car park to close for resurfacing over the summer",
+    "New ferry route to the islands gets its first timetable",
+    "Market traders protest over plans to move the Saturday market",
+    "Library opening hours cut as the budget shortfall grows",
+    "Local football club appoints a new manager for next season",
+    "Police appeal for witnesses after a crash on the ring road",
+]
+BIO = ("Jana Berger covers the harbour, the council and the region's transport for the paper. "
+       "She joined the newsroom in 2015 after six years at a regional radio station. "
+       "She lives in the old town with her family and two very loud cats.")
+PROSE = [
+    "The harbour board approved the expansion plan on Tuesday after a two-year review of its costs and risks.",
+    "Engineers expect the new quay to take four years to build, with the first berth opening in the third year.",
+    "Local fishing crews, who had opposed an earlier version of the plan, said the new design left their moorings alone.",
+    "The board will publish the full tender documents next month, and construction bids are due by the end of spring.",
+    "Opposition members on the board asked for an independent review of the costs, which the chair agreed to commission.",
+]
+CHROME = ("<header><nav><a href='/'>Home</a> <a href='/region/'>Region</a> <a href='/sport/'>Sport</a></nav></header>")
+FOOTER = "<footer><p>© 2025 Nordkurier Media. All rights reserved.</p><a href='/imprint'>Imprint</a></footer>"
+
+
+def _page(title: str, main: str, head: str = "", rail: str = "") -> bytes:
+    return (f"<html><head><title>{title}</title>{head}</head><body>{CHROME}"
+            f"<div class='layout'><main>{main}</main>{rail}</div>{FOOTER}</body></html>").encode()
+
+
+def _headline_list(count: int = 12) -> str:
+    return "".join(f"<li><a href='/region/2025/03/{n}/story-{n}'>{h}</a> <time>Mar {n + 1}, 2025</time></li>"
+                   for n, h in enumerate(HEADLINES[:count]))
+
+
+OG_ARTICLE = "<meta property='og:type' content='article'>"
+PUBLISHED = "<meta property='article:published_time' content='2025-03-04T08:30:00+01:00'>"
+
+
+def test_an_author_page_declared_an_article_by_its_template_is_a_listing():
+    """A blurb above a column of the author's headlines: the CMS says og:type=article on every
+    page, but nothing declares when this page was published."""
+    main = (f"<h1>Jana Berger</h1><p class='bio'>{BIO}</p><h2>Latest from Jana Berger</h2>"
+            f"<ul class='stories'>{_headline_list()}</ul>")
+    reading = read_page(_page("Jana Berger | Nordkurier", main, OG_ARTICLE),
+                        "https://nordkurier.example/news/0/list-1.html", "text/html")
+    assert not reading.verdict.is_article and reading.verdict.reason == "listing"
+
+
+def test_an_undated_short_article_beside_a_few_related_links_is_an_article():
+    body = "".join(f"<p>{p}</p>" for p in PROSE + PROSE[:2])  # ~135 words: more than a brief, under a blurb's bound
+    related = f"<aside><h3>Related</h3><ul>{_headline_list(4)}</ul></aside>"
+    reading = read_page(_page("Harbour plan approved | Nordkurier", f"<article><h1>Harbour plan approved</h1>{body}"
+                              "</article>", OG_ARTICLE, related),
+                        "https://nordkurier.example/news/0/story-1.html", "text/html")
+    assert reading.verdict.is_article, reading.verdict.reason
+
+
+def test_a_dated_brief_beside_a_headline_rail_is_an_article():
+    body = "".join(f"<p>{p}</p>" for p in PROSE[:2])
+    rail = f"<aside><h3>Most read</h3><ul>{_headline_list()}</ul></aside>"
+    reading = read_page(_page("Harbour plan approved | Nordkurier", f"<article><h1>Harbour plan approved</h1>{body}"
+                              "</article>", OG_ARTICLE + PUBLISHED, rail),
+                        "https://nordkurier.example/news/0/story-2.html", "text/html")
+    assert reading.verdict.is_article, reading.verdict.reason
+
+
+@pytest.mark.parametrize("heading", ["Sorry, we can't find that page", "This page doesn't exist"])
+def test_a_soft_404_says_so_in_its_heading(heading):
+    main = (f"<h1>{heading}</h1><p>The page you were looking for may have been moved or deleted. "
+            "Check the address, or try one of these stories instead.</p>"
+            + "".join(f"<p>{p}</p>" for p in PROSE) + f"<ul>{_headline_list(5)}</ul>")
+    reading = read_page(_page("Oops! | Nordkurier", main), "https://nordkurier.example/2025/03/removed-story/",
+                        "text/html")
+    assert reading.verdict.reason == "error_page"
+
+
+def test_a_headline_that_mentions_a_missing_page_is_still_an_article():
+    body = "".join(f"<p>{p}</p>" for p in PROSE * 2)
+    title = "Council's missing web page row: why the harbour report was not found online for a month"
+    reading = read_page(_page(title, f"<article><h1>{title}</h1>{body}</article>", OG_ARTICLE + PUBLISHED),
+                        "https://nordkurier.example/news/0/story-3.html", "text/html")
+    assert reading.verdict.is_article, reading.verdict.reason
+
+
+SIGNALS = PageSignals(url="https://news.example/news/0/page-1.html", title="Page", heading="Page",
+                      declares_article=False, declares_published=False, declares_listing=False)
+
+
+def _shape(**fields) -> BodyShape:
+    base = dict(words=450, container_words=0, link_words=0, headline_links=0)
+    return BodyShape(**{**base, **fields})
+
+
+def test_a_page_dumped_whole_is_judged_by_its_own_link_share():
+    links = _shape(around_words=1800, around_link_words=1100, around_headline_links=120, dumped=True)
+    prose = _shape(words=520, around_words=900, around_link_words=220, around_headline_links=24, dumped=True)
+    assert classify_page(SIGNALS, links).reason == "listing"
+    assert classify_page(SIGNALS, prose) == classify_page(SIGNALS, _shape(words=520, container_words=520))
+    assert classify_page(SIGNALS, prose).is_article
+
+
+def test_many_teaser_cards_are_weighed_against_their_own_container():
+    # 11 card teasers among 18 prose lines of the container, with 12 more lines from a sidebar
+    cards = _shape(words=590, container_words=400, link_words=110, headline_links=12, around_words=400,
+                   around_link_words=110, around_headline_links=12, prose_blocks=30, card_teasers=11,
+                   container_prose=18)
+    assert classify_page(SIGNALS, cards).reason == "listing"
+    # four related-story cards beside a short body are not enough
+    related = _shape(words=250, container_words=380, link_words=50, headline_links=4, around_words=380,
+                     around_link_words=50, around_headline_links=4, prose_blocks=12, card_teasers=4,
+                     container_prose=7)
+    assert classify_page(SIGNALS, related).is_article
+
+
+def test_a_blurb_is_short_and_its_region_is_mostly_headlines():
+    region = dict(container_words=300, link_words=170, headline_links=15, around_words=320, around_link_words=180,
+                  around_headline_links=15)
+    assert classify_page(SIGNALS, _shape(words=BLURB_MAX_WORDS - 40, **region)).reason == "listing"
+    dated = PageSignals(**{**SIGNALS.__dict__, "declares_article": True, "declares_published": True})
+    assert classify_page(dated, _shape(words=BLURB_MAX_WORDS - 40, **region)).is_article
+    sparse = {**region, "around_link_words": 60, "link_words": 50}
+    assert classify_page(SIGNALS, _shape(words=BLURB_MAX_WORDS - 40, **sparse)).is_article
