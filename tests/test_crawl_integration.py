@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crawler.extract import EXTRACTOR_VERSION
+from crawler.page.extract import EXTRACTOR_VERSION
 from models import Article, ArticleSignature
 from models.db import make_engine
 from tests.conftest import REPO, run_cli
