@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from copy import deepcopy as copy_element
 from dataclasses import dataclass, field
 
 import trafilatura
@@ -309,6 +310,58 @@ def _precise_span(keys: list[str], precise: str) -> tuple[int, int]:
     return first, last
 
 
+# Elements that hold one block of trafilatura's output, to find that output in the page.
+_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption")
+
+
+def _locate(elements, text: str):
+    """The first of ``elements`` whose text is ``text`` (whitespace folded; _norm if that fails)."""
+    key = None
+    for el in elements:
+        raw = el.text_content()
+        if abs(len(raw) - len(text)) > len(raw) // 2 + 20:  # most elements: ruled out by length alone
+            continue
+        if _WS.sub(" ", raw).strip() == text:
+            return el
+        key = key if key is not None else _norm(text)
+        if key and _norm(raw) == key:
+            return el
+    return None
+
+
+def _body_shell(tree, texts: list[str]):
+    """The part of the page that holds the first run's body, for the precision pass.
+
+    The precision pass only has to say where the article starts and ends inside what the
+    first run kept; run on the whole page it costs as much as the first run. Here it runs on
+    the smallest element holding the first and last blocks (everything between them in
+    document order is inside it), under empty copies of its ancestors, so that trafilatura's
+    container rules (an <article>, a "post-content" class) still see where it sits. When
+    either end cannot be found in the page, the whole page."""
+    if len(texts) < 2:
+        return tree
+    elements = list(tree.iter(*_BLOCK_TAGS))
+    first = _locate(elements, texts[0])
+    last = _locate(reversed(elements), texts[-1])
+    if first is None or last is None:
+        return tree
+    last_chain = set(last.iterancestors())
+    last_chain.add(last)
+    container = first if first in last_chain else next((a for a in first.iterancestors() if a in last_chain), None)
+    if container is None or container.tag in ("html", "body"):
+        return tree
+    root = parent = None
+    for ancestor in reversed(list(container.iterancestors())):
+        shell = tree.makeelement(ancestor.tag, dict(ancestor.attrib))  # an lxml.html element, as trafilatura expects
+        if parent is None:
+            root = shell
+        else:
+            parent.append(shell)
+        parent = shell
+    parent.append(copy_element(container))
+    return root
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -396,7 +449,8 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
              if key and reasons[i] is None and len(text) < EDGE_MAX_CHARS and key not in continued_keys]
     if agreement and _has_short_edge(texts, short):
         pdoc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
+            _body_shell(tree, first_texts), url=url, include_comments=False, include_tables=include_tables,
+            favor_precision=True, fast=fast,
         )
         precise = f" {_norm(xmltotxt(pdoc.body, False))} " if pdoc is not None and pdoc.body is not None else ""
         # A collapsed precision run picked another container or a fragment of the article:
