@@ -312,12 +312,16 @@ def _precise_span(keys: list[str], precise: str) -> tuple[int, int]:
 
 # Elements that hold one block of trafilatura's output, to find that output in the page.
 _BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption")
+SNIPPET_CHARS = (40, 12)  # a block's opening, then a shorter one (an inline link or <b> may cut the first)
+_TEXT_HOLDING = etree.XPath("//body//text()[not(parent::script or parent::style)][contains(normalize-space(.), $snippet)]")
 
 
-def _locate(elements, text: str):
-    """The first of ``elements`` whose text is ``text`` (whitespace folded; _norm if that fails)."""
+def _locate(tree, elements, text: str, last: bool = False):
+    """The element of the page that holds ``text``, a block of trafilatura's output: the first
+    such element, or with ``last`` the last one. A block element with that very text, else the
+    element whose own text holds the block's opening (one XPath, evaluated by libxml2)."""
     key = None
-    for el in elements:
+    for el in reversed(elements) if last else elements:
         raw = el.text_content()
         if abs(len(raw) - len(text)) > len(raw) // 2 + 20:  # most elements: ruled out by length alone
             continue
@@ -326,6 +330,13 @@ def _locate(elements, text: str):
         key = key if key is not None else _norm(text)
         if key and _norm(raw) == key:
             return el
+    for chars in SNIPPET_CHARS:
+        snippet = text[:chars].strip()
+        if len(snippet) < 4:
+            break
+        found = _TEXT_HOLDING(tree, snippet=snippet)
+        if found:
+            return (found[-1] if last else found[0]).getparent()
     return None
 
 
@@ -338,17 +349,18 @@ def _body_shell(tree, texts: list[str]):
     document order is inside it), under empty copies of its ancestors, so that trafilatura's
     container rules (an <article>, a "post-content" class) still see where it sits. When
     either end cannot be found in the page, the whole page."""
+    texts = [text for text in texts if text]
     if len(texts) < 2:
         return tree
     elements = list(tree.iter(*_BLOCK_TAGS))
-    first = _locate(elements, texts[0])
-    last = _locate(reversed(elements), texts[-1])
+    first = _locate(tree, elements, texts[0])
+    last = _locate(tree, elements, texts[-1], last=True)
     if first is None or last is None:
         return tree
     last_chain = set(last.iterancestors())
     last_chain.add(last)
     container = first if first in last_chain else next((a for a in first.iterancestors() if a in last_chain), None)
-    if container is None or container.tag in ("html", "body"):
+    if container is None or container.tag in ("html", "body", "head"):
         return tree
     root = parent = None
     for ancestor in reversed(list(container.iterancestors())):
