@@ -395,6 +395,13 @@ def _fast_result_is_short(paragraphs: list[tuple[object, str]], chars: int, decl
     return chars < FAST_SHORT_OF_PARAGRAPHS * _paragraph_chars(paragraphs)
 
 
+def _serialised(doc) -> str:
+    """A run's text as xmltotxt gives it: bare_extraction has serialised its body already."""
+    if doc is None or doc.body is None:
+        return ""
+    return doc.text if doc.text is not None else xmltotxt(doc.body, False)
+
+
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
                  fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
@@ -413,10 +420,10 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     )
     paragraphs = [(p, p.text_content()) for p in tree.iter("p")]  # the page's <p>, read once
     if fast:
-        chars = len(xmltotxt(doc.body, False)) if doc is not None and doc.body is not None else 0
+        chars = len(_serialised(doc))
         if _fast_result_is_short(paragraphs, chars, declared_chars):
             full = trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables)
-            if full is not None and full.body is not None and len(xmltotxt(full.body, False)) > FAST_FALLBACK_GAIN * chars:
+            if len(_serialised(full)) > FAST_FALLBACK_GAIN * chars:
                 doc = full
     if doc is None or doc.body is None:
         return Body("", doc)
@@ -464,7 +471,8 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
             _body_shell(tree, first_texts), url=url, include_comments=False, include_tables=include_tables,
             favor_precision=True, fast=fast,
         )
-        precise = f" {_norm(xmltotxt(pdoc.body, False))} " if pdoc is not None and pdoc.body is not None else ""
+        precise_text = _serialised(pdoc)
+        precise = f" {_norm(precise_text)} " if precise_text else ""
         # A collapsed precision run picked another container or a fragment of the article:
         # its span says nothing about where the article starts and ends.
         if len(precise) >= PRECISION_COLLAPSE_SHARE * sum(len(t) for t in first_texts):
