@@ -241,9 +241,30 @@ def _link_density(el) -> float:
     return linked / text
 
 
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _is_hidden(el) -> bool:
+    """Hidden from the reader by its own markup: a template's spare cards and carousels."""
+    return (el.get("hidden") is not None or el.get("aria-hidden") == "true"
+            or bool(_HIDDEN_STYLE.search(el.get("style") or "")))
+
+
+def _hidden_within(el, container) -> bool:
+    """Whether ``el``, or an ancestor of it inside ``container``, is hidden."""
+    while el is not None and el is not container:
+        if _is_hidden(el):
+            return True
+        el = el.getparent()
+    return False
+
+
 def _is_teaser_card(container) -> bool:
     """A sibling container that is a story card, not a body chunk: a linked headline
-    (a heading holding a link, or a link holding a heading), or mostly link text."""
+    (a heading holding a link, or a link holding a heading), or mostly link text,
+    or one the page hides (a body chunk is shown to the reader)."""
+    if _is_hidden(container):
+        return True
     for heading in container.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         if any(True for _ in heading.iter("a")) or any(a.tag == "a" for a in heading.iterancestors()):
             return True
@@ -285,6 +306,8 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
                 if _is_teaser_card(sibling):
                     continue
                 for p in sibling.iter("p"):
+                    if _hidden_within(p, sibling):
+                        continue
                     text = _WS.sub(" ", p.text_content()).strip()
                     key = _norm(text)
                     if len(text) >= CHUNK_MIN_CHARS and key not in seen and _link_density(p) < CHUNK_MAX_LINK_DENSITY:

@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 # 2: trafilatura fast mode, split bodies joined, page-dump and link-run filters.
 # 3: titles by agreement between sources, authors as people (author_organisations apart),
 #    fast-mode fallback, collapsed-precision and teaser-card guards.
-EXTRACTOR_RULES = 3
+# 4: continuation paragraphs the page hides are not taken; precision pass on the body's container.
+EXTRACTOR_RULES = 4
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
