@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler.extract import EXTRACTOR_VERSION
 from models import Article, ArticleSignature
 from models.db import make_engine
 from tests.conftest import REPO, run_cli
@@ -216,7 +217,7 @@ def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
         assert session.get(Article, victim_id).text == original_text
         rederived = session.get(Article, wire_id)
         assert rederived.authors == [] and rederived.author_organisations == wire_orgs
-        assert rederived.extractor_version.startswith("newscrawl-3+")
+        assert rederived.extractor_version == EXTRACTOR_VERSION
     engine.dispose()
     relearn = run_cli("reprocess", "--db", url, "--relearn")
     assert relearn.returncode == 0 and "0 changed" in relearn.stdout, relearn.stdout + relearn.stderr
