@@ -2,7 +2,8 @@
 
 trafilatura's default mode has the best recall; its ``favor_precision`` mode
 trims harder at the start and end of the article but also drops real
-sub-heads and tables in the middle. We run both and remove, block by block:
+sub-heads and tables in the middle. We run both (precision mode only on the
+element that holds the first run's body: see _body_shell) and remove, block by block:
 
 - a short block outside the span precision mode kept (teaser standfirsts
   above the article, newsletter boxes and "more stories" rails below it);
