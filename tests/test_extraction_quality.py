@@ -118,6 +118,55 @@ def test_continuation_skips_teaser_cards_of_the_same_class():
     assert found == [PROSE[1]]
 
 
+def test_continuation_skips_paragraphs_the_page_hides():
+    hidden_card = "A video about the winter storms on the coast and how the harbour crews prepared for them."
+    tree = parse_html(
+        "<html><body><div>"
+        f"<div class='block'><p>{PROSE[0]}</p></div>"
+        f"<div class='block' style='display: none'><p>{hidden_card}</p></div>"
+        f"<div class='block'><div hidden><p>{PROSE[2]}</p></div><p>{PROSE[1]}</p></div>"
+        "</div></body></html>"
+    )
+    assert _continuation_paragraphs(tree, [_norm(PROSE[0])], [PROSE[0]]) == [PROSE[1]]
+
+
+def test_the_precision_pass_runs_on_the_body_container_under_its_ancestors():
+    from crawler.page.body import _body_shell
+
+    rail = "".join(f"<li><a href='/s{i}'>Another story number {i} on the coast</a></li>" for i in range(30))
+    html = (f"<html><body><nav><ul>{rail}</ul></nav><main class='site'><article class='story'>"
+            f"<div class='story-body'><p>{PROSE[0]}</p><p>{PROSE[1]}</p></div><p>{PROSE[2]}</p></article>"
+            f"<aside><ul>{rail}</ul></aside></main></body></html>")
+    tree = parse_html(html)
+    before = etree.tostring(tree)
+    shell = _body_shell(tree, [PROSE[0], PROSE[1], PROSE[2]])
+    assert etree.tostring(tree) == before  # the page is not touched: the container is copied
+    assert [el.tag for el in shell.iter()][:4] == ["html", "body", "main", "article"]
+    assert shell.find(".//main").get("class") == "site" and shell.find(".//article").get("class") == "story"
+    assert "Another story" not in shell.text_content() and PROSE[2] in shell.text_content()
+    # the ends found by the text that holds their opening when no block element has it alone
+    tree = parse_html(f"<html><body><nav>{rail}</nav><article><div>{PROSE[0]}<br>more</div>"
+                      f"<p>{PROSE[1]}</p></article></body></html>")
+    assert _body_shell(tree, [PROSE[0], PROSE[1]]).find(".//nav") is None
+    # ends not in the page: the whole page
+    assert _body_shell(tree, ["Nothing like this is on the page at all", PROSE[1]]) is tree
+
+
+def test_extract_article_reads_the_callers_tree_and_leaves_it_as_it_was():
+    from crawler.page.extract import extract_article
+
+    html = ("<html><head><title>Harbour plan approved</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<article><h1>Harbour plan approved</h1>{''.join(f'<p>{p}</p>' for p in PROSE)}"
+            "<p>Published <time datetime='2024-03-05'>5 March</time></p></article></body></html>")
+    tree = parse_html(html)
+    before = etree.tostring(tree)
+    from_tree = extract_article(None, "https://coast.example/news/harbour", tree=tree)
+    assert etree.tostring(tree) == before
+    from_html = extract_article(html, "https://coast.example/news/harbour")
+    assert (from_tree.text, from_tree.title, from_tree.published_at) == (from_html.text, from_html.title, from_html.published_at)
+    assert PROSE[0] in from_tree.text
+
+
 def test_a_gallery_kept_as_body_is_removed_and_numbered_points_stay():
     from crawler.page.body import _mark_slideshows
 

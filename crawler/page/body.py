@@ -2,7 +2,8 @@
 
 trafilatura's default mode has the best recall; its ``favor_precision`` mode
 trims harder at the start and end of the article but also drops real
-sub-heads and tables in the middle. We run both and remove, block by block:
+sub-heads and tables in the middle. We run both (precision mode only on the
+element that holds the first run's body: see _body_shell) and remove, block by block:
 
 - a short block outside the span precision mode kept (teaser standfirsts
   above the article, newsletter boxes and "more stories" rails below it);
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from copy import deepcopy as copy_element
 from dataclasses import dataclass, field
 
 import trafilatura
@@ -240,9 +242,30 @@ def _link_density(el) -> float:
     return linked / text
 
 
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+def _is_hidden(el) -> bool:
+    """Hidden from the reader by its own markup: a template's spare cards and carousels."""
+    return (el.get("hidden") is not None or el.get("aria-hidden") == "true"
+            or bool(_HIDDEN_STYLE.search(el.get("style") or "")))
+
+
+def _hidden_within(el, container) -> bool:
+    """Whether ``el``, or an ancestor of it inside ``container``, is hidden."""
+    while el is not None and el is not container:
+        if _is_hidden(el):
+            return True
+        el = el.getparent()
+    return False
+
+
 def _is_teaser_card(container) -> bool:
     """A sibling container that is a story card, not a body chunk: a linked headline
-    (a heading holding a link, or a link holding a heading), or mostly link text."""
+    (a heading holding a link, or a link holding a heading), or mostly link text,
+    or one the page hides (a body chunk is shown to the reader)."""
+    if _is_hidden(container):
+        return True
     for heading in container.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         if any(True for _ in heading.iter("a")) or any(a.tag == "a" for a in heading.iterancestors()):
             return True
@@ -284,6 +307,8 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
                 if _is_teaser_card(sibling):
                     continue
                 for p in sibling.iter("p"):
+                    if _hidden_within(p, sibling):
+                        continue
                     text = _WS.sub(" ", p.text_content()).strip()
                     key = _norm(text)
                     if len(text) >= CHUNK_MIN_CHARS and key not in seen and _link_density(p) < CHUNK_MAX_LINK_DENSITY:
@@ -309,6 +334,70 @@ def _precise_span(keys: list[str], precise: str) -> tuple[int, int]:
     return first, last
 
 
+# Elements that hold one block of trafilatura's output, to find that output in the page.
+_BLOCK_TAGS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "th", "dd", "dt", "figcaption")
+SNIPPET_CHARS = (40, 12)  # a block's opening, then a shorter one (an inline link or <b> may cut the first)
+_TEXT_HOLDING = etree.XPath("//body//text()[not(parent::script or parent::style)][contains(normalize-space(.), $snippet)]")
+
+
+def _locate(tree, elements, text: str, last: bool = False):
+    """The element of the page that holds ``text``, a block of trafilatura's output: the first
+    such element, or with ``last`` the last one. A block element with that very text, else the
+    element whose own text holds the block's opening (one XPath, evaluated by libxml2)."""
+    key = None
+    for el in reversed(elements) if last else elements:
+        raw = el.text_content()
+        if abs(len(raw) - len(text)) > len(raw) // 2 + 20:  # most elements: ruled out by length alone
+            continue
+        if _WS.sub(" ", raw).strip() == text:
+            return el
+        key = key if key is not None else _norm(text)
+        if key and _norm(raw) == key:
+            return el
+    for chars in SNIPPET_CHARS:
+        snippet = text[:chars].strip()
+        if len(snippet) < 4:
+            break
+        found = _TEXT_HOLDING(tree, snippet=snippet)
+        if found:
+            return (found[-1] if last else found[0]).getparent()
+    return None
+
+
+def _body_shell(tree, texts: list[str]):
+    """The part of the page that holds the first run's body, for the precision pass.
+
+    The precision pass only has to say where the article starts and ends inside what the
+    first run kept; run on the whole page it costs as much as the first run. Here it runs on
+    the smallest element holding the first and last blocks (everything between them in
+    document order is inside it), under empty copies of its ancestors, so that trafilatura's
+    container rules (an <article>, a "post-content" class) still see where it sits. When
+    either end cannot be found in the page, the whole page."""
+    texts = [text for text in texts if text]
+    if len(texts) < 2:
+        return tree
+    elements = list(tree.iter(*_BLOCK_TAGS))
+    first = _locate(tree, elements, texts[0])
+    last = _locate(tree, elements, texts[-1], last=True)
+    if first is None or last is None:
+        return tree
+    last_chain = set(last.iterancestors())
+    last_chain.add(last)
+    container = first if first in last_chain else next((a for a in first.iterancestors() if a in last_chain), None)
+    if container is None or container.tag in ("html", "body", "head"):
+        return tree
+    root = parent = None
+    for ancestor in reversed(list(container.iterancestors())):
+        shell = tree.makeelement(ancestor.tag, dict(ancestor.attrib))  # an lxml.html element, as trafilatura expects
+        if parent is None:
+            root = shell
+        else:
+            parent.append(shell)
+        parent = shell
+    parent.append(copy_element(container))
+    return root
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -330,6 +419,13 @@ def _fast_result_is_short(paragraphs: list[tuple[object, str]], chars: int, decl
     return chars < FAST_SHORT_OF_PARAGRAPHS * _paragraph_chars(paragraphs)
 
 
+def _serialised(doc) -> str:
+    """A run's text as xmltotxt gives it: bare_extraction has serialised its body already."""
+    if doc is None or doc.body is None:
+        return ""
+    return doc.text if doc.text is not None else xmltotxt(doc.body, False)
+
+
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
                  fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
@@ -348,10 +444,10 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     )
     paragraphs = [(p, p.text_content()) for p in tree.iter("p")]  # the page's <p>, read once
     if fast:
-        chars = len(xmltotxt(doc.body, False)) if doc is not None and doc.body is not None else 0
+        chars = len(_serialised(doc))
         if _fast_result_is_short(paragraphs, chars, declared_chars):
             full = trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables)
-            if full is not None and full.body is not None and len(xmltotxt(full.body, False)) > FAST_FALLBACK_GAIN * chars:
+            if len(_serialised(full)) > FAST_FALLBACK_GAIN * chars:
                 doc = full
     if doc is None or doc.body is None:
         return Body("", doc)
@@ -396,9 +492,11 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
              if key and reasons[i] is None and len(text) < EDGE_MAX_CHARS and key not in continued_keys]
     if agreement and _has_short_edge(texts, short):
         pdoc = trafilatura.bare_extraction(
-            tree, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast
+            _body_shell(tree, first_texts), url=url, include_comments=False, include_tables=include_tables,
+            favor_precision=True, fast=fast,
         )
-        precise = f" {_norm(xmltotxt(pdoc.body, False))} " if pdoc is not None and pdoc.body is not None else ""
+        precise_text = _serialised(pdoc)
+        precise = f" {_norm(precise_text)} " if precise_text else ""
         # A collapsed precision run picked another container or a fragment of the article:
         # its span says nothing about where the article starts and ends.
         if len(precise) >= PRECISION_COLLAPSE_SHARE * sum(len(t) for t in first_texts):

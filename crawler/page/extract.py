@@ -36,7 +36,8 @@ logger = logging.getLogger(__name__)
 # 2: trafilatura fast mode, split bodies joined, page-dump and link-run filters.
 # 3: titles by agreement between sources, authors as people (author_organisations apart),
 #    fast-mode fallback, collapsed-precision and teaser-card guards.
-# 4: JSON-LD in CDATA read; organisation authors whole; story-card bylines skipped.
+# 4: JSON-LD in CDATA read; organisation authors whole; story-card bylines skipped; continuation
+#    paragraphs the page hides are not taken; the precision pass runs on the body's container.
 EXTRACTOR_RULES = 4
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
@@ -58,8 +59,9 @@ class ExtractionError(Exception):
 class ExtractionOptions:
     """Extraction knobs in one object (defaults measured in bench/extraction_quality.py)."""
 
-    # Second trafilatura pass in favor_precision mode, to trim teaser blocks at the
-    # article's edges: +0.0035 F1 on the public benchmark, at about 2x the CPU.
+    # Second trafilatura pass in favor_precision mode, on the body's container only, to trim
+    # teaser blocks at the article's edges: +0.0035 F1 on article-extraction (0 on
+    # readability-pages), for about a fifth of the extraction's CPU.
     agreement: bool = True
     include_tables: bool = True
     # trafilatura's readability/justext comparison: -0.0025 F1 and +55% CPU on the public benchmark.
@@ -98,9 +100,14 @@ class ExtractedArticle:
         return split_blocks(self.text)
 
 
-def extract_article(html: str | bytes, url: str, options: ExtractionOptions | None = None) -> ExtractedArticle:
+def extract_article(html: str | bytes | None, url: str, options: ExtractionOptions | None = None, *,
+                    tree=None) -> ExtractedArticle:
+    """The article of one page. ``tree``: the page as crawler.page.htmlmeta.parse_html parsed it,
+    when the caller has it already (``html`` is then not parsed again, and may be None).
+    The tree is left as it was: trafilatura and htmldate work on copies of what they prune."""
     options = options or ExtractionOptions()
-    tree = parse_html(html)
+    if tree is None:
+        tree = parse_html(html)
     # Read metadata before trafilatura runs: it prunes the tree in place.
     ld = article_jsonld(tree) or {}
     site_name = _first_str(meta_content(tree, "og:site_name"), _ld_name(ld.get("publisher")))
@@ -130,7 +137,7 @@ def extract_article(html: str | bytes, url: str, options: ExtractionOptions | No
         raise ExtractionError("no_text", f"{len(text)} characters of article text (< {options.min_text_chars})")
 
     if published is None:
-        published = _htmldate_published(html)
+        published = _htmldate_published(tree)  # a tree: htmldate copies it rather than parse the page again
     # trafilatura's heuristics only for what the page does not declare: its whole metadata
     # pass (with an extensive date search we would not trust) costs more than its extraction.
     declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
@@ -217,10 +224,10 @@ def _declared_published(tree, ld: dict) -> dt.datetime | None:
     return None
 
 
-def _htmldate_published(html: str | bytes) -> dt.datetime | None:
+def _htmldate_published(tree) -> dt.datetime | None:
     try:
         found = find_date(
-            html,
+            tree,
             outputformat="%Y-%m-%dT%H:%M:%S%z",
             original_date=True,
             # Only dates the page states as such (markup, URL, <time>); a date

@@ -40,8 +40,9 @@ def read_page(body: bytes, url: str, content_type: str | None, options: Extracti
     article = None
     if url_verdict(url) is None and not signals.declares_listing:
         try:
-            # extract_article parses its own copy: trafilatura prunes the tree it is given.
-            article = extract_article(html, url, options)
+            # The one parse of the page: extraction leaves the tree as it was (trafilatura
+            # and htmldate prune copies), so the links below are read from it afterwards.
+            article = extract_article(html, url, options, tree=tree)
         except ExtractionError:
             article = None
     # The decision reads trafilatura's main text as found, before our filters took

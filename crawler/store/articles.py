@@ -11,7 +11,6 @@ batch then fails to commit.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
