@@ -153,19 +153,29 @@ class StoragePipeline:
             self._open_store()
         except BaseException as exc:  # every save fails with it (the run then stops on it)
             self._open_error = exc
-        save = dbretry.retrying(self._save_batch, self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS"))
+        seconds = self.settings.getfloat("NEWSCRAWL_DB_RETRY_SECONDS")
+        # Two steps, each retried on its own: once a batch has committed, a lost connection
+        # while re-cleaning must not store the batch again (its articles would be found
+        # stored, and the re-cleaning their new boilerplate calls for never done).
+        commit = dbretry.retrying(self._commit_batch, seconds)
+        finish = dbretry.retrying(self._finish_batch, seconds)
         while True:
             batch = self._next_batch()
             if batch is None:
                 return
-            futures = [future for _, future in batch if future.set_running_or_notify_cancel()]
+            # Every article of the batch is stored, also one whose waiter was cancelled;
+            # outcomes pair with the batch's futures by position.
+            running = [future.set_running_or_notify_cancel() for _, future in batch]
             try:
-                outcomes = save([fields for fields, _ in batch])
+                outcomes = finish(commit([fields for fields, _ in batch]))
             except BaseException as exc:  # the whole batch failed: each of its articles says so
-                for future in futures:
-                    future.set_exception(exc)
+                for (_, future), live in zip(batch, running):
+                    if live:
+                        future.set_exception(exc)
                 continue
-            for future, outcome in zip(futures, outcomes):
+            for (_, future), live, outcome in zip(batch, running, outcomes):
+                if not live:
+                    continue
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
                 else:
@@ -187,13 +197,19 @@ class StoragePipeline:
                 self._wakeup.wait(remaining)
             return [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
 
-    def _save_batch(self, batch: list[dict]) -> list:
+    def _commit_batch(self, batch: list[dict]):
         if self._open_error is not None:
             raise self._open_error
         started = time.monotonic()
-        outcomes = self.store.save_batch(batch)
+        stored = self.store.commit_batch(batch)
         self.stats.inc_value("newscrawl/store/batches")
         self.stats.max_value("newscrawl/store/max_batch_articles", len(batch))
+        self.stats.inc_value("newscrawl/store/milliseconds", round((time.monotonic() - started) * 1000))
+        return stored
+
+    def _finish_batch(self, stored) -> list:
+        started = time.monotonic()
+        outcomes = self.store.finish_batch(stored)
         self.stats.inc_value("newscrawl/store/milliseconds", round((time.monotonic() - started) * 1000))
         return outcomes
 

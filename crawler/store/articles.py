@@ -45,6 +45,27 @@ class SaveResult:
     capped: tuple[str, ...] = ()  # fields cut to their caps (crawler.page.sanitize)
 
 
+@dataclass
+class _Reclean:
+    """Re-cleaning of a site's stored articles after it learned ``blocks``; ``done``: the
+    articles re-cleaned (or cleaned knowing them) already, ``changed``: how many changed."""
+
+    index: int | None  # the batch's article whose save taught the blocks
+    site: str
+    blocks: set[str]
+    done: set[int]
+    changed: int = 0
+
+
+@dataclass
+class StoredBatch:
+    """A committed batch (:meth:`ArticleStore.commit_batch`): one outcome per article, and
+    the re-cleaning still to do (:meth:`ArticleStore.finish_batch`)."""
+
+    outcomes: list[SaveResult | Exception]
+    pending: list[_Reclean]
+
+
 @dataclass(frozen=True)
 class Offload:
     """Where the store's CPU work runs: re-extraction of a stored page from its raw
@@ -87,7 +108,9 @@ class ArticleStore:
         self._versions: dict[str, int] = {}  # site -> boilerplate version our cache reflects (shared mode)
         self.history = DedupeHistory(engine, self.deduper, self._resign)
         self.history.load_window()
-        self._learned_uncommitted = False  # the in-memory indexes hold articles of a batch not committed yet
+        # The in-memory indexes may hold what the database does not (a batch that failed after
+        # its first article began): rebuilt from the database before the next batch.
+        self._stale = False
 
     def _lookup(self, keys: list) -> list[tuple]:
         """Articles another worker indexed in the shared (Redis) index: loaded here, with the
@@ -183,26 +206,60 @@ class ArticleStore:
         from the database (:meth:`_forget_uncommitted`).
 
         Every value is made storable first (crawler.page.sanitize), so that what one
-        database accepts the other does too."""
+        database accepts the other does too.
+
+        It is :meth:`commit_batch`, then :meth:`finish_batch` (the re-cleaning of stored
+        articles that the batch's new boilerplate concerns); a caller that retries on a
+        lost connection retries each on its own (crawler.pipelines)."""
+        return self.finish_batch(self.commit_batch(batch))
+
+    def commit_batch(self, batch: list[dict]) -> StoredBatch:
+        """The transactional half of :meth:`save_batch`: the batch's articles, committed.
+
+        Retrying it after a failure (a lost connection) is safe: a batch that did not
+        commit left nothing in the database, and the in-memory indexes are rebuilt from
+        the database before it is tried again (also when that rebuild failed the first
+        time, the database being still unreachable). Re-cleaning that the batch's new
+        boilerplate calls for is left to :meth:`finish_batch`: the batch is committed by
+        then, and saving it again would find its articles stored and never re-clean."""
         if not batch:
-            return []
+            return StoredBatch([], [])
         prepared = [self._storable(**fields) for fields in batch]
-        self._learned_uncommitted = False
+        if self._stale:
+            self._forget_uncommitted()  # the last failed batch's rebuild failed too
         try:
             saved = self._save_batch(prepared)
         except BaseException:
-            if self._learned_uncommitted:
-                self._forget_uncommitted()
+            if self._stale:
+                try:
+                    self._forget_uncommitted()
+                except SQLAlchemyError as exc:
+                    # Still stale: the next try rebuilds first. The batch's own error is the one to report.
+                    logger.warning("Reloading the dedupe index failed (%s); retried before the next batch", exc)
             raise
-        outcomes: list[SaveResult | Exception] = []
+        self._stale = False  # committed: what the indexes learned is in the database
+        outcomes = [outcome for outcome, _, _ in saved]
+        pending = []
         for i, (outcome, newly, site) in enumerate(saved):
             if newly and isinstance(outcome, SaveResult):
                 # The batch's articles from this one on were cleaned knowing these blocks.
                 cleaned_already = {later.article_id for later, _, _ in saved[i:] if isinstance(later, SaveResult)}
-                recleaned = self.reclean_site(site, newly, skip_ids=cleaned_already)
-                outcome = dataclasses.replace(outcome, recleaned=recleaned)
-            outcomes.append(outcome)
-        return outcomes
+                pending.append(_Reclean(i, site, set(newly), cleaned_already))
+        return StoredBatch(outcomes, pending)
+
+    def finish_batch(self, stored: StoredBatch) -> list[SaveResult | Exception]:
+        """Re-clean the stored articles that a committed batch's new boilerplate concerns;
+        the batch's outcomes, each with the number of articles its blocks re-cleaned.
+
+        Each re-cleaned article is its own transaction, and ``stored`` records the
+        progress: called again after a failure, it goes on where it stopped, so each
+        article is re-cleaned once and counted once."""
+        while stored.pending:
+            job = stored.pending[0]
+            self._reclean(job)
+            stored.outcomes[job.index] = dataclasses.replace(stored.outcomes[job.index], recleaned=job.changed)
+            stored.pending.pop(0)
+        return stored.outcomes
 
     def _storable(self, *, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature=None,
                   raw_compressed=None, warc_file=None, warc_offset=None) -> tuple:
@@ -237,6 +294,11 @@ class ArticleStore:
         """One article of a batch, under its own savepoint: (outcome, blocks it taught, site)."""
         url, canonical_url, site, article, raw_body, encoding, fetched_at, signature, raw_compressed, \
             warc_file, warc_offset, capped = args
+        # From here on the in-memory indexes may learn what this transaction has not committed:
+        # the history loaded (and signatures re-signed) in it, the site's learned set read in it
+        # (observe's uncommitted updates included), the article itself. Should the batch fail,
+        # they are rebuilt from the database.
+        self._stale = True
         savepoint = session.begin_nested()
         try:
             result, assignment, updated_sig, newly = self._write(
@@ -257,7 +319,6 @@ class ArticleStore:
             self.boilerplate.forget(site)
             return exc, set(), site
         # In memory now, for the next articles of the batch (see save_batch).
-        self._learned_uncommitted = True
         if assignment is not None:
             self.deduper.commit(assignment)
         elif result.outcome == "updated":
@@ -269,15 +330,19 @@ class ArticleStore:
         return result, newly, site
 
     def _forget_uncommitted(self) -> None:
-        """A batch did not commit after the in-memory indexes learned some of its articles:
-        rebuild them from the database, as at start (O(articles in the dedupe window))."""
+        """A batch did not commit after the in-memory indexes learned from its transaction:
+        rebuild them from the database, as at start (O(articles in the dedupe window)).
+
+        The new index replaces the old one only once it is loaded whole; until then the
+        store stays stale, so that a rebuild the database cut short is done again."""
         logger.warning("A storage batch did not commit; reloading the dedupe index and learned boilerplate")
         self.boilerplate.forget()
         self._versions.clear()
-        self.deduper = Deduper(self.deduper.settings, lookup=self._lookup, text_of=self._stored_text)
-        self.history = DedupeHistory(self.engine, self.deduper, self._resign)
-        self.history.load_window()
-        self._learned_uncommitted = False
+        deduper = Deduper(self.deduper.settings, lookup=self._lookup, text_of=self._stored_text)
+        history = DedupeHistory(self.engine, deduper, self._resign)
+        history.load_window()
+        self.deduper, self.history = deduper, history
+        self._stale = False
 
     def _write(self, session, url, canonical_url, site, article, raw_body, encoding, fetched_at, signature,
                raw_compressed, warc_file=None, warc_offset=None):
@@ -470,21 +535,29 @@ class ArticleStore:
                      skip_ids: Iterable[int] = ()) -> int:
         """Re-clean the site's stored articles that contain any of ``blocks``, except
         ``skip_id`` and ``skip_ids`` (cleaned knowing them already)."""
-        wanted = set(blocks)
-        skipped = {skip_id, *skip_ids}
+        job = _Reclean(None, site, set(blocks), {skip_id, *skip_ids})
+        self._reclean(job)
+        return job.changed
+
+    def _reclean(self, job: _Reclean) -> None:
+        """Do ``job``, recording in it each article done (see :meth:`finish_batch`)."""
         with Session(self.engine) as session:
             candidates = [
                 article_id
                 for article_id, hashes in session.execute(
-                    select(Article.id, Article.block_hashes).where(Article.site == site)
+                    select(Article.id, Article.block_hashes).where(Article.site == job.site)
                 )
-                if article_id not in skipped and wanted.intersection(hashes or ())
+                if article_id not in job.done and job.blocks.intersection(hashes or ())
             ]
-        changed = sum(self.reprocess_article(article_id) == "changed" for article_id in candidates)
+        changed = 0
+        for article_id in candidates:
+            outcome = self.reprocess_article(article_id)
+            job.done.add(article_id)
+            changed += outcome == "changed"
+            job.changed += outcome == "changed"
         if changed:
             logger.info("Re-cleaned %d stored articles of %s after learning %d boilerplate blocks",
-                        changed, site, len(wanted))
-        return changed
+                        changed, job.site, len(job.blocks))
 
     def reprocess_article(self, article_id: int) -> str:
         """Re-derive one article's text and metadata from its raw HTML with the
