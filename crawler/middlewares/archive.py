@@ -19,6 +19,7 @@ from scrapy.responsetypes import responsetypes
 from warcio.statusandheaders import StatusAndHeaders
 
 from crawler.items import PageItem
+from crawler.middlewares import ResultFilter
 from crawler.outcomes import NotArchivedError
 from crawler.spiders.warc import NOT_FOLLOWED
 from crawler.store.warc import (
@@ -69,7 +70,7 @@ def archived_to_response(archived: ArchivedResponse, request: scrapy.Request | N
                flags=flags)
 
 
-class ArchiveSpiderMiddleware:
+class ArchiveSpiderMiddleware(ResultFilter):
     """Spider middleware for both directions.
 
     - Articles get where their response sits in a WARC file (``warc_file``,
@@ -102,18 +103,6 @@ class ArchiveSpiderMiddleware:
             self.stats.inc_value(f"{NOT_FOLLOWED}/{result.meta.get('via', 'link')}")
             return None
         return result
-
-    def process_spider_output(self, response, result, spider=None):
-        for entry in result:
-            entry = self._process(response, entry)
-            if entry is not None:
-                yield entry
-
-    async def process_spider_output_async(self, response, result, spider=None):
-        async for entry in result:
-            entry = self._process(response, entry)
-            if entry is not None:
-                yield entry
 
 
 def _http_headers(headers: Headers) -> list[tuple[str, str]]:

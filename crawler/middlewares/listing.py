@@ -6,12 +6,13 @@ import logging
 from scrapy import Request
 
 from crawler.config import CrawlConfig
+from crawler.middlewares import ResultFilter
 from crawler.outcomes import SKIPPED, Reason
 
 logger = logging.getLogger(__name__)
 
 
-class ListingDepthMiddleware:
+class ListingDepthMiddleware(ResultFilter):
     """Spider middleware: links found on listing pages (home, sections, tags) are followed
     up to ``NEWSCRAWL_LISTING_DEPTH`` hops from where the crawl entered the site (2: home
     -> section -> article). Feeds, sitemaps and canonical URLs do not count as hops.
@@ -41,15 +42,3 @@ class ListingDepthMiddleware:
                 return None
             result.meta["listing_hops"] = hops
         return result
-
-    def process_spider_output(self, response, result, spider=None):
-        for entry in result:
-            entry = self._process(response, entry)
-            if entry is not None:
-                yield entry
-
-    async def process_spider_output_async(self, response, result, spider=None):
-        async for entry in result:
-            entry = self._process(response, entry)
-            if entry is not None:
-                yield entry
