@@ -144,7 +144,7 @@ def test_a_connection_lost_while_recleaning_a_committed_batch_is_retried_without
     found stored, and the older articles never re-cleaned) and each article is re-cleaned once."""
     from sqlalchemy.exc import OperationalError
 
-    from crawler import dbretry
+    from crawler.store import dbretry
 
     news = "Subscribe to the Harbour Weekly newsletter for the day's news."
     store = ArticleStore(engine)
