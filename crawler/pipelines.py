@@ -31,9 +31,11 @@ from models.db import make_engine, redact, resolve_database_url, upgrade
 logger = logging.getLogger(__name__)
 
 
-def store_from_settings(engine, settings, offload: Offload | None = None) -> ArticleStore:
-    """The ArticleStore configured by Scrapy settings (crawl and reprocess share it)."""
-    config = CrawlConfig.from_settings(settings)
+def store_from_settings(engine, settings, offload: Offload | None = None,
+                        config: CrawlConfig | None = None) -> ArticleStore:
+    """The ArticleStore configured by Scrapy settings (crawl and reprocess share it);
+    ``config``: the crawl's, already read from them."""
+    config = config or CrawlConfig.from_settings(settings)
     store = ArticleStore(engine, config.dedupe, config.learning, config.extraction, offload)
     store.limits = config.limits
     return store
@@ -111,8 +113,8 @@ class StoragePipeline:
         self.store: ArticleStore | None = None
         self.crawler = crawler
         self._stopping = False
-        config = CrawlConfig.of(crawler) if crawler is not None else CrawlConfig.from_settings(settings)
-        self.batch_size, self.batch_seconds = config.store_batch_size, config.store_batch_seconds
+        self.config = CrawlConfig.of(crawler) if crawler is not None else CrawlConfig.from_settings(settings)
+        self.batch_size, self.batch_seconds = self.config.store_batch_size, self.config.store_batch_seconds
         self._queue: collections.deque[tuple[dict, Future]] = collections.deque()
         self._wakeup = threading.Condition()
         self._closed = False
@@ -141,7 +143,7 @@ class StoragePipeline:
 
     def _open_store(self) -> None:
         started = time.monotonic()
-        self.store = store_from_settings(self.engine, self.settings, self.pool.offload(CrawlConfig.from_settings(self.settings).dedupe))
+        self.store = store_from_settings(self.engine, self.settings, self.pool.offload(self.config.dedupe), self.config)
         self.stats.set_value("newscrawl/dedupe/window_load_seconds", round(time.monotonic() - started, 2))
         recleaned = self.store.reclean_pending()
         if recleaned:
