@@ -19,9 +19,20 @@ DATABASE_ENV_VAR = "NEWSCRAWL_DB"
 ALEMBIC_DIR = Path(__file__).resolve().parent.parent / "alembic"
 
 
+# A libpq keyword/value connection string starts with one of its keywords and "=".
+_LIBPQ_KEYWORDS = re.compile(
+    r"\s*(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|connect_timeout|options)\s*=",
+    re.IGNORECASE)
+
+
 def resolve_database_url(explicit: str | None = None) -> str:
     """``--db`` wins, then ``$NEWSCRAWL_DB``, then the embedded SQLite default."""
     url = explicit or os.environ.get(DATABASE_ENV_VAR) or DEFAULT_DATABASE_URL
+    if "://" not in url and _LIBPQ_KEYWORDS.match(url):
+        # Taken as a path, "host=db password=..." would become an SQLite file of that name,
+        # password included, and the crawl would go to it instead of the server.
+        raise ValueError("the database looks like a libpq keyword string (host=... dbname=...); "
+                         "write it as a URL: postgresql://user:password@host:port/dbname")
     if "://" not in url:
         # A plain path (``--db crawl.db``, ``--db /srv/news.db``) names an SQLite file.
         url = "sqlite:///" + str(Path(url).expanduser().resolve())

@@ -67,3 +67,14 @@ def test_no_command_prints_a_planted_password(pg_url, sample_sites, tmp_path):
     result = run_cli("-vv", "status", env={"NEWSCRAWL_DB": url})
     assert result.returncode == 0, result.stderr[-2000:]
     assert_no_secret(result.stdout, result.stderr)
+
+
+@pytest.mark.parametrize("db", ["host=127.0.0.1 port=9 password=pw-A dbname=x", " dbname=news user=u"])
+def test_a_libpq_keyword_string_is_a_usage_error_not_an_sqlite_file(db, tmp_path, monkeypatch, capsys):
+    from crawler.ops import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["db", "upgrade", "--db", db]) == 2
+    err = capsys.readouterr().err
+    assert "postgresql://" in err and "pw-A" not in err
+    assert list(tmp_path.iterdir()) == []  # no SQLite file named after the string
