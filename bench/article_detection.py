@@ -53,7 +53,8 @@ TIMED_EVERY = 5
 
 from crawler.page.classify import PUBLISHED_META, body_shape, classify_page, page_signals  # noqa: E402
 from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article  # noqa: E402
-from crawler.page.htmlmeta import decode_html, parse_html  # noqa: E402
+from crawler.page.encoding import decode_html  # noqa: E402
+from crawler.page.htmlmeta import parse_html  # noqa: E402
 from crawler.page.read import read_page  # noqa: E402
 from crawler.ops.sampleserver import SAMPLE_SITES_DIR, load_sample_sites  # noqa: E402
 

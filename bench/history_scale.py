@@ -49,7 +49,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +58,7 @@ sys.path.insert(0, str(REPO))
 
 from crawler.store.history import stored_band_keys  # noqa: E402
 from crawler.ops.sampleserver import serve_sample_sites  # noqa: E402
-from dedupe import DedupeSettings, content_hash, minhash_to_bytes  # noqa: E402
+from dedupe import DedupeSettings, minhash_to_bytes  # noqa: E402
 from models.db import upgrade  # noqa: E402
 
 NEWSCRAWL = str(Path(sys.executable).with_name("newscrawl"))

@@ -97,7 +97,7 @@ def gold_names(byline: str | None) -> list[str]:
 
 
 def readability_pages() -> list[Gold]:
-    from crawler.page.extract import parse_datetime
+    from crawler.page.dates import parse_datetime
 
     truth = json.loads((READABILITY / "ground-truth.json").read_text(encoding="utf-8"))
     pages = []
@@ -137,7 +137,7 @@ def run_newscrawl(page: Gold) -> Prediction:
 def run_trafilatura(page: Gold) -> Prediction:
     import trafilatura
 
-    from crawler.page.extract import parse_datetime
+    from crawler.page.dates import parse_datetime
 
     doc = trafilatura.bare_extraction(page.html, url=page.url, with_metadata=True, include_comments=False)
     if doc is None:

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from scrapy.settings import BaseSettings
 from scrapy.settings import default_settings as scrapy_defaults
 
-from crawler.page.extract import ExtractionOptions, parse_datetime
+from crawler.page.dates import parse_datetime
+from crawler.page.extract import ExtractionOptions
 from crawler.page.sanitize import StoreLimits
 from crawler.store.learning import LearningSettings
 from dedupe import DedupeSettings

@@ -21,7 +21,7 @@ class PageItem:
     canonical_url: str  # identity key: rel=canonical (same site), AMP and trackers resolved
     site: str
     body: bytes  # raw response body, as received (decompressed)
-    encoding: str  # the encoding the body was decoded with (crawler.page.htmlmeta.decode_html)
+    encoding: str  # the encoding the body was decoded with (crawler.page.encoding.decode_html)
     fetched_at: dt.datetime
     via: str  # how it was found: start, feed, sitemap, listing, canonical
     listed_published: dt.datetime | None = None  # date the feed or sitemap declared

@@ -22,7 +22,7 @@ from crawler import limit_malloc_arenas, workers
 from crawler.config import CrawlConfig
 from crawler.items import PageItem
 from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
-from crawler.page.htmlmeta import decode_html
+from crawler.page.encoding import decode_html
 from crawler.store import dbretry, runlock
 from crawler.store.articles import ArticleStore, Offload
 from dedupe import DedupeSettings

@@ -70,7 +70,7 @@ class CrawlResult:
 
 def _filters(since, sites, story, canonical_only):
     from crawler.ops.export import ExportFilters
-    from crawler.page.extract import parse_datetime
+    from crawler.page.dates import parse_datetime
 
     if isinstance(since, str):
         parsed = parse_datetime(since)

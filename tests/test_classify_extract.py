@@ -6,7 +6,8 @@ import trafilatura
 
 from crawler.page.classify import url_verdict
 from crawler.page.read import read_page
-from crawler.page.extract import ExtractionError, clean_authors, clean_title, extract_article, parse_datetime
+from crawler.page.dates import parse_datetime
+from crawler.page.extract import ExtractionError, clean_authors, clean_title, extract_article
 from crawler.page.htmlmeta import parse_html
 from tests.helpers import all_articles, all_nonarticles, render
 

@@ -13,7 +13,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.outcomes import BadSchemeError, PrivateAddressError
-from crawler.page.htmlmeta import decode_html, whatwg_codec
+from crawler.page.encoding import decode_html, whatwg_codec
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class CharsetGuardMiddleware:
     punycode, undefined), and ``response.text`` then raises: in Scrapy's own
     meta-refresh middleware, before the page reaches the spider. A browser
     ignores a label the WHATWG Encoding Standard does not list and detects the
-    charset; so do we (crawler.page.htmlmeta.decode_html). Placed after HTTP
+    charset; so do we (crawler.page.encoding.decode_html). Placed after HTTP
     decompression (590) and before meta refresh (580), so both see the fix;
     ordinary pages only pay one label lookup."""
 

@@ -293,7 +293,7 @@ def cmd_crawl(args) -> int:
     if args.refresh:
         overrides["NEWSCRAWL_REFRESH"] = "True"
     if args.since:
-        from crawler.page.extract import parse_datetime
+        from crawler.page.dates import parse_datetime
 
         if parse_datetime(args.since) is None:
             raise ValueError(f"--since expects an ISO 8601 date, got {args.since!r}")
@@ -325,7 +325,7 @@ def cmd_ingest(args) -> int:
         site_named(site)  # a bad --site is a usage error here, not a failed run
     overrides = parse_setting_overrides(args.settings)
     if args.since:
-        from crawler.page.extract import parse_datetime
+        from crawler.page.dates import parse_datetime
 
         if parse_datetime(args.since) is None:
             raise ValueError(f"--since expects an ISO 8601 date, got {args.since!r}")
@@ -442,7 +442,7 @@ def _signal_name(number: int | None) -> str:
 
 def cmd_export(args) -> int:
     from crawler.ops.export import ExportFilters, export
-    from crawler.page.extract import parse_datetime
+    from crawler.page.dates import parse_datetime
     from models.db import make_engine, resolve_database_url
 
     since = None
@@ -536,7 +536,7 @@ def cmd_extract(args) -> int:
 
 
 def cmd_cluster(args) -> int:
-    from crawler.page.extract import parse_datetime
+    from crawler.page.dates import parse_datetime
     from dedupe.grouping import DocumentRecord, cluster_records
 
     records = []

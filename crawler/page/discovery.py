@@ -17,7 +17,7 @@ from urllib.robotparser import RobotFileParser
 import feedparser
 from lxml import etree
 
-from crawler.page.extract import parse_datetime
+from crawler.page.dates import parse_datetime
 
 
 class Kind(str, Enum):

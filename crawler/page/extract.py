@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import trafilatura
-from htmldate import find_date
 from trafilatura.metadata import extract_sitename
 
 from crawler.page.authors import find_authors, is_organisation, split_byline
 from crawler.page.body import extract_body, title_keys
+from crawler.page.dates import declared_published, htmldate_published
 from crawler.page.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
 from crawler.page.htmlmeta import (
     article_jsonld,
     html_language,
+    ld_text,
     link_href,
     meta_content,
     parse_html,
@@ -119,7 +120,7 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
     canonical = _absolute(url, canonical)
     is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
-    published = _declared_published(tree, ld)
+    published = declared_published(tree, ld)
     language = html_language(tree)
     tags = _declared_tags(tree, ld)
 
@@ -137,7 +138,7 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
         raise ExtractionError("no_text", f"{len(text)} characters of article text (< {options.min_text_chars})")
 
     if published is None:
-        published = _htmldate_published(tree)  # a tree: htmldate copies it rather than parse the page again
+        published = htmldate_published(tree)  # a tree: htmldate copies it rather than parse the page again
     # trafilatura's heuristics only for what the page does not declare: its whole metadata
     # pass (with an extensive date search we would not trust) costs more than its extraction.
     declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
@@ -208,61 +209,6 @@ def clean_authors(raw: list[str], site_names: list[str]) -> list[str]:
     return names
 
 
-# --- dates ------------------------------------------------------------------
-
-def _declared_published(tree, ld: dict) -> dt.datetime | None:
-    candidates = [
-        _ld_str(ld.get("datePublished")),
-        meta_content(tree, "article:published_time", "og:article:published_time", "datePublished",
-                     "pubdate", "publishdate", "date", "dc.date", "DC.date.issued", "sailthru.date"),
-    ]
-    candidates += tree.xpath("//article//time/@datetime | //time[@itemprop='datePublished']/@datetime | //time[contains(@class,'publish')]/@datetime")
-    for value in candidates:
-        parsed = parse_datetime(value)
-        if parsed is not None:
-            return parsed
-    return None
-
-
-def _htmldate_published(tree) -> dt.datetime | None:
-    try:
-        found = find_date(
-            tree,
-            outputformat="%Y-%m-%dT%H:%M:%S%z",
-            original_date=True,
-            # Only dates the page states as such (markup, URL, <time>); a date
-            # mentioned in the prose is not the publication date. Missing stays missing.
-            extensive_search=False,
-        )
-    except Exception:  # htmldate raises on some malformed markup; a missing date is not an error
-        logger.debug("htmldate failed", exc_info=True)
-        return None
-    return parse_datetime(found)
-
-
-def parse_datetime(value: str | None) -> dt.datetime | None:
-    """ISO 8601 to an aware datetime; a value without a zone is taken as UTC,
-    a date alone as midnight UTC."""
-    if not value or not isinstance(value, str):
-        return None
-    value = value.strip()
-    if value.endswith("Z") or value.endswith("z"):
-        value = value[:-1] + "+00:00"
-    value = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value)
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        try:
-            parsed = dt.datetime.combine(dt.date.fromisoformat(value[:10]), dt.time())
-        except ValueError:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    if not 1990 <= parsed.year <= dt.datetime.now().year + 1:
-        return None
-    return parsed
-
-
 # --- tags and helpers -------------------------------------------------------
 
 def _declared_tags(tree, ld: dict) -> list[str]:
@@ -306,12 +252,7 @@ def _ld_name(value) -> str | None:
     return _ld_str(value)
 
 
-def _ld_str(value) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if isinstance(value, str) and value.strip():
-        return " ".join(value.split())
-    return None
+_ld_str = ld_text
 
 
 def _first_str(*values: str | None) -> str | None:

@@ -18,7 +18,8 @@ from urllib.parse import urljoin
 from crawler.page.classify import PageVerdict, body_shape, classify_page, page_signals, url_verdict
 from crawler.page.discovery import feed_links
 from crawler.page.extract import ExtractedArticle, ExtractionError, ExtractionOptions, extract_article
-from crawler.page.htmlmeta import decode_html, link_href, parse_html
+from crawler.page.encoding import decode_html
+from crawler.page.htmlmeta import link_href, parse_html
 
 _NOT_FOLLOWED = ("javascript:", "mailto:", "tel:", "data:", "#")
 
@@ -26,7 +27,7 @@ _NOT_FOLLOWED = ("javascript:", "mailto:", "tel:", "data:", "#")
 @dataclass
 class PageReading:
     verdict: PageVerdict
-    encoding: str  # what the bytes were decoded with (crawler.page.htmlmeta.decode_html)
+    encoding: str  # what the bytes were decoded with (crawler.page.encoding.decode_html)
     article: ExtractedArticle | None = None  # for articles
     canonical: str | None = None  # the declared rel=canonical, as written (articles; the spider resolves it)
     links: list[str] = field(default_factory=list)  # absolute <a>/<area> targets, in page order (non-articles)

@@ -49,7 +49,7 @@ from warcio.bufferedreaders import ChunkedDataReader
 from warcio.warcwriter import WARCWriter
 
 from crawler import __version__
-from crawler.page.extract import parse_datetime
+from crawler.page.dates import parse_datetime
 
 logger = logging.getLogger(__name__)
 
