@@ -214,19 +214,33 @@ class CrawlRunRecorder:
 
 
 class Progress:
-    """A one-line progress report on stderr every few seconds, when stderr is a terminal."""
+    """A one-line progress report on stderr every few seconds, when stderr is a terminal.
 
-    def __init__(self, stats, interval: float) -> None:
+    Subclasses say what the line holds (:meth:`line`) and whether to log it at INFO
+    when stderr is not a terminal (a cron job's log): a crawl does not, its end-of-run
+    summary says it all; an ingest of a large archive does."""
+
+    logs_without_terminal = False
+
+    def __init__(self, stats, interval: float, tty: bool = True) -> None:
         self.stats = stats
         self.interval = interval
+        self.tty = tty
         self._task = None
+        self._line_open = False
+        self._handlers: list[logging.Handler] = []
         self._started = time.monotonic()
 
     @classmethod
+    def enabled(cls, settings) -> bool:
+        return settings.getbool("NEWSCRAWL_PROGRESS")
+
+    @classmethod
     def from_crawler(cls, crawler):
-        if not crawler.settings.getbool("NEWSCRAWL_PROGRESS") or not sys.stderr.isatty():
+        tty = sys.stderr.isatty()
+        if not cls.enabled(crawler.settings) or not (tty or cls.logs_without_terminal):
             raise NotConfigured
-        ext = cls(crawler.stats, crawler.settings.getfloat("NEWSCRAWL_PROGRESS_INTERVAL"))
+        ext = cls(crawler.stats, crawler.settings.getfloat("NEWSCRAWL_PROGRESS_INTERVAL"), tty)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
@@ -234,14 +248,15 @@ class Progress:
     def spider_opened(self, spider) -> None:
         from twisted.internet import task
 
+        self._started = time.monotonic()
         self._task = task.LoopingCall(self.report)
         self._task.start(self.interval, now=False)
-        # A log line must start on a line of its own, not after the progress line.
-        self._line_open = False
-        self._handlers = [h for h in logging.getLogger().handlers
-                          if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr]
-        for handler in self._handlers:
-            handler.addFilter(self._end_line)
+        if self.tty:
+            # A log line must start on a line of its own, not after the progress line.
+            self._handlers = [h for h in logging.getLogger().handlers
+                              if isinstance(h, logging.StreamHandler) and getattr(h, "stream", None) is sys.stderr]
+            for handler in self._handlers:
+                handler.addFilter(self._end_line)
 
     def _end_line(self, record) -> bool:
         if self._line_open:
@@ -249,22 +264,27 @@ class Progress:
             print(file=sys.stderr)
         return True
 
-    def report(self) -> None:
+    def line(self) -> str:
         s = self.stats.get_stats()
-        print(
-            f"\r[{time.monotonic() - self._started:6.0f}s] pages {s.get('downloader/response_count', 0)}"
-            f"  articles new {s.get('newscrawl/articles/new', 0)}"
-            f"  skipped {sum(v for k, v in s.items() if k.startswith('newscrawl/skipped/'))}",
-            end="", file=sys.stderr, flush=True,
-        )
+        return (f"[{time.monotonic() - self._started:6.0f}s] pages {s.get('downloader/response_count', 0)}"
+                f"  articles new {s.get('newscrawl/articles/new', 0)}"
+                f"  skipped {sum(v for k, v in s.items() if k.startswith('newscrawl/skipped/'))}")
+
+    def report(self) -> None:
+        line = self.line()
+        if not self.tty:
+            logger.info("%s", line)
+            return
+        print("\r" + line, end="", file=sys.stderr, flush=True)
         self._line_open = True
 
     def spider_closed(self, spider) -> None:
-        for handler in getattr(self, "_handlers", []):
+        for handler in self._handlers:
             handler.removeFilter(self._end_line)
         if self._task is not None and self._task.running:
             self._task.stop()
-            print(file=sys.stderr)
+            if self.tty:
+                print(file=sys.stderr)
 
 
 # Scrapy's robots.txt middleware logs every robots.txt it cannot fetch at ERROR, with a
@@ -295,54 +315,23 @@ def install_log_filters() -> None:
             logger.addFilter(_ToDebug(prefix))
 
 
-class IngestProgress:
-    """Progress of an ingest: records/s and articles stored, every few seconds (INFO
-    log, and a line on stderr when it is a terminal)."""
+class IngestProgress(Progress):
+    """Progress of an ingest: records/s and articles stored, every few seconds (on
+    stderr when it is a terminal, else an INFO log line)."""
 
-    def __init__(self, stats, interval: float, tty: bool) -> None:
-        self.stats = stats
-        self.interval = interval
-        self.tty = tty
-        self._task = None
-        self._started = time.monotonic()
+    logs_without_terminal = True
 
     @classmethod
-    def from_crawler(cls, crawler):
-        s = crawler.settings
-        if not s.getbool("NEWSCRAWL_WARC_INGEST") or not s.getbool("NEWSCRAWL_PROGRESS"):
-            raise NotConfigured
-        ext = cls(crawler.stats, s.getfloat("NEWSCRAWL_PROGRESS_INTERVAL"), sys.stderr.isatty())
-        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        return ext
-
-    def spider_opened(self, spider) -> None:
-        from twisted.internet import task
-
-        self._started = time.monotonic()
-        self._task = task.LoopingCall(self.report)
-        self._task.start(self.interval, now=False)
+    def enabled(cls, settings) -> bool:
+        return settings.getbool("NEWSCRAWL_WARC_INGEST") and super().enabled(settings)
 
     def line(self) -> str:
-        s = self.stats.get_stats()
-        seconds = max(time.monotonic() - self._started, 1e-9)
         from crawler.spiders.warc import RESPONSES_READ
 
+        s = self.stats.get_stats()
+        seconds = max(time.monotonic() - self._started, 1e-9)
         read = int(s.get(RESPONSES_READ, 0))
         stored = sum(int(s.get(f"newscrawl/articles/{k}", 0)) for k in ("new", "updated", "unchanged"))
         skipped = sum(int(v) for k, v in s.items() if k.startswith("newscrawl/skipped/"))
         return (f"[{seconds:6.0f}s] responses read {read} ({read / seconds:.1f}/s)  articles stored {stored} "
                 f"({stored / seconds:.1f}/s)  skipped {skipped}")
-
-    def report(self) -> None:
-        line = self.line()
-        if self.tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-        else:
-            logger.info("%s", line)
-
-    def spider_closed(self, spider) -> None:
-        if self._task is not None and self._task.running:
-            self._task.stop()
-            if self.tty:
-                print(file=sys.stderr)

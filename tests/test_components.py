@@ -213,3 +213,23 @@ def test_signature_owns_its_byte_form():
     assert again != Signature(None, signature.terms, signature.weights, "c0ffee", 1.7e9, None)
     with pytest.raises(ValueError):
         Signature.from_bytes(data[:-3])
+
+
+def test_progress_is_off_without_a_terminal_but_an_ingest_logs_it(monkeypatch, caplog):
+    from scrapy.statscollectors import MemoryStatsCollector
+
+    from crawler.extensions import IngestProgress, Progress
+
+    monkeypatch.setattr("sys.stderr.isatty", lambda: False)
+    settings = {"NEWSCRAWL_PROGRESS": True, "NEWSCRAWL_PROGRESS_INTERVAL": 5.0}
+    with pytest.raises(NotConfigured):
+        Progress.from_crawler(get_crawler(settings_dict=settings))
+    with pytest.raises(NotConfigured):  # not an ingest
+        IngestProgress.from_crawler(get_crawler(settings_dict=settings))
+    crawler = get_crawler(settings_dict={**settings, "NEWSCRAWL_WARC_INGEST": True})
+    progress = IngestProgress.from_crawler(crawler)
+    progress.stats = MemoryStatsCollector(crawler)
+    progress.stats.set_value("newscrawl/articles/new", 3)
+    with caplog.at_level("INFO", logger="crawler.extensions"):
+        progress.report()
+    assert "articles stored 3" in caplog.text
