@@ -27,11 +27,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import courlan
 
 from crawler.page.htmlmeta import ARTICLE_TYPES, LISTING_TYPES, jsonld_objects, jsonld_types, meta_content
+
+if TYPE_CHECKING:
+    from crawler.page.columns import HeadingColumn
 
 # Paths of pages that are never articles, whatever their markup claims.
 _STATIC_PATH = re.compile(
@@ -209,6 +213,18 @@ class BodyShape:
             around > AROUND_LINK_DENSITY and self.around_headline_links >= AROUND_MIN_HEADLINES)
 
 
+def _heads_a_column(column: HeadingColumn, shape: BodyShape) -> bool:
+    """The page's heading is over a column of stories, and extraction found no long text
+    beside it. The column fills the heading's region (a blurb at most besides: an author's
+    bio, "About 1,240 results"); an article's body, when it shares its heading's region,
+    outweighs the related stories there. Extraction may have kept the column's teasers, or
+    a cookie notice or a ticker box of the template instead of it: all that is not a body
+    when it is short. (A page that declares itself an article and its date keeps the benefit
+    of the doubt: a roundup of linked items is an article and looks like this.)"""
+    return column.other_words < BLURB_MAX_WORDS and column.item_words > column.other_words and \
+        shape.words - column.region_words < LISTING_URL_MAX_WORDS
+
+
 _BLOCK_TAGS = frozenset((
     "p", "div", "section", "article", "main", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
     "td", "tr", "table", "dd", "dt", "dl", "pre", "figcaption", "figure", "header", "footer", "aside", "nav", "form",
@@ -318,9 +334,10 @@ def _leaf_blocks(tree):
             yield el  # text in a custom element (<story-paragraph>): a block of its own
 
 
-def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
+def classify_page(signals: PageSignals, shape: BodyShape | None, column: HeadingColumn | None = None) -> PageVerdict:
     """The verdict for a page, given the shape of the text extraction found in it
-    (None: no text worth the name was found)."""
+    (None: no text worth the name was found) and the column of headline items under
+    its heading (crawler.page.columns; None: there is none)."""
     verdict = url_verdict(signals.url)
     if verdict is not None:
         return verdict
@@ -333,6 +350,9 @@ def classify_page(signals: PageSignals, shape: BodyShape | None) -> PageVerdict:
     # A brief beside a rail of related headlines is still a brief when the page says it is
     # an article and when it was published; an author's or topic's blurb says neither.
     if shape.looks_like_listing(signals.declares_article and signals.declares_published):
+        return PageVerdict(False, "listing")
+    if column is not None and not (signals.declares_article and signals.declares_published) and \
+            _heads_a_column(column, shape):
         return PageVerdict(False, "listing")
     if signals.declares_article and signals.declares_published:
         # A brief of a few sentences is an article when the page says so and says when it

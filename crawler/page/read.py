@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 from crawler.page.classify import PageVerdict, body_shape, classify_page, page_signals, url_verdict
+from crawler.page.columns import heading_column
 from crawler.page.discovery import feed_links
 from crawler.page.extract import ExtractedArticle, ExtractionError, ExtractionOptions, extract_article
 from crawler.page.encoding import decode_html
@@ -49,7 +50,8 @@ def read_page(body: bytes, url: str, content_type: str | None, options: Extracti
     # The decision reads trafilatura's main text as found, before our filters took
     # link runs and teasers out of it: a column of linked headlines is the sign of a listing.
     shape = body_shape(tree, article.blocks + [removal.text for removal in article.removed]) if article else None
-    verdict = classify_page(signals, shape)
+    # The column under the heading matters only when there is a text to weigh it against.
+    verdict = classify_page(signals, shape, heading_column(tree) if shape else None)
     if verdict.is_article:
         return PageReading(verdict, encoding, article, link_href(tree, "canonical"))
     base = _base_url(tree, url)

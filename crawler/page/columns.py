@@ -1,0 +1,109 @@
+"""The column of stories under a page's heading: what a listing lists.
+
+A section front, a tag, author, archive or search page is a heading (its
+``<h1>``: "Politics", a person's name, "Archive") over a run of items, each led
+by a headline link (after at most a date or a label) and followed by a teaser,
+a date or nothing. An article's heading is over its body, prose that links
+little.
+
+Measured from the page's tree alone, so that it holds where extraction does not
+see the column: trafilatura drops link-heavy rows, and on table layouts it
+returns the whole column as one line that matches no element. What
+extraction found is weighed against it in crawler.page.classify.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Counted as the classifier counts: words in any script, links of headline length.
+from crawler.page.classify import MIN_ANCHOR_WORDS
+from crawler.page.classify import _count_words as count_words
+from crawler.page.classify import _text_key as text_key
+
+# Regions of page chrome: their runs of links are the site's navigation and rails, not the
+# page's own column. (A logo <h1> in the site header is over the menu, not over stories.)
+_CHROME = frozenset(("nav", "aside", "header", "footer"))
+_NOT_TEXT = frozenset(("script", "style", "noscript", "template", "select"))
+MAX_LEVELS = 3  # the column shares the heading's parent, or a wrapper or two around both
+MIN_ITEMS = 8  # a related-stories box beside an article lists up to about 8; a listing's page, 10 or more
+ITEM_MAX_WORDS = 100  # a headline and a teaser of a few sentences; longer is a section of prose
+LEAD_MAX_WORDS = 12  # what may precede an item's headline link: a date, a section label, a kicker
+MIN_MEAN_HEADLINE_WORDS = 5  # headlines are sentences; a menu's or a tag cloud's links are 1-4 words
+
+
+@dataclass(frozen=True)
+class HeadingColumn:
+    """A run of headline items near the page's heading, and the region (an ancestor of
+    the heading, up to MAX_LEVELS up) that holds both."""
+
+    items: int
+    item_words: int  # words of the items: headlines, teasers, dates
+    region_words: int  # all words of the region: the items, the heading, a blurb, anything else
+
+    @property
+    def other_words(self) -> int:
+        """The region's words outside the items: the heading and whatever prose is there."""
+        return max(0, self.region_words - self.item_words)
+
+
+def heading_column(tree) -> HeadingColumn | None:
+    """The longest run of headline items in the lowest region around the page's first
+    ``<h1>`` that has one; None when there is no heading or no such run near it."""
+    heading = next(tree.iter("h1"), None)
+    region = heading
+    for _ in range(MAX_LEVELS):
+        region = region.getparent() if region is not None else None
+        if region is None or region.tag in ("body", "html"):
+            return None
+        if region.tag in _CHROME:
+            continue
+        items, item_words = _longest_run(region)
+        if items:
+            return HeadingColumn(items, item_words, count_words(region.text_content()))
+    return None
+
+
+def _longest_run(region) -> tuple[int, int]:
+    """(items, their words) of the element below ``region`` whose children are most often
+    headline items, if at least MIN_ITEMS and half its children are; else (0, 0)."""
+    best = (0, 0)
+    stack = [region]
+    while stack:
+        el = stack.pop()
+        if not isinstance(el.tag, str) or el.tag in _CHROME or el.tag in _NOT_TEXT:
+            continue
+        stack.extend(el)
+        children = [child for child in el if isinstance(child.tag, str) and child.tag not in _NOT_TEXT]
+        if len(children) < MIN_ITEMS:
+            continue
+        items = [item for item in (_item(child) for child in children) if item]
+        if len(items) < MIN_ITEMS or 2 * len(items) < len(children) or len(items) <= best[0]:
+            continue
+        headline_words = sum(words for _, words, _ in items)
+        if headline_words < MIN_MEAN_HEADLINE_WORDS * len(items) or len({href for href, _, _ in items}) < MIN_ITEMS:
+            continue  # a menu, a tag cloud, or one link repeated: not a column of stories
+        best = (len(items), sum(total for _, _, total in items))
+    return best
+
+
+def _item(el) -> tuple[str, int, int] | None:
+    """(href, headline words, words) of an element that is a headline item: short, and led
+    by a link of a headline's length. In an article's paragraph a link sits inside a
+    sentence; a card, a search result or an archive row starts with its headline."""
+    if el.tag in _CHROME:
+        return None
+    text = el.text_content()
+    words = count_words(text)
+    if words > ITEM_MAX_WORDS:
+        return None
+    for link in el.iter("a"):
+        link_text = link.text_content()
+        link_words = count_words(link_text)
+        if link_words < MIN_ANCHOR_WORDS:
+            continue
+        key, link_key = text_key(text), text_key(link_text)
+        at = key.find(link_key)
+        if at < 0 or count_words(key[:at]) > LEAD_MAX_WORDS:
+            return None
+        return (link.get("href") or "").strip(), link_words, words
+    return None
