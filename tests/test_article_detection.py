@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.page.classify import BLURB_MAX_WORDS, BodyShape, PageSignals, classify_page
+from crawler.page.columns import heading_column
 from crawler.page.read import read_page
 
 HEADLINES = [
@@ -133,3 +134,137 @@ def test_a_blurb_is_short_and_its_region_is_mostly_headlines():
     assert classify_page(dated, _shape(words=BLURB_MAX_WORDS - 40, **region)).is_article
     sparse = {**region, "around_link_words": 60, "link_words": 50}
     assert classify_page(SIGNALS, _shape(words=BLURB_MAX_WORDS - 40, **sparse)).is_article
+
+
+# --- the column under the heading (crawler.page.columns) -----------------------------------
+
+COOKIE_NOTICE = (
+    "<div class='cookie-modal'><h4>Privacy overview</h4>"
+    "<p>This website uses cookies to improve your experience while you navigate through the website. Out of these "
+    "cookies, the cookies that are categorized as necessary are stored on your browser as they are essential for the "
+    "working of basic functionalities of the website. We also use third-party cookies that help us analyze and "
+    "understand how you use this website.</p>"
+    "<p>Necessary cookies are absolutely essential for the website to function properly. This category only includes "
+    "cookies that ensure basic functionalities and security features of the website. These cookies do not store any "
+    "personal information about you or the pages you visited.</p>"
+    "<p>Any cookies that may not be particularly necessary for the website to function and that are used "
+    "specifically to collect user personal data via analytics, advertisements or other embedded contents are termed "
+    "as non-necessary cookies. It is mandatory to procure user consent prior to running these cookies.</p></div>")
+
+
+MORE_PROSE = [
+    "The chair said the review would be finished before the summer recess, so that the tender could go ahead on time.",
+    "Residents of the streets above the harbour asked how the lorries would reach the quay during the four years of work.",
+    "A spokesman for the port operator said most of the materials would arrive by sea rather than through the old town.",
+    "The regional government has promised to cover a third of the costs, on condition that the work creates local jobs.",
+    "Environmental groups welcomed the decision to leave the salt marsh north of the harbour untouched by the new design.",
+    "The first plan, rejected two years ago, would have filled in part of the marsh to make room for a container yard.",
+    "Ferry companies said the new berth would let them run larger ships to the islands in the busiest summer months.",
+    "The board expects the expanded harbour to handle twice as many cruise ship calls by the end of the decade.",
+]
+
+
+def _cards(count: int = 12) -> str:
+    return "".join(f"<article class='card'><h3><a href='/region/2025/03/{n}/story-{n}'>{h}</a></h3>"
+                   f"<p>{PROSE[n % len(PROSE)]}</p><time>Mar {n + 1}, 2025</time></article>"
+                   for n, h in enumerate(HEADLINES[:count]))
+
+
+def _tree(page: bytes):
+    from crawler.page.htmlmeta import parse_html
+    return parse_html(page.decode())
+
+
+def test_an_author_page_whose_extraction_is_a_cookie_notice_is_a_listing():
+    """Extraction dropped the column of links and kept the bio and the template's cookie
+    notice: no measure of the extracted text finds the column, the heading's region does."""
+    main = (f"<h1>Jana Berger</h1><p class='bio'>{BIO}</p><h2>Latest from Jana Berger</h2>"
+            f"<ul>{_headline_list()}</ul>")
+    page = _page("Jana Berger | Nordkurier", main, OG_ARTICLE, COOKIE_NOTICE)
+    reading = read_page(page, "https://nordkurier.example/news/0/list-2.html", "text/html")
+    assert not reading.verdict.is_article and reading.verdict.reason == "listing"
+    column = heading_column(_tree(page))
+    assert column is not None and column.items == 12
+
+
+def test_a_section_front_in_a_table_layout_is_a_listing():
+    """Cards of headline and teaser in one table cell: extraction returns the cell as one line,
+    which matches no element of the page."""
+    page = (f"<html><head><title>Region | Nordkurier</title></head><body><table><tr>"
+            f"<td><a href='/'>Home</a> <a href='/region/'>Region</a></td>"
+            f"<td><h1>Region</h1>{_cards()}</td></tr></table></body></html>").encode()
+    reading = read_page(page, "https://nordkurier.example/news/0/list-3.html", "text/html")
+    assert not reading.verdict.is_article and reading.verdict.reason == "listing"
+
+
+def test_an_archive_page_beside_a_ticker_story_is_a_listing():
+    """The template carries a ticker box with one story in full (a few paragraphs) next to the
+    archive's rows: a short text beside the column is not the page's own body."""
+    rows = "".join(f"<div class='row'><time>Mar {n + 1}, 2025</time> <a href='/region/2025/03/{n}/story-{n}'>{h}</a>"
+                   f" <span>by Staff</span></div>" for n, h in enumerate(HEADLINES))
+    ticker = "<div class='ticker'><h4>Happening now</h4>" + "".join(f"<p>{p}</p>" for p in PROSE + MORE_PROSE[:4]) + \
+        "</div>"
+    page = _page("Archive - Page 2 | Nordkurier", f"<div class='archive'><h1>Archive</h1><h2>Page 2 of 48</h2>{rows}"
+                 "</div>", OG_ARTICLE, ticker)
+    reading = read_page(page, "https://nordkurier.example/news/0/list-4.html", "text/html")
+    assert not reading.verdict.is_article and reading.verdict.reason == "listing"
+
+
+def test_a_short_article_over_its_more_stories_list_is_an_article():
+    """The heading's region holds a column of 10 headlines, and the body: the body outweighs it."""
+    body = "".join(f"<p>{p}</p>" for p in PROSE + MORE_PROSE[:4])  # ~190 words
+    page = _page("Harbour plan approved | Nordkurier", f"<article><h1>Harbour plan approved</h1>{body}"
+                 f"<h3>More stories</h3><ul>{_headline_list(10)}</ul></article>", OG_ARTICLE)
+    assert heading_column(_tree(page)) is not None
+    reading = read_page(page, "https://nordkurier.example/news/0/story-5.html", "text/html")
+    assert reading.verdict.is_article, reading.verdict.reason
+
+
+def test_an_article_whose_heading_sits_over_a_trending_strip_is_an_article():
+    """A column next to the heading, but the body extraction found beside it is long: the strip
+    is the template's, the page is the body's. (Beside a shorter body, an undated page like
+    this one is judged a listing: the bound is LISTING_URL_MAX_WORDS words besides the column.)"""
+    recap = [f"On day {n + 1} of the hearings, the board heard that {p[0].lower()}{p[1:]}"
+             for n, p in enumerate(MORE_PROSE + PROSE)]
+    body = "".join(f"<p>{p}</p>" for p in PROSE + MORE_PROSE + recap)  # ~600 words
+    page = _page("Harbour plan approved | Nordkurier",
+                 f"<div class='top'><h1>Harbour plan approved</h1><ul class='trending'>{_headline_list()}</ul></div>"
+                 f"<div class='story-body'>{body}</div>")
+    assert heading_column(_tree(page)) is not None
+    reading = read_page(page, "https://nordkurier.example/news/0/story-6.html", "text/html")
+    assert reading.verdict.is_article, reading.verdict.reason
+
+
+def test_a_dated_roundup_of_linked_items_is_an_article():
+    """Each item led by a linked headline, as on a listing: the page says it is an article and
+    when it was published."""
+    items = "".join(f"<li><strong><a href='/region/2025/03/{n}/story-{n}'>{h}.</a></strong> {PROSE[n % 5]}</li>"
+                    for n, h in enumerate(HEADLINES[:10]))
+    page = _page("10 things to know this morning | Nordkurier",
+                 f"<article><h1>10 things to know this morning</h1><p>Good morning! Here is the news.</p>"
+                 f"<ol>{items}</ol></article>", OG_ARTICLE + PUBLISHED)
+    reading = read_page(page, "https://nordkurier.example/news/0/story-7.html", "text/html")
+    assert reading.verdict.is_article, reading.verdict.reason
+
+
+@pytest.mark.parametrize("links, why", [
+    ("".join(f"<li><a href='/tag/{n}'>harbour expansion plan {n}</a></li>" for n in range(12)),
+     "a tag cloud's links are names, not headlines"),
+    ("".join(f"<li><a href='/region/story'>{h}</a></li>" for h in HEADLINES), "one target linked twelve times"),
+])
+def test_links_that_are_not_a_column_of_stories(links, why):
+    page = _page("Page | Nordkurier", f"<h1>Harbour</h1><ul>{links}</ul>")
+    assert heading_column(_tree(page)) is None, why
+
+
+def test_inline_links_in_paragraphs_are_not_headline_items():
+    paragraphs = "".join(f"<p>{p} As <a href='/region/{n}'>{HEADLINES[n]}</a> reported earlier.</p>"
+                         for n, p in enumerate(PROSE * 2))
+    assert heading_column(_tree(_page("Harbour | Nordkurier", f"<h1>Harbour</h1><div>{paragraphs}</div>"))) is None
+
+
+def test_a_menu_in_the_site_header_is_not_a_column():
+    menu = "".join(f"<li><a href='/region/{n}'>{h}</a></li>" for n, h in enumerate(HEADLINES))
+    page = (f"<html><head><title>Nordkurier</title></head><body><header><h1>Nordkurier</h1><ul>{menu}</ul></header>"
+            f"<main>{''.join(f'<p>{p}</p>' for p in PROSE)}</main></body></html>").encode()
+    assert heading_column(_tree(page)) is None
