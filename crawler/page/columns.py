@@ -28,7 +28,7 @@ MAX_LEVELS = 3  # the column shares the heading's parent, or a wrapper or two ar
 MIN_ITEMS = 8  # a related-stories box beside an article lists up to about 8; a listing's page, 10 or more
 ITEM_MAX_WORDS = 100  # a headline and a teaser of a few sentences; longer is a section of prose
 LEAD_MAX_WORDS = 12  # what may precede an item's headline link: a date, a section label, a kicker
-MIN_MEAN_HEADLINE_WORDS = 5  # headlines are sentences; a menu's or a tag cloud's links are 1-4 words
+MIN_MEAN_HEADLINE_WORDS = 4  # headlines are sentences (short ones in languages of long words); tags and menu items, names of 1-3 words
 
 
 @dataclass(frozen=True)
