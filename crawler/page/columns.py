@@ -51,19 +51,20 @@ def heading_column(tree) -> HeadingColumn | None:
     ``<h1>`` that has one; None when there is no heading or no such run near it."""
     heading = next(tree.iter("h1"), None)
     region = heading
+    runs: dict = {}  # element -> its run, (items, words): the regions nest, each is read once
     for _ in range(MAX_LEVELS):
         region = region.getparent() if region is not None else None
         if region is None or region.tag in ("body", "html"):
             return None
         if region.tag in _CHROME:
             continue
-        items, item_words = _longest_run(region)
+        items, item_words = _longest_run(region, runs)
         if items:
             return HeadingColumn(items, item_words, count_words(region.text_content()))
     return None
 
 
-def _longest_run(region) -> tuple[int, int]:
+def _longest_run(region, runs: dict) -> tuple[int, int]:
     """(items, their words) of the element below ``region`` whose children are most often
     headline items, if at least MIN_ITEMS and half its children are; else (0, 0)."""
     best = (0, 0)
@@ -73,17 +74,26 @@ def _longest_run(region) -> tuple[int, int]:
         if not isinstance(el.tag, str) or el.tag in _CHROME or el.tag in _NOT_TEXT:
             continue
         stack.extend(el)
-        children = [child for child in el if isinstance(child.tag, str) and child.tag not in _NOT_TEXT]
-        if len(children) < MIN_ITEMS:
-            continue
-        items = [item for item in (_item(child) for child in children) if item]
-        if len(items) < MIN_ITEMS or 2 * len(items) < len(children) or len(items) <= best[0]:
-            continue
-        headline_words = sum(words for _, words, _ in items)
-        if headline_words < MIN_MEAN_HEADLINE_WORDS * len(items) or len({href for href, _, _ in items}) < MIN_ITEMS:
-            continue  # a menu, a tag cloud, or one link repeated: not a column of stories
-        best = (len(items), sum(total for _, _, total in items))
+        if el not in runs:
+            runs[el] = _run(el)
+        if runs[el][0] > best[0]:
+            best = runs[el]
     return best
+
+
+def _run(el) -> tuple[int, int]:
+    """(items, their words) when ``el``'s children are a column of stories, else (0, 0)."""
+    children = [child for child in el if isinstance(child.tag, str) and child.tag not in _NOT_TEXT]
+    # Most elements have few children, or few with a link at all: a cheap look first.
+    if len(children) < MIN_ITEMS or sum(next(child.iter("a"), None) is not None for child in children) < MIN_ITEMS:
+        return 0, 0
+    items = [item for item in map(_item, children) if item]
+    if len(items) < MIN_ITEMS or 2 * len(items) < len(children):
+        return 0, 0
+    headline_words = sum(words for _, words, _ in items)
+    if headline_words < MIN_MEAN_HEADLINE_WORDS * len(items) or len({href for href, _, _ in items}) < MIN_ITEMS:
+        return 0, 0  # a menu, a tag cloud, or one link repeated: not a column of stories
+    return len(items), sum(total for _, _, total in items)
 
 
 def _item(el) -> tuple[str, int, int] | None:
@@ -92,15 +102,15 @@ def _item(el) -> tuple[str, int, int] | None:
     sentence; a card, a search result or an archive row starts with its headline."""
     if el.tag in _CHROME:
         return None
-    text = el.text_content()
-    words = count_words(text)
-    if words > ITEM_MAX_WORDS:
-        return None
     for link in el.iter("a"):
         link_text = link.text_content()
         link_words = count_words(link_text)
         if link_words < MIN_ANCHOR_WORDS:
             continue
+        text = el.text_content()
+        words = count_words(text)
+        if words > ITEM_MAX_WORDS:
+            return None
         key, link_key = text_key(text), text_key(link_text)
         at = key.find(link_key)
         if at < 0 or count_words(key[:at]) > LEAD_MAX_WORDS:
