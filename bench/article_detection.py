@@ -249,8 +249,9 @@ def _classification_seconds(body: bytes, url: str) -> float:
         article = None
     started = time.process_time()
     signals = page_signals(tree, url)
-    shape = body_shape(tree, article.blocks + [r.text for r in article.removed]) if article else None
-    classify_page(signals, shape, heading_column(tree) if shape else None)
+    found = article.blocks + [r.text for r in article.removed] if article else []
+    shape = body_shape(tree, found) if article else None
+    classify_page(signals, shape, heading_column(tree, found) if shape else None)
     return time.process_time() - started
 
 

@@ -183,7 +183,7 @@ def test_an_author_page_whose_extraction_is_a_cookie_notice_is_a_listing():
     page = _page("Jana Berger | Nordkurier", main, OG_ARTICLE, COOKIE_NOTICE)
     reading = read_page(page, "https://nordkurier.example/news/0/list-2.html", "text/html")
     assert not reading.verdict.is_article and reading.verdict.reason == "listing"
-    column = heading_column(_tree(page))
+    column = heading_column(_tree(page), [])
     assert column is not None and column.items == 12
 
 
@@ -210,12 +210,25 @@ def test_an_archive_page_beside_a_ticker_story_is_a_listing():
     assert not reading.verdict.is_article and reading.verdict.reason == "listing"
 
 
+def test_a_tag_page_whose_extraction_is_a_rail_of_teasers_is_a_listing():
+    """Extraction kept the template's "more from" rail (a headline link and two sentences in
+    each line), longer than a blurb, instead of the tag's column: lines led by a headline
+    link are some column's items, not a body beside the column."""
+    teasers = PROSE + MORE_PROSE
+    rail = "<div class='more-from'>" + "".join(
+        f"<div class='teaser'><p><a href='/region/2025/02/{n}/older-{n}'>{h}</a> {teasers[n]} "
+        f"{teasers[(n + 5) % len(teasers)]}</p></div>" for n, h in enumerate(reversed(HEADLINES))) + "</div>"
+    page = _page("Tag: Harbour | Nordkurier", f"<h1>Stories tagged Harbour</h1><ul>{_headline_list()}</ul>", "", rail)
+    reading = read_page(page, "https://nordkurier.example/news/0/list-5.html", "text/html")
+    assert not reading.verdict.is_article and reading.verdict.reason == "listing"
+
+
 def test_a_short_article_over_its_more_stories_list_is_an_article():
     """The heading's region holds a column of 10 headlines, and the body: the body outweighs it."""
     body = "".join(f"<p>{p}</p>" for p in PROSE + MORE_PROSE[:4])  # ~190 words
     page = _page("Harbour plan approved | Nordkurier", f"<article><h1>Harbour plan approved</h1>{body}"
                  f"<h3>More stories</h3><ul>{_headline_list(10)}</ul></article>", OG_ARTICLE)
-    assert heading_column(_tree(page)) is not None
+    assert heading_column(_tree(page), []) is not None
     reading = read_page(page, "https://nordkurier.example/news/0/story-5.html", "text/html")
     assert reading.verdict.is_article, reading.verdict.reason
 
@@ -230,7 +243,7 @@ def test_an_article_whose_heading_sits_over_a_trending_strip_is_an_article():
     page = _page("Harbour plan approved | Nordkurier",
                  f"<div class='top'><h1>Harbour plan approved</h1><ul class='trending'>{_headline_list()}</ul></div>"
                  f"<div class='story-body'>{body}</div>")
-    assert heading_column(_tree(page)) is not None
+    assert heading_column(_tree(page), []) is not None
     reading = read_page(page, "https://nordkurier.example/news/0/story-6.html", "text/html")
     assert reading.verdict.is_article, reading.verdict.reason
 
@@ -257,17 +270,17 @@ def test_a_dated_roundup_of_linked_items_is_an_article():
 ])
 def test_links_that_are_not_a_column_of_stories(links, why):
     page = _page("Page | Nordkurier", f"<h1>Harbour</h1><ul>{links}</ul>")
-    assert heading_column(_tree(page)) is None, why
+    assert heading_column(_tree(page), []) is None, why
 
 
 def test_inline_links_in_paragraphs_are_not_headline_items():
     paragraphs = "".join(f"<p>{p} As <a href='/region/{n}'>{HEADLINES[n]}</a> reported earlier.</p>"
                          for n, p in enumerate(PROSE * 2))
-    assert heading_column(_tree(_page("Harbour | Nordkurier", f"<h1>Harbour</h1><div>{paragraphs}</div>"))) is None
+    assert heading_column(_tree(_page("Harbour | Nordkurier", f"<h1>Harbour</h1><div>{paragraphs}</div>")), []) is None
 
 
 def test_a_menu_in_the_site_header_is_not_a_column():
     menu = "".join(f"<li><a href='/region/{n}'>{h}</a></li>" for n, h in enumerate(HEADLINES))
     page = (f"<html><head><title>Nordkurier</title></head><body><header><h1>Nordkurier</h1><ul>{menu}</ul></header>"
             f"<main>{''.join(f'<p>{p}</p>' for p in PROSE)}</main></body></html>").encode()
-    assert heading_column(_tree(page)) is None
+    assert heading_column(_tree(page), []) is None

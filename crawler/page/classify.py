@@ -218,11 +218,14 @@ def _heads_a_column(column: HeadingColumn, shape: BodyShape) -> bool:
     beside it. The column fills the heading's region (a blurb at most besides: an author's
     bio, "About 1,240 results"); an article's body, when it shares its heading's region,
     outweighs the related stories there. Extraction may have kept the column's teasers, or
-    a cookie notice or a ticker box of the template instead of it: all that is not a body
-    when it is short. (A page that declares itself an article and its date keeps the benefit
-    of the doubt: a roundup of linked items is an article and looks like this.)"""
+    a cookie notice, a ticker box or a rail of teasers of the template instead of it: all
+    that is not a body when it is short. "Beside" is what extraction found beyond the
+    heading's region, or what of it is not led by a headline link (the lines of another
+    column), whichever is less. (A page that declares itself an article and its date keeps
+    the benefit of the doubt: a roundup of linked items is an article and looks like this.)"""
+    beside = min(shape.words - column.region_words, column.unled_words)
     return column.other_words < BLURB_MAX_WORDS and column.item_words > column.other_words and \
-        shape.words - column.region_words < LISTING_URL_MAX_WORDS
+        beside < LISTING_URL_MAX_WORDS
 
 
 _BLOCK_TAGS = frozenset((

@@ -39,6 +39,9 @@ class HeadingColumn:
     items: int
     item_words: int  # words of the items: headlines, teasers, dates
     region_words: int  # all words of the region: the items, the heading, a blurb, anything else
+    # Words of the extracted lines that no headline link of the page leads: what extraction
+    # found that is not an item of some column (this one, a rail of teasers, a "more from" box).
+    unled_words: int = 0
 
     @property
     def other_words(self) -> int:
@@ -46,9 +49,10 @@ class HeadingColumn:
         return max(0, self.region_words - self.item_words)
 
 
-def heading_column(tree) -> HeadingColumn | None:
+def heading_column(tree, blocks: list[str]) -> HeadingColumn | None:
     """The longest run of headline items in the lowest region around the page's first
-    ``<h1>`` that has one; None when there is no heading or no such run near it."""
+    ``<h1>`` that has one; None when there is no heading or no such run near it.
+    ``blocks``: the lines extraction found in the page."""
     heading = next(tree.iter("h1"), None)
     region = heading
     runs: dict = {}  # element -> its run, (items, words): the regions nest, each is read once
@@ -60,8 +64,26 @@ def heading_column(tree) -> HeadingColumn | None:
             continue
         items, item_words = _longest_run(region, runs)
         if items:
-            return HeadingColumn(items, item_words, count_words(region.text_content()))
+            return HeadingColumn(items, item_words, count_words(region.text_content()), _unled_words(tree, blocks))
     return None
+
+
+def _unled_words(tree, blocks: list[str]) -> int:
+    """Words of the lines no headline link of the page leads (after at most LEAD_MAX_WORDS
+    words), as in an item: a body's paragraphs, a bio, a cookie notice. Lines that are
+    headlines, or a headline and its teaser, are some column's, wherever it is on the page."""
+    by_first_word: dict[str, set[tuple[str, ...]]] = {}
+    for link in tree.iter("a"):
+        words = tuple(text_key(link.text_content()).split())
+        if len(words) >= MIN_ANCHOR_WORDS:
+            by_first_word.setdefault(words[0], set()).add(words)
+    unled = 0
+    for block in blocks:
+        words = text_key(block).split()
+        if not any(tuple(words[at:at + len(link)]) == link
+                   for at, word in enumerate(words[:LEAD_MAX_WORDS + 1]) for link in by_first_word.get(word, ())):
+            unled += count_words(block)
+    return unled
 
 
 def _longest_run(region, runs: dict) -> tuple[int, int]:

@@ -49,9 +49,10 @@ def read_page(body: bytes, url: str, content_type: str | None, options: Extracti
             article = None
     # The decision reads trafilatura's main text as found, before our filters took
     # link runs and teasers out of it: a column of linked headlines is the sign of a listing.
-    shape = body_shape(tree, article.blocks + [removal.text for removal in article.removed]) if article else None
+    found = article.blocks + [removal.text for removal in article.removed] if article else []
+    shape = body_shape(tree, found) if article else None
     # The column under the heading matters only when there is a text to weigh it against.
-    verdict = classify_page(signals, shape, heading_column(tree) if shape else None)
+    verdict = classify_page(signals, shape, heading_column(tree, found) if shape else None)
     if verdict.is_article:
         return PageReading(verdict, encoding, article, link_href(tree, "canonical"))
     base = _base_url(tree, url)
