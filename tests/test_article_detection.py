@@ -2,6 +2,8 @@
 finds in it: canned pages through the crawl's own page reader, and the shape rules alone."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from crawler.page.classify import BLURB_MAX_WORDS, BodyShape, PageSignals, classify_page
@@ -284,3 +286,14 @@ def test_a_menu_in_the_site_header_is_not_a_column():
     page = (f"<html><head><title>Nordkurier</title></head><body><header><h1>Nordkurier</h1><ul>{menu}</ul></header>"
             f"<main>{''.join(f'<p>{p}</p>' for p in PROSE)}</main></body></html>").encode()
     assert heading_column(_tree(page), []) is None
+
+
+def test_what_extraction_found_beside_the_column():
+    """Lines led by a headline link, and a long line holding several of the column's own
+    headlines (its region dumped with the chrome around it), are columns; prose is not."""
+    page = _page("Tag: Harbour | Nordkurier", f"<h1>Stories tagged Harbour</h1><ul>{_headline_list()}</ul>")
+    chrome = " ".join(["Home Region Sport Weather Listen live Subscribe Newsletters"] * 10)
+    dump = f"{chrome} Stories tagged Harbour " + " ".join(f"{h} Mar {n + 1}, 2025" for n, h in enumerate(HEADLINES))
+    teaser = f"{HEADLINES[3]} {PROSE[0]}"
+    column = heading_column(_tree(page), [dump, teaser, BIO])
+    assert column.items == 12 and column.unled_words == len(re.findall(r"\w+", BIO))

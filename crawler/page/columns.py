@@ -62,16 +62,19 @@ def heading_column(tree, blocks: list[str]) -> HeadingColumn | None:
             return None
         if region.tag in _CHROME:
             continue
-        items, item_words = _longest_run(region, runs)
+        items, item_words, headlines = _longest_run(region, runs)
         if items:
-            return HeadingColumn(items, item_words, count_words(region.text_content()), _unled_words(tree, blocks))
+            return HeadingColumn(items, item_words, count_words(region.text_content()),
+                                 _unled_words(tree, blocks, headlines))
     return None
 
 
-def _unled_words(tree, blocks: list[str]) -> int:
+def _unled_words(tree, blocks: list[str], headlines: frozenset[str]) -> int:
     """Words of the lines no headline link of the page leads (after at most LEAD_MAX_WORDS
     words), as in an item: a body's paragraphs, a bio, a cookie notice. Lines that are
-    headlines, or a headline and its teaser, are some column's, wherever it is on the page."""
+    headlines, or a headline and its teaser, are some column's, wherever it is on the page;
+    so is a line that holds several of the column's own headlines (the column's region
+    dumped as one line with the chrome around it)."""
     by_first_word: dict[str, set[tuple[str, ...]]] = {}
     for link in tree.iter("a"):
         words = tuple(text_key(link.text_content()).split())
@@ -80,16 +83,25 @@ def _unled_words(tree, blocks: list[str]) -> int:
     unled = 0
     for block in blocks:
         words = text_key(block).split()
-        if not any(tuple(words[at:at + len(link)]) == link
-                   for at, word in enumerate(words[:LEAD_MAX_WORDS + 1]) for link in by_first_word.get(word, ())):
-            unled += count_words(block)
+        if any(tuple(words[at:at + len(link)]) == link
+               for at, word in enumerate(words[:LEAD_MAX_WORDS + 1]) for link in by_first_word.get(word, ())):
+            continue
+        if count_words(block) > ITEM_MAX_WORDS:
+            key = f" {' '.join(words)} "
+            if sum(f" {headline} " in key for headline in headlines) >= MIN_ITEMS // 2:
+                continue
+        unled += count_words(block)
     return unled
 
 
-def _longest_run(region, runs: dict) -> tuple[int, int]:
-    """(items, their words) of the element below ``region`` whose children are most often
-    headline items, if at least MIN_ITEMS and half its children are; else (0, 0)."""
-    best = (0, 0)
+_NO_RUN: tuple[int, int, frozenset[str]] = (0, 0, frozenset())
+
+
+def _longest_run(region, runs: dict) -> tuple[int, int, frozenset[str]]:
+    """(items, their words, their headlines' text keys) of the element below ``region`` whose
+    children are most often headline items, if at least MIN_ITEMS and half its children
+    are; else (0, 0, {})."""
+    best = _NO_RUN
     stack = [region]
     while stack:
         el = stack.pop()
@@ -103,23 +115,23 @@ def _longest_run(region, runs: dict) -> tuple[int, int]:
     return best
 
 
-def _run(el) -> tuple[int, int]:
-    """(items, their words) when ``el``'s children are a column of stories, else (0, 0)."""
+def _run(el) -> tuple[int, int, frozenset[str]]:
+    """(items, their words, their headlines) when ``el``'s children are a column of stories."""
     children = [child for child in el if isinstance(child.tag, str) and child.tag not in _NOT_TEXT]
     # Most elements have few children, or few with a link at all: a cheap look first.
     if len(children) < MIN_ITEMS or sum(next(child.iter("a"), None) is not None for child in children) < MIN_ITEMS:
-        return 0, 0
+        return _NO_RUN
     items = [item for item in map(_item, children) if item]
     if len(items) < MIN_ITEMS or 2 * len(items) < len(children):
-        return 0, 0
-    headline_words = sum(words for _, words, _ in items)
-    if headline_words < MIN_MEAN_HEADLINE_WORDS * len(items) or len({href for href, _, _ in items}) < MIN_ITEMS:
-        return 0, 0  # a menu, a tag cloud, or one link repeated: not a column of stories
-    return len(items), sum(total for _, _, total in items)
+        return _NO_RUN
+    headline_words = sum(words for _, _, words, _ in items)
+    if headline_words < MIN_MEAN_HEADLINE_WORDS * len(items) or len({href for href, _, _, _ in items}) < MIN_ITEMS:
+        return _NO_RUN  # a menu, a tag cloud, or one link repeated: not a column of stories
+    return len(items), sum(total for _, _, _, total in items), frozenset(key for _, key, _, _ in items)
 
 
-def _item(el) -> tuple[str, int, int] | None:
-    """(href, headline words, words) of an element that is a headline item: short, and led
+def _item(el) -> tuple[str, str, int, int] | None:
+    """(href, headline's text key, headline words, words) of an element that is a headline item: short, and led
     by a link of a headline's length. In an article's paragraph a link sits inside a
     sentence; a card, a search result or an archive row starts with its headline."""
     if el.tag in _CHROME:
@@ -137,5 +149,5 @@ def _item(el) -> tuple[str, int, int] | None:
         at = key.find(link_key)
         if at < 0 or count_words(key[:at]) > LEAD_MAX_WORDS:
             return None
-        return (link.get("href") or "").strip(), link_words, words
+        return (link.get("href") or "").strip(), link_key, link_words, words
     return None
