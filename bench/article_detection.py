@@ -354,7 +354,8 @@ def main() -> None:
     timings = [r[6] for r in results if r[6]]
     read_cpu, decide_cpu = sum(t[0] for t in timings), sum(t[1] for t in timings)
     print(f"CPU per page ({len(timings)} pages timed): read_page {1000 * read_cpu / len(timings):.1f} ms, of which "
-          f"the decision (page_signals + body_shape + heading_column + classify_page) {1000 * decide_cpu / len(timings):.1f} ms "
+          f"the decision (page_signals + body_shape + heading_column + classify_page) "
+          f"{1000 * decide_cpu / len(timings):.1f} ms "
           f"({decide_cpu / read_cpu:.1%})")
 
 

@@ -337,7 +337,8 @@ def _leaf_blocks(tree):
             yield el  # text in a custom element (<story-paragraph>): a block of its own
 
 
-def classify_page(signals: PageSignals, shape: BodyShape | None, column: HeadingColumn | None = None) -> PageVerdict:
+def classify_page(signals: PageSignals, shape: BodyShape | None,
+                  column: HeadingColumn | None = None) -> PageVerdict:
     """The verdict for a page, given the shape of the text extraction found in it
     (None: no text worth the name was found) and the column of headline items under
     its heading (crawler.page.columns; None: there is none)."""

@@ -6,10 +6,11 @@ by a headline link (after at most a date or a label) and followed by a teaser,
 a date or nothing. An article's heading is over its body, prose that links
 little.
 
-Measured from the page's tree alone, so that it holds where extraction does not
-see the column: trafilatura drops link-heavy rows, and on table layouts it
-returns the whole column as one line that matches no element. What
-extraction found is weighed against it in crawler.page.classify.
+The column is found in the page's tree, not in what extraction found, so that it
+holds where extraction does not see it: trafilatura drops link-heavy rows, and on
+table layouts returns the whole column as one line that matches no element.
+What extraction found instead is measured beside it (``unled_words``) and weighed
+against it in crawler.page.classify.
 """
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ MAX_LEVELS = 3  # the column shares the heading's parent, or a wrapper or two ar
 MIN_ITEMS = 8  # a related-stories box beside an article lists up to about 8; a listing's page, 10 or more
 ITEM_MAX_WORDS = 100  # a headline and a teaser of a few sentences; longer is a section of prose
 LEAD_MAX_WORDS = 12  # what may precede an item's headline link: a date, a section label, a kicker
-MIN_MEAN_HEADLINE_WORDS = 4  # headlines are sentences (short ones in languages of long words); tags and menu items, names of 1-3 words
+# Headlines are sentences (short ones in languages of long words); tags and menu items are
+# names of 1-3 words.
+MIN_MEAN_HEADLINE_WORDS = 4
 
 
 @dataclass(frozen=True)
