@@ -162,7 +162,8 @@ def run_trafilatura(page: Gold) -> Prediction:
 def run_newspaper(page: Gold) -> Prediction:
     import newspaper
 
-    article = newspaper.Article(page.url)
+    # No image downloads (it would fetch the page's images to pick a top image): no network in a bench.
+    article = newspaper.Article(page.url, fetch_images=False)
     article.download(input_html=page.html.decode("utf-8", errors="replace"))
     try:
         article.parse()
