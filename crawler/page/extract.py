@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 # 4: JSON-LD in CDATA read; organisation authors whole; story-card bylines skipped; continuation
 #    paragraphs the page hides are not taken; the precision pass runs on the body's container.
 # 5: titles: only the site's own name is an affix after a headline (an author or series og:title
-#    appends stays), JSON-LD "name" read beside "headline", co.uk-style hosts name the site.
+#    appends stays), JSON-LD "name" read beside "headline", co.uk-style hosts name the site;
+#    generic rules: a standalone "You might also like" heading, video players' dialog text.
 EXTRACTOR_RULES = 5
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
