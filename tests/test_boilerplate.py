@@ -27,6 +27,8 @@ BOILERPLATE = [
     ("notice", "This story was first published on Coastline Review and is republished with permission."),
     ("notice", "The Harbour Post is now at harbourpost.news."),
     ("notice", "Our old domain was suspended in March; bookmarks may need updating."),
+    ("related", "You Might Also Like"),
+    ("player", "This is a modal window. This modal can be closed by pressing the Escape key or activating the close button."),
     ("comments", "42 comments"),
     ("comments", "Leave a comment below"),
     ("related", "Also on harbourpost.news: Ferry strike called off after late-night talks"),

@@ -224,6 +224,33 @@ def test_site_and_section_affixes_are_stripped_and_attributions_kept():
                          ("h1", "Council approves harbour plan")], keys) == "Council approves harbour plan"
 
 
+def test_only_the_sites_own_name_is_stripped_after_a_headline():
+    from crawler.page.titles import choose_title, site_keys
+
+    keys = site_keys(["Coast Daily"], "https://www.coastdaily.example/a")
+    headline = "Whale strandings worry coastal tribes"
+    # an author or a series the publisher appends to og:title is part of its declared title,
+    # even where the <h1> shows the headline alone
+    assert choose_title([("og", f"{headline} | Jana Berger"), ("title", f"{headline} | Jana Berger | Coast Daily"),
+                         ("h1", headline)], keys) == f"{headline} | Jana Berger"
+    assert choose_title([("og", f"{headline} - Harbour Diaries"), ("h1", headline)], keys) == f"{headline} - Harbour Diaries"
+    # the site's name is not: by og:site_name, or by the host name when nothing is declared
+    assert choose_title([("og", f"{headline} | Coast Daily"), ("h1", headline)], keys) == headline
+    assert choose_title([("title", f"{headline} - Wavelength"), ("h1", headline)],
+                        site_keys([], "https://news.wavelength.co.uk/a")) == headline
+
+
+def test_jsonld_name_counts_when_its_headline_is_a_description():
+    from crawler.page.extract import extract_article
+
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
+    ld = ('<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Article", '
+          '"name": "Hermitian matrix", "headline": "matrix equal to its conjugate transpose"}</script>')
+    html = (f"<html><head>{ld}</head>"
+            f"<body><article><h1>Hermitian matrix</h1>{paragraphs}</article></body></html>")
+    assert extract_article(html, "https://en.wikipedia.org/wiki/Hermitian_matrix").title == "Hermitian matrix"
+
+
 # --- authors ------------------------------------------------------------------
 
 def _authors(head: str, body: str = "", site: str = "Coast Daily"):

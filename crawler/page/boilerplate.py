@@ -97,6 +97,7 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:tags?|topics?|filed under|categories|more about)\s*:?$", _I),
         re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
         re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
+        re.compile(r"^you (?:may|might) (?:also )?(?:like|enjoy)\W{0,3}$", _I),  # a recommendations box's heading
         re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
     ],
     "share": [
@@ -119,6 +120,11 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"\b(?:when|if) using (?:our |these )?materials\b.{0,80}\b(?:hyperlink|link|reference)\b", _I),
         re.compile(r"\b(?:found|notice|spot) (?:a|an) (?:mistake|typo|error)\b.{0,60}\b(?:ctrl|highlight|select)\b", _I),
         re.compile(r"^(?:_{5,}|-{5,}|\*{3,}|={5,})$"),
+    ],
+    # The text a web video player renders for screen readers (video.js's dialogs), taken for a paragraph.
+    "player": [
+        re.compile(r"^this is a modal window\b", _I),
+        re.compile(r"^(?:beginning|end) of dialog window\b", _I),
     ],
     "comments": [
         re.compile(r"^\d+ (?:comments?|replies|responses)$", _I),

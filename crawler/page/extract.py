@@ -39,7 +39,10 @@ logger = logging.getLogger(__name__)
 #    fast-mode fallback, collapsed-precision and teaser-card guards.
 # 4: JSON-LD in CDATA read; organisation authors whole; story-card bylines skipped; continuation
 #    paragraphs the page hides are not taken; the precision pass runs on the body's container.
-EXTRACTOR_RULES = 4
+# 5: titles: only the site's own name is an affix after a headline (an author or series og:title
+#    appends stays), JSON-LD "name" read beside "headline", co.uk-style hosts name the site;
+#    generic rules: a standalone "You might also like" heading, video players' dialog text.
+EXTRACTOR_RULES = 5
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
@@ -115,7 +118,10 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
     raw_title = " ".join(" ".join(tree.xpath("//head/title//text()")).split()) or None
     h1s = [text for text in (" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:MAX_H1]) if text]
     declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
-    title_sources = [("jsonld", _ld_str(ld.get("headline"))), ("og", meta_content(tree, "og:title")),
+    # JSON-LD states its title twice: "headline", and "name", which some publishers fill with the
+    # headline as shown where "headline" is a description or an SEO variant (Wikipedia).
+    title_sources = [("jsonld", _ld_str(ld.get("headline"))), ("jsonld", _ld_str(ld.get("name"))),
+                     ("og", meta_content(tree, "og:title")),
                      ("twitter", meta_content(tree, "twitter:title")), ("title", raw_title), *(("h1", h) for h in h1s)]
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
     canonical = _absolute(url, canonical)

@@ -10,7 +10,13 @@ first (JSON-LD, then og, twitter, title, h1).
 
 Affixes are stripped when they name the site (og:site_name, the publisher, the
 host name) or when they are the same on many of a site's titles (learned per site
-by the store: see :func:`title_affixes`), whatever the language.
+by the store: see :func:`title_affixes`), whatever the language. Nothing else after a
+separator is taken for an affix: an author ("Headline | Jana Berger"), a series ("Chapter
+12 - Series name") or a section the page declares as part of its title stays, unless the
+site's learning has seen it recur. So a shorter form (the <h1>) gains no support from a
+longer declared form with more after it that is not demonstrably the site's: a publisher
+that puts more in og:title than in the <h1> declares that as the title. A short lead-in
+before it (a kicker, a section label: "Politik: Headline") does support it.
 """
 from __future__ import annotations
 
@@ -25,11 +31,13 @@ _WORD = re.compile(r"\w+")
 # Ties between equally supported candidates: declared sources first; then the <title> before
 # an unconfirmed <h1>, which in older templates is often the site's logo.
 SOURCE_ORDER = ("jsonld", "og", "twitter", "title", "h1")
-# A source supports a candidate when it is the candidate with an affix around it that is
-# shorter than the candidate itself: "Headline | Site", not "Site: long other text".
+# Without any site name (no URL, nothing declared): a trailing segment this short after a
+# headline this long is taken for the site's brand (see strip_affixes).
 NO_SITE_AFFIX_MAX_WORDS = 3
 SITE_NAME_MAX_WORDS = 6
 NO_SITE_HEADLINE_MIN_WORDS = 4
+# Second-level labels under a country code that name no one: co.uk, com.au, or.jp, gov.in.
+_GENERIC_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "edu", "or", "ne", "go", "gob", "gv"})
 
 
 def key(text: str | None) -> str:
@@ -51,6 +59,8 @@ def site_keys(site_names: list[str | None], url: str | None = None) -> set[str]:
     if url:
         host = (urlsplit(url).hostname or "").removeprefix("www.")
         labels = host.split(".")
+        if len(labels) >= 3 and labels[-2] in _GENERIC_SECOND_LEVEL:
+            labels = labels[:-1]  # "telegraph" of www.telegraph.co.uk, "yahoo" of headlines.yahoo.co.jp
         if len(labels) >= 2:
             keys.add(_site_key(labels[-2]))  # "theguardian" of www.theguardian.com
             keys.add(_site_key(".".join(labels[-2:])))  # "lwnnet" of lwn.net
@@ -100,15 +110,13 @@ def _span(title: str, first: str, last: str) -> str:
     return title[begin:finish].strip(" |-–—:»·•/")
 
 
-def _supports(source: str, candidate: str) -> bool:
-    """Whether ``source`` (a key) states ``candidate`` (a key), whole or with a shorter affix."""
-    if source == candidate:
-        return True
-    if source.startswith(candidate + " "):
-        return len(source) - len(candidate) < len(candidate)
-    if source.endswith(" " + candidate):
-        return len(source) - len(candidate) < len(candidate)
-    return False
+def _after_kicker(source: str, candidate: str) -> bool:
+    """Whether ``source`` (a key) is ``candidate`` (a key) after a shorter lead-in: a kicker or
+    section label ("Politik: Headline", "Analysis | Headline") that the page shows apart
+    from its headline. What follows a headline (an author, a series, a section) is no such
+    lead-in: a source with more after the candidate supports it only when that is the site's
+    name (then its stripped form is the candidate)."""
+    return source.endswith(" " + candidate) and len(source) - len(candidate) < len(candidate)
 
 
 def choose_title(sources: list[tuple[str, str | None]], keys: set[str],
@@ -130,7 +138,8 @@ def choose_title(sources: list[tuple[str, str | None]], keys: set[str],
 
     def support(candidate_key: str) -> int:
         kinds = {kind for kind, raw, stripped in source_keys
-                 if _supports(raw, candidate_key) or _supports(stripped, candidate_key)}
+                 if candidate_key in (raw, stripped) or _after_kicker(raw, candidate_key)
+                 or _after_kicker(stripped, candidate_key)}
         return len(kinds)
 
     def rank(entry):
