@@ -333,11 +333,16 @@ def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
     found = set()
     matched_elements = []
     longest = max(map(len, keys), default=0)
+    openings = {key.split(" ", 1)[0] for key in keys}
     for el in elements:
         text = el.text_content()
         if len(text) > longest and _ascii_word_chars(text) > longest:
             continue  # its key would be longer than any line's: a wrapper of many (not tokenised)
-        key = _text_key(text)
+        lowered = text.lower()
+        first = _WORD.search(lowered)
+        if first is None or first.group() not in openings:
+            continue  # its key starts with no line's first word (most elements): not tokenised whole
+        key = " ".join(_WORD.findall(lowered))  # _text_key
         if key not in keys or key in found:
             continue
         found.add(key)
