@@ -72,7 +72,9 @@ def minhash_values(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
         return np.full(num_perm, 0xFFFFFFFF, dtype=np.uint32)
     a, b = permutations(num_perm, seed)
     with np.errstate(over="ignore"):  # arithmetic mod 2**64 is the definition
-        values = (np.outer(a, hashes) + b[:, None]) >> _SHIFT32
+        values = np.outer(a, hashes)
+        values += b[:, None]  # in place: one num_perm x shingles array, not three
+        values >>= _SHIFT32
     return values.min(axis=1).astype(np.uint32)
 
 

@@ -22,7 +22,9 @@ from dedupe.signature import tokens
 # A capital then lower-case letters: names and places (Latin and Cyrillic scripts).
 # A simple class is ~3x faster to scan than a \b-anchored Unicode-aware pattern.
 _WORD = re.compile(r"\w+")
-_ADDRESS = re.compile(r"\w++(?:://\S++|(?:\.\w++)++)|[@#]\w++")  # a web address, a domain, a handle or a hashtag
+# A web address, a domain, a handle or a hashtag. An address starts a word: tried inside one, it
+# would fail the same way (the possessive \w++ takes the rest of the word), once per letter.
+_ADDRESS = re.compile(r"(?<!\w)\w++(?:://\S++|(?:\.\w++)++)|[@#]\w++")
 _CAPITALISED = re.compile(r"[A-ZÀ-ÞА-ЯЁ][a-zß-ÿа-яё]{2,}")
 _STOP_ZIPF = 5.5  # words more frequent than this ("said", "year", "people") say nothing about an event
 _UNKNOWN_ZIPF = 1.0  # a word wordfreq does not know is rare (names, transliterations)

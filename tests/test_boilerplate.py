@@ -95,3 +95,15 @@ def test_apply_learned_removes_by_hash():
     kept, removed = apply_learned(["Real paragraph.", "subscribe to the weekly"], learned)
     assert kept == ["Real paragraph."]
     assert removed[0].reason == "learned"
+
+
+def test_the_rules_prefilter_lets_through_every_block_a_rule_matches():
+    from crawler.page.boilerplate import _ALL_RULES, _ANY_ANCHORED_RULE, _ANY_OTHER_RULE, _anchored
+
+    assert _anchored("^(?:a|b)c") and not _anchored("^a|b") and _anchored(r"^[|(]x") and not _anchored("a^")
+    blocks = ["Sign up for our newsletter to get the news in your inbox", "Dear readers,", "Read more:",
+              "12 comments", "Share this article on Facebook", "© 2024 The Paper", "_____",
+              "The council voted on Tuesday.", "Support independent journalism today", "Photo: Jane Doe"]
+    for block in blocks:
+        by_rule = any(rule.search(block) for rule in _ALL_RULES)
+        assert by_rule == bool(_ANY_ANCHORED_RULE.match(block) or _ANY_OTHER_RULE.search(block)), block

@@ -137,19 +137,29 @@ def test_the_precision_pass_runs_on_the_body_container_under_its_ancestors():
     html = (f"<html><body><nav><ul>{rail}</ul></nav><main class='site'><article class='story'>"
             f"<div class='story-body'><p>{PROSE[0]}</p><p>{PROSE[1]}</p></div><p>{PROSE[2]}</p></article>"
             f"<aside><ul>{rail}</ul></aside></main></body></html>")
-    tree = parse_html(html)
+    tree = parse_html(html.replace("</article>", "</article> tail text"))
     before = etree.tostring(tree)
-    shell = _body_shell(tree, [PROSE[0], PROSE[1], PROSE[2]])
-    assert etree.tostring(tree) == before  # the page is not touched: the container is copied
-    assert [el.tag for el in shell.iter()][:4] == ["html", "body", "main", "article"]
-    assert shell.find(".//main").get("class") == "site" and shell.find(".//article").get("class") == "story"
-    assert "Another story" not in shell.text_content() and PROSE[2] in shell.text_content()
+    with _body_shell(tree, [PROSE[0], PROSE[1], PROSE[2]]) as shell:
+        assert [el.tag for el in shell.iter()][:4] == ["html", "body", "main", "article"]
+        assert shell.find(".//main").get("class") == "site" and shell.find(".//article").get("class") == "story"
+        assert "Another story" not in shell.text_content() and PROSE[2] in shell.text_content()
+    assert etree.tostring(tree) == before  # the container was lent: back in its place, with its tail
     # the ends found by the text that holds their opening when no block element has it alone
     tree = parse_html(f"<html><body><nav>{rail}</nav><article><div>{PROSE[0]}<br>more</div>"
                       f"<p>{PROSE[1]}</p></article></body></html>")
-    assert _body_shell(tree, [PROSE[0], PROSE[1]]).find(".//nav") is None
+    with _body_shell(tree, [PROSE[0], PROSE[1]]) as shell:
+        assert shell.find(".//nav") is None
     # ends not in the page: the whole page
-    assert _body_shell(tree, ["Nothing like this is on the page at all", PROSE[1]]) is tree
+    with _body_shell(tree, ["Nothing like this is on the page at all", PROSE[1]]) as shell:
+        assert shell is tree
+    # put back even when the pass fails
+    before = etree.tostring(tree)
+    try:
+        with _body_shell(tree, [PROSE[0], PROSE[1]]):
+            raise ValueError
+    except ValueError:
+        pass
+    assert etree.tostring(tree) == before
 
 
 def test_extract_article_reads_the_callers_tree_and_leaves_it_as_it_was():

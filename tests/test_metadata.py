@@ -114,3 +114,14 @@ def test_a_desk_byline_ends_the_markup_search():
             "<div class='list-of-entities__item-author'>Philip Johnston</div>")
     found = _extract(body=body)
     assert found.authors == [] and found.author_organisations == ["Our Foreign"]
+
+
+def test_jsonld_objects_are_parsed_once_per_page_and_each_caller_gets_its_own_list():
+    from crawler.page.htmlmeta import _jsonld, jsonld_objects, parse_html
+
+    tree = parse_html('<html><head><script type="application/ld+json">{"@type": "NewsArticle", "headline": "H"}'
+                      "</script></head><body><p>x</p></body></html>")
+    first = jsonld_objects(tree)
+    assert tree in _jsonld and first == [{"@type": "NewsArticle", "headline": "H"}]
+    first.append({"@type": "Person"})  # a caller's own list: the page's objects are not changed
+    assert jsonld_objects(tree) == [{"@type": "NewsArticle", "headline": "H"}]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from copy import deepcopy as copy_element
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import trafilatura
@@ -364,6 +364,7 @@ def _locate(tree, elements, text: str, last: bool = False):
     return None
 
 
+@contextmanager
 def _body_shell(tree, texts: list[str]):
     """The part of the page that holds the first run's body, for the precision pass.
 
@@ -372,20 +373,16 @@ def _body_shell(tree, texts: list[str]):
     the smallest element holding the first and last blocks (everything between them in
     document order is inside it), under empty copies of its ancestors, so that trafilatura's
     container rules (an <article>, a "post-content" class) still see where it sits. When
-    either end cannot be found in the page, the whole page."""
+    either end cannot be found in the page, the whole page.
+
+    The element is lent, not copied: it is moved under the shell for the ``with`` block and
+    put back in its place (its tail with it) after. trafilatura copies the tree it is given
+    before it prunes anything, so one copy is enough."""
     texts = [text for text in texts if text]
-    if len(texts) < 2:
-        return tree
-    elements = list(tree.iter(*_BLOCK_TAGS))
-    first = _locate(tree, elements, texts[0])
-    last = _locate(tree, elements, texts[-1], last=True)
-    if first is None or last is None:
-        return tree
-    last_chain = set(last.iterancestors())
-    last_chain.add(last)
-    container = first if first in last_chain else next((a for a in first.iterancestors() if a in last_chain), None)
-    if container is None or container.tag in ("html", "body", "head"):
-        return tree
+    container = _shell_container(tree, texts) if len(texts) >= 2 else None
+    if container is None:
+        yield tree
+        return
     root = parent = None
     for ancestor in reversed(list(container.iterancestors())):
         shell = tree.makeelement(ancestor.tag, dict(ancestor.attrib))  # an lxml.html element, as trafilatura expects
@@ -394,8 +391,29 @@ def _body_shell(tree, texts: list[str]):
         else:
             parent.append(shell)
         parent = shell
-    parent.append(copy_element(container))
-    return root
+    home = container.getparent()
+    index = home.index(container)
+    parent.append(container)
+    try:
+        yield root
+    finally:
+        home.insert(index, container)
+
+
+def _shell_container(tree, texts: list[str]):
+    """The smallest element holding the first and last of ``texts`` (None: not found, or
+    only the whole page or body holds them)."""
+    elements = list(tree.iter(*_BLOCK_TAGS))
+    first = _locate(tree, elements, texts[0])
+    last = _locate(tree, elements, texts[-1], last=True)
+    if first is None or last is None:
+        return None
+    last_chain = set(last.iterancestors())
+    last_chain.add(last)
+    container = first if first in last_chain else next((a for a in first.iterancestors() if a in last_chain), None)
+    if container is None or container.tag in ("html", "body", "head"):
+        return None
+    return container
 
 
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
@@ -491,10 +509,10 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     short = [i for i, (text, key) in enumerate(zip(texts, keys))
              if key and reasons[i] is None and len(text) < EDGE_MAX_CHARS and key not in continued_keys]
     if agreement and _has_short_edge(texts, short):
-        pdoc = trafilatura.bare_extraction(
-            _body_shell(tree, first_texts), url=url, include_comments=False, include_tables=include_tables,
-            favor_precision=True, fast=fast,
-        )
+        with _body_shell(tree, first_texts) as shell:
+            pdoc = trafilatura.bare_extraction(
+                shell, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast,
+            )
         precise_text = _serialised(pdoc)
         precise = f" {_norm(precise_text)} " if precise_text else ""
         # A collapsed precision run picked another container or a fragment of the article:

@@ -155,8 +155,44 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
 _ATTRIBUTION = re.compile(r"\b(?:said|says|told|added|according to|asked|wrote|stated)\b", _I)
 
 
+def _any_pattern(patterns: list[re.Pattern]) -> re.Pattern:
+    """One regex that matches where any of ``patterns`` does (all case-insensitive or caseless)."""
+    assert all(p.flags & ~(re.I | re.U) == 0 for p in patterns)
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), _I)
+
+
+# Most blocks match no rule: two scans (the patterns anchored at the start, tried there
+# only, then the others) tell so at half the cost of trying the ~50 patterns one by one.
+def _anchored(pattern: str) -> bool:
+    """Whether a regex matches only at the start: it opens with ^ and has no | outside groups."""
+    depth, in_class, escaped = 0, False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return False
+    return pattern.startswith("^")
+
+
+_ALL_RULES = [p for patterns in GENERIC_RULES.values() for p in patterns]
+_ANY_ANCHORED_RULE = _any_pattern([p for p in _ALL_RULES if _anchored(p.pattern)])
+_ANY_OTHER_RULE = _any_pattern([p for p in _ALL_RULES if not _anchored(p.pattern)])
+
+
 def generic_family(block: str) -> str | None:
     if len(block) > 600:  # a paragraph this long is prose, whatever phrase it contains
+        return None
+    if not (_ANY_ANCHORED_RULE.match(block) or _ANY_OTHER_RULE.search(block)):
         return None
     if _ATTRIBUTION.search(block):
         return None

@@ -26,11 +26,13 @@ weighed together, because each alone fails on some real sites:
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import courlan
+from lxml import etree
 
 from crawler.page.htmlmeta import ARTICLE_TYPES, LISTING_TYPES, jsonld_objects, jsonld_types, meta_content
 
@@ -244,7 +246,7 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
         # trafilatura joined several elements into one line (a whole-page dump, a card's
         # headline and date): look at every element's whole text. Slower (text of nested
         # elements is read once per level), so only when the cheap pass fell short.
-        held, matched, elements = _match((el for el in tree.iter() if isinstance(el.tag, str)), keys)
+        held, matched, elements = _match(tree.iter(etree.Element), keys)
     prose_lines = [block for block in blocks if _count_words(block) >= PROSE_WORDS]
     truncated = sum(block.rstrip().endswith(("…", "...")) for block in prose_lines)
     prose = len(prose_lines)
@@ -256,30 +258,65 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
                          dumped=True)
     # The deepest ancestor holding most of the matched text: among those over the share,
     # the one with the fewest words in total.
-    candidates = [el for el, n in held.items() if n >= _CONTAINER_SHARE * matched]
-    container = min(candidates, key=lambda el: len(el.text_content()))
-    inside = _link_counts(container)
-    parent = container.getparent()
-    around = _link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
-    # A card's counts are read once: the paragraphs of one body share their parent.
+    container = _smallest_holder([el for el, n in held.items() if n >= _CONTAINER_SHARE * matched])
+    # Each element's counts are read once: the paragraphs of one body share their parent, which
+    # is often the container, and their grandparent its parent.
     cached_counts: dict = {}
+    anchor_words: dict = {}  # words of each link, counted once for all the elements around it
 
     def link_counts(el) -> tuple[int, int, int]:
         if el not in cached_counts:
-            cached_counts[el] = _link_counts(el)
+            cached_counts[el] = _link_counts(el, anchor_words)
         return cached_counts[el]
 
-    cards = sum(_is_card_teaser(el, link_counts) for el in elements)
-    in_container = [el for el in elements if el is container or container in el.iterancestors()]
-    container_prose = sum(_count_words(el.text_content()) >= PROSE_WORDS for el in in_container)
+    inside = link_counts(container)
+    parent = container.getparent()
+    around = link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
+    own_words = {el: _count_words(el.text_content()) for el in elements}  # read once, for both counts below
+    cards = sum(_is_card_teaser(el, link_counts, own_words[el]) for el in elements)
+    in_container = _within(container, elements)
+    container_prose = sum(own_words[el] >= PROSE_WORDS for el in in_container)
     return BodyShape(words, *inside, *around, truncated, prose, cards, container_prose=container_prose)
 
 
-def _is_card_teaser(el, link_counts=None) -> bool:
+def _smallest_holder(candidates: list):
+    """``min(candidates, key=length of text)``, the first in order among equals, reading few texts.
+
+    Each candidate holds more than half the matched words, so no two are apart: they are
+    one chain of ancestors, whose texts grow upwards. Only the deepest's text and those of
+    its ancestors up to the first longer one are read (not the whole page's, once per level)."""
+    if len(candidates) == 1:
+        return candidates[0]
+    chain = set(candidates)
+    deepest = max(candidates, key=lambda el: sum(1 for ancestor in el.iterancestors() if ancestor in chain))
+    length = len(deepest.text_content())
+    tied = [deepest]
+    for ancestor in deepest.iterancestors():
+        if ancestor not in chain or len(ancestor.text_content()) != length:
+            break
+        tied.append(ancestor)
+    return min(tied, key=candidates.index)
+
+
+def _within(container, elements: list) -> list:
+    """The ``elements`` that are ``container`` or inside it, in order."""
+    inside = []
+    for el in elements:
+        if el is container:
+            inside.append(el)
+            continue
+        for ancestor in el.iterancestors():
+            if ancestor is container:
+                inside.append(el)
+                break
+    return inside
+
+
+def _is_card_teaser(el, link_counts=None, own: int | None = None) -> bool:
     """A prose line that sits in a card: an element (its parent or grandparent) holding this
     line, a headline link outside it, and little else (a date, a byline). That is a teaser
     on a listing; an article's paragraphs sit together in its body, with other text."""
-    own = _count_words(el.text_content())
+    own = _count_words(el.text_content()) if own is None else own
     if own < PROSE_WORDS:
         return False
     for card in (el.getparent(), el.getparent().getparent() if el.getparent() is not None else None):
@@ -293,11 +330,15 @@ def _is_card_teaser(el, link_counts=None) -> bool:
     return False
 
 
-def _link_counts(el) -> tuple[int, int, int]:
-    """(words, words in links, links of MIN_ANCHOR_WORDS words or more) of an element."""
+def _link_counts(el, anchor_words: dict | None = None) -> tuple[int, int, int]:
+    """(words, words in links, links of MIN_ANCHOR_WORDS words or more) of an element.
+    ``anchor_words``: words of the links already counted (link -> words), updated."""
     link_words = headline_links = 0
     for a in el.iter("a"):
-        n = _count_words(a.text_content())
+        if anchor_words is None:
+            n = _count_words(a.text_content())
+        elif (n := anchor_words.get(a)) is None:
+            n = anchor_words[a] = _count_words(a.text_content())
         link_words += n
         headline_links += n >= MIN_ANCHOR_WORDS
     return _count_words(el.text_content()), link_words, headline_links
@@ -310,8 +351,17 @@ def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
     matched = 0
     found = set()
     matched_elements = []
+    longest = max(map(len, keys), default=0)
+    openings = {key.split(" ", 1)[0] for key in keys}
     for el in elements:
-        key = _text_key(el.text_content())
+        text = el.text_content()
+        if len(text) > longest and _ascii_word_chars(text) > longest:
+            continue  # its key would be longer than any line's: a wrapper of many (not tokenised)
+        lowered = text.lower()
+        first = _WORD.search(lowered)
+        if first is None or first.group() not in openings:
+            continue  # its key starts with no line's first word (most elements): not tokenised whole
+        key = " ".join(_WORD.findall(lowered))  # _text_key
         if key not in keys or key in found:
             continue
         found.add(key)
@@ -327,14 +377,19 @@ def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
 def _leaf_blocks(tree):
     """Block elements with no block element inside: what trafilatura turns into one
     line each, whatever the tags (<p>, <div>, custom elements are all alike here)."""
-    for el in tree.iter():
-        if not isinstance(el.tag, str) or el.tag in ("script", "style", "noscript", "template", "head"):
-            continue
-        if el.tag in _BLOCK_TAGS and not any(isinstance(c.tag, str) and c.tag in _BLOCK_TAGS for c in el):
-            yield el
-        elif el.tag not in _BLOCK_TAGS and el.text and el.text.strip() and el.getparent() is not None \
-                and el.getparent().tag not in _BLOCK_TAGS and len(el) == 0:
-            yield el  # text in a custom element (<story-paragraph>): a block of its own
+    # Which elements hold a block, from one pass over the blocks that lxml filters: not
+    # a look at every block's children.
+    holders = {block.getparent() for block in tree.iter(*_BLOCK_TAGS)}
+    for el in tree.iter(etree.Element):  # elements only: no comments or processing instructions
+        tag = el.tag
+        if tag in _BLOCK_TAGS:
+            if el not in holders:
+                yield el
+        elif not len(el) and tag not in ("script", "style", "noscript", "template", "head"):
+            text = el.text
+            parent = el.getparent()
+            if text and text.strip() and parent is not None and parent.tag not in _BLOCK_TAGS:
+                yield el  # text in a custom element (<story-paragraph>): a block of its own
 
 
 def classify_page(signals: PageSignals, shape: BodyShape | None,
@@ -400,6 +455,17 @@ def _count_words(text: str) -> int:
         elif len(token) <= MAX_WORD_CHARS:
             count += 1
     return count
+
+
+_ASCII_WORD_BYTES = (string.ascii_letters + string.digits + "_").encode()
+
+
+def _ascii_word_chars(text: str) -> int:
+    """How many of ``text``'s characters are ASCII letters, digits or _: each is one character
+    of its _text_key (lower-casing keeps them), so at most its length. Counted by bytes.translate
+    in C, which is many times faster than the tokenising regex."""
+    encoded = text.encode("utf-8", "ignore")  # other characters: bytes of 0x80 and up only
+    return len(encoded) - len(encoded.translate(None, _ASCII_WORD_BYTES))
 
 
 def _text_key(text: str) -> str:
