@@ -59,6 +59,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.conditional.ConditionalGetMiddleware": 70,
     # Between HTTP decompression (590) and meta refresh (580), which reads response.text.
     "crawler.middlewares.guards.CharsetGuardMiddleware": 585,
+    # Scrapy's meta refresh, in its place, decoding only pages whose head can hold the tag.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.metarefresh.HeadMetaRefreshMiddleware": 580,
     # Last before the download handler: writes responses as received (NEWSCRAWL_WARC_DIR).
     "crawler.middlewares.archive.WarcWriterMiddleware": 950,
 }
