@@ -213,3 +213,23 @@ def test_signature_owns_its_byte_form():
     assert again != Signature(None, signature.terms, signature.weights, "c0ffee", 1.7e9, None)
     with pytest.raises(ValueError):
         Signature.from_bytes(data[:-3])
+
+
+def test_start_up_objects_are_frozen_once_the_engine_starts():
+    """What start-up built leaves the collector's reach (crawler.extensions.FrozenStartup)."""
+    import gc
+
+    from scrapy import signals
+
+    from crawler.extensions import FrozenStartup
+
+    crawler = get_crawler(settings_dict={})
+    FrozenStartup.from_crawler(crawler)
+    gc.unfreeze()
+    try:
+        built_at_start_up = [[n] for n in range(3)]  # containers: the objects the collector tracks
+        assert gc.get_freeze_count() == 0
+        crawler.signals.send_catch_log(signal=signals.engine_started)
+        assert gc.get_freeze_count() >= len(built_at_start_up)
+    finally:
+        gc.unfreeze()
