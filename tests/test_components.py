@@ -224,7 +224,7 @@ def test_start_up_objects_are_frozen_once_the_engine_starts():
     from crawler.extensions import FrozenStartup
 
     crawler = get_crawler(settings_dict={})
-    FrozenStartup.from_crawler(crawler)
+    extension = FrozenStartup.from_crawler(crawler)  # noqa: F841 - signal receivers are weak references
     gc.unfreeze()
     try:
         built_at_start_up = [[n] for n in range(3)]  # containers: the objects the collector tracks
