@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import socket
@@ -211,6 +212,26 @@ class CrawlRunRecorder:
             run.errors = errors
             run.sites = sites
             run.completeness = completeness(stats)
+
+
+class FrozenStartup:
+    """Moves what start-up built out of the garbage collector's reach, once the engine runs.
+
+    By then the crawl process holds a million or so long-lived objects (Scrapy, Twisted,
+    SQLAlchemy and their modules, the mapped models, the loaded dedupe window), and a full
+    collection walks every one of them: measured, 13% of the process's CPU on a 543-page
+    crawl. ``gc.freeze()`` moves them to a generation the collector never scans; objects
+    made afterwards are collected as before. (The extraction workers' fork server does the
+    same for what it preloads: crawler.workers.warm_up.)"""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls()
+        crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
+        return ext
+
+    def engine_started(self) -> None:
+        gc.freeze()
 
 
 class Progress:

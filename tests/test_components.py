@@ -233,3 +233,23 @@ def test_progress_is_off_without_a_terminal_but_an_ingest_logs_it(monkeypatch, c
     with caplog.at_level("INFO", logger="crawler.extensions"):
         progress.report()
     assert "articles stored 3" in caplog.text
+
+
+def test_start_up_objects_are_frozen_once_the_engine_starts():
+    """What start-up built leaves the collector's reach (crawler.extensions.FrozenStartup)."""
+    import gc
+
+    from scrapy import signals
+
+    from crawler.extensions import FrozenStartup
+
+    crawler = get_crawler(settings_dict={})
+    extension = FrozenStartup.from_crawler(crawler)  # noqa: F841 - signal receivers are weak references
+    gc.unfreeze()
+    try:
+        built_at_start_up = [[n] for n in range(3)]  # containers: the objects the collector tracks
+        assert gc.get_freeze_count() == 0
+        crawler.signals.send_catch_log(signal=signals.engine_started)
+        assert gc.get_freeze_count() >= len(built_at_start_up)
+    finally:
+        gc.unfreeze()

@@ -75,3 +75,37 @@ def test_scheme_guard_refuses_everything_but_http():
         with pytest.raises(BadSchemeError):
             guard.process_request(Request(url))
     assert guard.process_request(Request("https://example.com/")) is None
+
+
+def _meta_refresh():
+    from crawler.middlewares.metarefresh import HeadMetaRefreshMiddleware
+
+    return HeadMetaRefreshMiddleware.from_crawler(get_crawler(settings_dict={}))
+
+
+@pytest.mark.parametrize("encoding, content_type", [
+    ("utf-8", "text/html; charset=utf-8"),
+    ("utf-16", "text/html; charset=utf-16"),  # NUL bytes between the letters: decoded as Scrapy does
+    ("utf-8", "text/html"),
+])
+def test_meta_refresh_is_followed_in_any_encoding(encoding, content_type):
+    from scrapy.http import HtmlResponse
+
+    page = ('<html><head><META HTTP-EQUIV="Refresh" content="0; url=/moved/here"></head>'
+            '<body>' + "<p>Der Inhalt ist umgezogen.</p>" * 50 + '</body></html>')
+    request = Request("http://news.example/old")
+    response = HtmlResponse(request.url, body=page.encode(encoding), headers={"Content-Type": content_type},
+                            request=request)
+    result = _meta_refresh().process_response(request, response)
+    assert isinstance(result, Request) and result.url == "http://news.example/moved/here"
+
+
+def test_meta_refresh_leaves_a_page_without_one_undecoded():
+    from scrapy.http import HtmlResponse
+
+    page = "<html><head><title>Ein Bericht</title></head><body>" + "<p>Größere Änderungen.</p>" * 2000 + "</body></html>"
+    request = Request("http://news.example/story")
+    response = HtmlResponse(request.url, body=page.encode("utf-8"), headers={"Content-Type": "text/html"},
+                            request=request)
+    assert _meta_refresh().process_response(request, response) is response
+    assert response._cached_ubody is None  # the crawl process never decoded the page

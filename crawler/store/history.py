@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -74,9 +74,17 @@ def write_band_keys(session: Session, article_id: int, minhash: np.ndarray | Non
     if minhash is None:
         return
     rows = [{"band_key": key, "article_id": article_id} for key in stored_band_keys(minhash, settings).tolist()]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(ArticleBand).on_conflict_do_nothing(), rows)
+    # A Core insert on the session's connection, in its transaction: through session.execute an
+    # insert of the mapped class takes the ORM's bulk-insert path, which cost more than storing
+    # the rest of the article. The rows depend on nothing the session has pending.
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(_band_insert(insert), rows)
+
+
+@lru_cache(maxsize=2)
+def _band_insert(insert):
+    return insert(ArticleBand.__table__).on_conflict_do_nothing()
 
 
 def _timestamp(value: dt.datetime | None) -> float | None:
@@ -91,6 +99,11 @@ _COLUMNS = (
     # The title (not the text): story headline terms are recomputed from it (dedupe.story.headline_terms).
     Article.title, Article.language,
 )
+
+
+_articles, _bands = Article.__table__, ArticleBand.__table__
+_BY_CONTENT_HASH = select(_articles.c.id).where(_articles.c.content_hash == bindparam("digest"))
+_BY_BAND_KEYS = select(_bands.c.article_id).where(_bands.c.band_key.in_(bindparam("keys", expanding=True))).distinct()
 
 
 class DedupeHistory:
@@ -193,11 +206,14 @@ class DedupeHistory:
         loaded window. ``exclude``: the new article's own id (already flushed)."""
         if sig.time is not None:
             self._load_range(session, sig.time - self.window, sig.time + self.window)
-        found = set(session.scalars(select(Article.id).where(Article.content_hash == sig.content_hash)))
+        # Core queries on the session's connection: nothing is pending in the session here
+        # (an article's rows are flushed before it is looked up again), and the ORM's
+        # execution path cost more than the queries themselves.
+        connection = session.connection()
+        found = set(connection.scalars(_BY_CONTENT_HASH, {"digest": sig.content_hash}))
         if sig.minhash is not None:
             keys = stored_band_keys(sig.minhash, self.settings).tolist()
-            found.update(session.scalars(
-                select(ArticleBand.article_id).where(ArticleBand.band_key.in_(keys)).distinct()))
+            found.update(connection.scalars(_BY_BAND_KEYS, {"keys": keys}))
         found.discard(exclude)
         missing = [article_id for article_id in found if article_id not in self.deduper]
         if missing:

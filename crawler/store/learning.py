@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,9 @@ class LearningSettings:
             raise ValueError(f"min_pages must be >= 2 (one page cannot show repetition), got {self.min_pages}")
         if not 0.0 <= self.min_share <= 1.0:
             raise ValueError(f"min_share must be between 0 and 1, got {self.min_share}")
+
+
+_VERSION = select(SiteProfile.__table__.c.boilerplate_version).where(SiteProfile.__table__.c.site == bindparam("site"))
 
 
 def _insert(session: Session):
@@ -67,17 +70,23 @@ class SiteBoilerplate:
         return self._learned[site]
 
     def version(self, session: Session, site: str) -> int:
-        profile = session.get(SiteProfile, site)
-        return profile.boilerplate_version if profile else 0
+        # A Core query on the session's connection (the profile is only ever written by
+        # Core statements, so the session holds nothing of it to flush).
+        version = session.connection().scalar(_VERSION, {"site": site})
+        return version or 0
 
     def observe(self, session: Session, site: str, blocks: list[str], hashes: list[str] | None = None) -> set[str]:
         """Count one new page's blocks; return the hashes that just became boilerplate.
         ``hashes`` are the blocks' ``block_hash`` values, when the caller has them."""
+        # Core statements on the session's connection, in its transaction: they touch only
+        # site_profiles and site_blocks, which the session never holds objects of, and the
+        # ORM's execution path cost as much as the statements.
+        connection = session.connection()
         insert = _insert(session)
         now = dt.datetime.now(dt.timezone.utc)
         # One atomic upsert counts the page, under concurrent writers too.
         profiles = SiteProfile.__table__
-        pages_seen = session.execute(
+        pages_seen = connection.execute(
             insert(profiles)
             .values(site=site, pages_seen=1, boilerplate_version=0)
             .on_conflict_do_update(index_elements=[profiles.c.site], set_={"pages_seen": profiles.c.pages_seen + 1})
@@ -101,7 +110,7 @@ class SiteBoilerplate:
             )
             .returning(table.c.block_hash, table.c.page_count, table.c.is_boilerplate)
         )
-        counted = session.execute(
+        counted = connection.execute(
             upsert,
             [
                 {"site": site, "block_hash": h, "sample": text[:300], "page_count": 1, "is_boilerplate": False,
