@@ -67,6 +67,8 @@ def _rarity_table(language: str) -> dict[str, float]:
         buckets = wordfreq.get_frequency_list("en", wordlist="best")
     # Bucket i holds the words of frequency 10**(-i/100), i.e. Zipf 9 - i/100.
     table = {}
+    elided: dict[str, float] = {}  # piece of a word with an apostrophe -> its rarity
+    negated: set[str] = set()  # "isn" of "isn't"
     for index, words in enumerate(buckets):
         zipf = 9 - index / 100
         if zipf < _TABLE_MIN_ZIPF:
@@ -74,6 +76,19 @@ def _rarity_table(language: str) -> dict[str, float]:
         rarity = max(_STOP_ZIPF - zipf, 0.0)
         for word in words:
             table[word] = rarity
+            if "'" in word or "’" in word:
+                for part in _WORD.findall(word):
+                    elided[part] = min(rarity, elided.get(part, rarity))
+                if word[-3:] in ("n't", "n’t"):
+                    negated.add(word[:-2])
+    # wordfreq keeps "shouldn't", "aujourd'hui" whole; our tokens split them, and a piece
+    # ("shouldn", "hasn", "aujourd") that wordfreq does not know alone would count as a rare
+    # name: the heaviest term of "... Why You Shouldn't Worry". An unknown piece takes the
+    # rarity of the most common word it is part of ("brien" that of "o'brien"); the stem of a
+    # negation ("isn", "doesn": rare alone, not in "isn't") always does.
+    for part, rarity in elided.items():
+        if part not in table or (part.endswith("n") and part in negated):
+            table[part] = min(rarity, table.get(part, rarity))
     wordfreq.get_frequency_list.cache_clear()  # the full list (300k+ words) is not needed any more
     return table
 
