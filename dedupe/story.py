@@ -30,6 +30,7 @@ _UNKNOWN_RARITY = _STOP_ZIPF - _UNKNOWN_ZIPF
 _NAME_BOOST = 1.25  # capitalised mid-sentence: names and places carry the event
 _NUMBER_RARITY = 2.0  # 49-year lease, 1,600 dead: event details, unless they are years
 _MAX_TF = 3
+_ORDINAL = re.compile(r"[1-9]\d*(?:st|nd|rd|th)")
 # " | ", " - ", " – ", " — " between a headline and the site's or section's name.
 _TITLE_PARTS = re.compile(r"\s+[|\-–—·•]\s+|\s*\|\s*")
 
@@ -153,7 +154,13 @@ def story_terms_and_names(
                 if len(word) < 2 or (len(word) == 4 and word[:2] in ("19", "20")):
                     continue  # single digits say nothing; years name periods, not events
                 rarity = _NUMBER_RARITY
-            elif len(word) < 3 or not word.isalpha():
+            elif not word.isalpha():
+                if not _ORDINAL.fullmatch(word):
+                    continue
+                # "50th anniversary", "6th fatality": an event detail, weighed as a number. (Other
+                # digits with letters are mostly units and times, 60fps, 1080p, 5pm: not kept.)
+                rarity = min(rarity, _NUMBER_RARITY)
+            elif len(word) < 3:
                 continue
             elif word in names:
                 rarity *= _NAME_BOOST
