@@ -1,25 +1,35 @@
-"""Incremental dedupe at scale: speed and index memory of one Deduper.
+"""Incremental dedupe at scale: cost and index memory of one Deduper.
 
 Streams synthetic documents (bench/labelled_sets.py ``iter_synthetic``: the 181
 real benchmark texts made into distinct originals plus syndicated copies; only
 the 181 bases are held, each document is dropped after it is added) into one
-``Deduper`` with ``.add`` in generation order (nearly chronological, copies
-right after their original), and prints:
+``Deduper`` in generation order (nearly chronological, copies right after their
+original), and prints:
 
-1. Speed (no tracing): total seconds in ``Deduper.add``, µs per article and
-   articles/s; document generation is timed separately and excluded.
-2. ``Deduper.signature`` alone, µs per article, on the first 5,000 documents
-   (if the Deduper exposes it; it is called with the text, or with the record
-   when it takes one, in which case it is the whole per-document signature:
-   MinHash plus story terms).
+1. Cost (no tracing), in CPU time of this process (``time.process_time``, so a
+   loaded machine changes it little): per article, ``Deduper.signature`` (MinHash
+   plus story terms) and the assignment (``assign`` with that signature, then
+   ``commit``), and the assignment per article in each tenth of the stream, which
+   shows whether it grows with the index. Document generation is timed apart and
+   excluded.
+2. Optionally (``--workers N``), the pipelined run: signatures in N worker
+   processes, assignment here, in order (wall time; it holds every document).
 3. Index memory (a second pass under tracemalloc, which slows it down): traced
    memory after adding all documents minus traced memory before the Deduper was
    created, divided by n. The generated texts and the returned Assignments are
    not retained, so this is the Deduper's own growth (arrays, band index, key
    strings and dicts). Also the Deduper's ``index_nbytes()`` (arrays only) when
-   it has one, and the pass's peak.
+   it has one, and the pass's peak. ``--no-memory`` skips it.
 
-    python bench/dedupe_scale.py [--n 100000] [--quick] [--no-memory]
+``--dedupe-root DIR`` imports the ``dedupe`` package from another checkout (for
+example a worktree of an older commit), with this checkout's generator, so that
+two versions are compared on the same documents:
+
+    python bench/dedupe_scale.py --n 100000 --no-memory
+    python bench/dedupe_scale.py --n 100000 --no-memory --dedupe-root ../old-worktree
+
+One heavy run at a time; the ratio of two runs made one after the other on the
+same machine is the figure to quote, not either absolute number.
 """
 from __future__ import annotations
 
@@ -30,9 +40,23 @@ import time
 import tracemalloc
 from pathlib import Path
 
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+
+
+def _dedupe_root(argv: list[str]) -> Path:
+    """The checkout whose ``dedupe`` is measured (read before the import below)."""
+    for i, arg in enumerate(argv):
+        if arg == "--dedupe-root" and i + 1 < len(argv):
+            return Path(argv[i + 1]).resolve()
+        if arg.startswith("--dedupe-root="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return REPO
+
+
+DEDUPE_ROOT = _dedupe_root(sys.argv)
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(DEDUPE_ROOT))
 
 from dedupe import DedupeSettings  # noqa: E402
 
@@ -43,24 +67,37 @@ except ImportError:  # pragma: no cover
 
 import labelled_sets  # noqa: E402
 
-SIGNATURE_SAMPLE = 5000
 
 
-def speed(n: int, seed: int, settings: DedupeSettings) -> Deduper:
+def cost(n: int, seed: int, settings: DedupeSettings, slices: int = 10) -> None:
+    """Signature and assignment CPU per article, over the whole stream and per slice of it."""
     deduper = Deduper(settings)
-    add_seconds = 0.0
-    started = time.perf_counter()
-    for record, _, _ in labelled_sets.iter_synthetic(n, seed):
-        t = time.perf_counter()
-        deduper.add(record)
-        add_seconds += time.perf_counter() - t
-    wall = time.perf_counter() - started
-    print(f"speed ({n:,} documents, incremental Deduper.add, no tracing):")
-    print(f"  Deduper.add total:        {add_seconds:10.2f} s")
-    print(f"  per article:              {add_seconds / n * 1e6:10.1f} µs")
-    print(f"  throughput:               {n / add_seconds:10,.0f} articles/s")
-    print(f"  generation (excluded):    {wall - add_seconds:10.2f} s")
-    return deduper
+    sign_cpu = assign_cpu = 0.0
+    slice_size = max(1, n // slices)
+    slice_assign: list[float] = []
+    slice_start = 0.0
+    started = time.process_time()
+    clock = time.process_time
+    for count, (record, _, _) in enumerate(labelled_sets.iter_synthetic(n, seed), 1):
+        t0 = clock()
+        signature = deduper.signature(record)
+        t1 = clock()
+        deduper.commit(deduper.assign(record, signature))
+        t2 = clock()
+        sign_cpu += t1 - t0
+        assign_cpu += t2 - t1
+        if count % slice_size == 0:
+            slice_assign.append((assign_cpu - slice_start) / slice_size)
+            slice_start = assign_cpu
+    total = time.process_time() - started
+    print(f"cost ({n:,} documents, signature then assign+commit, CPU time of this process, no tracing):")
+    print(f"  signature per article:    {sign_cpu / n * 1e6:10.1f} µs")
+    print(f"  assignment per article:   {assign_cpu / n * 1e6:10.1f} µs")
+    print(f"  both per article:         {(sign_cpu + assign_cpu) / n * 1e6:10.1f} µs "
+          f"({n / (sign_cpu + assign_cpu):,.0f} articles per CPU second)")
+    print("  assignment per article in each tenth: "
+          + " ".join(f"{v * 1e6:.0f}" for v in slice_assign) + " µs")
+    print(f"  generation (excluded):    {total - sign_cpu - assign_cpu:10.2f} s CPU")
 
 
 _worker_deduper = None
@@ -133,24 +170,6 @@ def pipelined_speed(n: int, seed: int, settings: DedupeSettings, workers: int, c
     print(f"  generation (excluded):    {generation:10.2f} s")
 
 
-def signature_speed(deduper: Deduper, seed: int) -> None:
-    if not hasattr(deduper, "signature"):
-        print("signature: the Deduper exposes no signature(); skipped")
-        return
-    records = [record for record, _, _ in labelled_sets.iter_synthetic(SIGNATURE_SAMPLE, seed)]
-    try:
-        deduper.signature(records[0].text)
-        arg, what = (lambda r: r.text), "signature(text)"
-    except (AttributeError, TypeError):
-        arg, what = (lambda r: r), "signature(record) = MinHash + story terms"
-    started = time.perf_counter()
-    for record in records:
-        deduper.signature(arg(record))
-    seconds = time.perf_counter() - started
-    print(f"signature alone ({len(records):,} documents, Deduper.{what}):")
-    print(f"  per article:              {seconds / len(records) * 1e6:10.1f} µs")
-
-
 def memory(n: int, seed: int, settings: DedupeSettings) -> None:
     stream = labelled_sets.iter_synthetic(n, seed)
     first = next(stream)  # loads the 181 bases and the lead vocabulary before the baseline
@@ -184,17 +203,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10,000 documents")
     parser.add_argument("--seed", type=int, default=0, help="synthetic-set seed (default 0)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
-    parser.add_argument("--workers", type=int, default=2, help="signature processes for the pipelined run (0: skip)")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="signature processes for a pipelined run (default 0: none; it holds every document)")
+    parser.add_argument("--dedupe-root", default=str(REPO),
+                        help="checkout whose dedupe package is measured (default: this one)")
     args = parser.parse_args()
     n = 10_000 if args.quick else args.n
     settings = DedupeSettings()
+    print(f"dedupe from: {DEDUPE_ROOT}")
     print(f"settings: {settings}")
+    cost(n, args.seed, settings)
+    gc.collect()
     if args.workers:
         pipelined_speed(n, args.seed, settings, args.workers)
-    deduper = speed(n, args.seed, settings)
-    signature_speed(deduper, args.seed)
-    del deduper
-    gc.collect()
     if not args.no_memory:
         memory(n, args.seed, settings)
 

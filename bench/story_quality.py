@@ -137,6 +137,17 @@ def halves(items, predicted) -> None:
         print(line(f"newscrawl, {name} half ({len(chosen)} docs)", s))
 
 
+def rounds(items, predicted) -> None:
+    """Synthetic scores on round 0 (the real texts verbatim, with their real titles) and on the
+    later rounds (scale-originals: a generated lead, half the units dropped; see
+    bench/labelled_sets.py). A gap between the two is the generator's, not the real pages'."""
+    for name, first in (("round 0", True), ("rounds 1+", False)):
+        chosen = [i for i, item in enumerate(items) if item[0].key.startswith("syn-r0000-") == first]
+        if chosen:
+            s = scores([predicted[i] for i in chosen], [items[i][2] for i in chosen])
+            print(line(f"newscrawl, {name} ({len(chosen)} docs)", s))
+
+
 def errors(items, predicted) -> None:
     """The wrongly merged and the missed pairs of the real set, with titles."""
     by_pred, by_true = defaultdict(list), defaultdict(list)
@@ -197,6 +208,7 @@ def main() -> None:
         syn = evaluate(f"synthetic ({args.n} documents, seed {args.seed})", synthetic, settings,
                        baseline=not args.no_baseline)
         halves(synthetic, syn["predicted"])
+        rounds(synthetic, syn["predicted"])
         hard_negatives(synthetic, syn["predicted"])
 
 

@@ -32,6 +32,7 @@ _UNKNOWN_RARITY = _STOP_ZIPF - _UNKNOWN_ZIPF
 _NAME_BOOST = 1.25  # capitalised mid-sentence: names and places carry the event
 _NUMBER_RARITY = 2.0  # 49-year lease, 1,600 dead: event details, unless they are years
 _MAX_TF = 3
+_ORDINAL = re.compile(r"[1-9]\d*(?:st|nd|rd|th)")
 # " | ", " - ", " – ", " — " between a headline and the site's or section's name.
 _TITLE_PARTS = re.compile(r"\s+[|\-–—·•]\s+|\s*\|\s*")
 
@@ -69,6 +70,8 @@ def _rarity_table(language: str) -> dict[str, float]:
         buckets = wordfreq.get_frequency_list("en", wordlist="best")
     # Bucket i holds the words of frequency 10**(-i/100), i.e. Zipf 9 - i/100.
     table = {}
+    elided: dict[str, float] = {}  # piece of a word with an apostrophe -> its rarity
+    negated: set[str] = set()  # "isn" of "isn't"
     for index, words in enumerate(buckets):
         zipf = 9 - index / 100
         if zipf < _TABLE_MIN_ZIPF:
@@ -76,6 +79,19 @@ def _rarity_table(language: str) -> dict[str, float]:
         rarity = max(_STOP_ZIPF - zipf, 0.0)
         for word in words:
             table[word] = rarity
+            if "'" in word or "’" in word:
+                for part in _WORD.findall(word):
+                    elided[part] = min(rarity, elided.get(part, rarity))
+                if word[-3:] in ("n't", "n’t"):
+                    negated.add(word[:-2])
+    # wordfreq keeps "shouldn't", "aujourd'hui" whole; our tokens split them, and a piece
+    # ("shouldn", "hasn", "aujourd") that wordfreq does not know alone would count as a rare
+    # name: the heaviest term of "... Why You Shouldn't Worry". An unknown piece takes the
+    # rarity of the most common word it is part of ("brien" that of "o'brien"); the stem of a
+    # negation ("isn", "doesn": rare alone, not in "isn't") always does.
+    for part, rarity in elided.items():
+        if part not in table or (part.endswith("n") and part in negated):
+            table[part] = min(rarity, table.get(part, rarity))
     wordfreq.get_frequency_list.cache_clear()  # the full list (300k+ words) is not needed any more
     return table
 
@@ -140,7 +156,13 @@ def story_terms_and_names(
                 if len(word) < 2 or (len(word) == 4 and word[:2] in ("19", "20")):
                     continue  # single digits say nothing; years name periods, not events
                 rarity = _NUMBER_RARITY
-            elif len(word) < 3 or not word.isalpha():
+            elif not word.isalpha():
+                if not _ORDINAL.fullmatch(word):
+                    continue
+                # "50th anniversary", "6th fatality": an event detail, weighed as a number. (Other
+                # digits with letters are mostly units and times, 60fps, 1080p, 5pm: not kept.)
+                rarity = min(rarity, _NUMBER_RARITY)
+            elif len(word) < 3:
                 continue
             elif word in names:
                 rarity *= _NAME_BOOST

@@ -307,6 +307,27 @@ def test_the_title_outlet_words_are_not_story_terms():
     assert int(term("dockers")[0]) in terms
 
 
+def test_a_contraction_piece_is_as_common_as_its_word_not_a_rare_name():
+    from dedupe.story import _rarity_table
+
+    rarity = _rarity_table("en")
+    # tokens() splits "shouldn't" into "shouldn" + "t"; wordfreq knows only the whole word.
+    assert rarity["shouldn"] < 1.0 and rarity["hasn"] < 1.0 and rarity["isn"] < 1.0
+    title = "Harbour strike: why you shouldn't worry"
+    body = "Dockers returned to the Zorblatt quay. The strike hasn't hurt exports, and it isn't over."
+    terms = story_terms(title, body, "en", 24)[0].tolist()
+    assert int(term("dockers")[0]) in terms and int(term("zorblatt")[0]) in terms
+    weights = dict(zip(*[a.tolist() for a in story_terms(title, body, "en", 24)]))
+    assert weights.get(int(term("shouldn")[0]), 0.0) < weights[int(term("dockers")[0])]
+
+
+def test_ordinals_are_event_details_and_other_digit_words_are_not_terms():
+    body = "The band announced its 50th anniversary tour. The show runs at 60fps in 1080p from 5pm."
+    terms = story_terms(None, body, "en", 24)[0].tolist()
+    assert int(term("50th")[0]) in terms
+    assert not {int(term(w)[0]) for w in ("60fps", "1080p", "5pm")} & set(terms)
+
+
 def test_headline_phrases_join_words_the_text_writes_together():
     from dedupe.story import headline_phrases, headline_terms
     from dedupe.signature import tokens
