@@ -145,9 +145,9 @@ class StoragePipeline:
         started = time.monotonic()
         self.store = store_from_settings(self.engine, self.settings, self.pool.offload(self.config.dedupe), self.config)
         self.stats.set_value("newscrawl/dedupe/window_load_seconds", round(time.monotonic() - started, 2))
-        recleaned = self.store.reclean_pending()
-        if recleaned:
-            self.stats.inc_value("newscrawl/articles/recleaned", recleaned)
+        reprocessed = self.store.reprocess_pending()
+        if reprocessed:
+            self.stats.inc_value("newscrawl/articles/reprocessed", reprocessed)
 
     def _run(self) -> None:
         """The storage thread: open the store, then store batches until closed and drained."""
@@ -272,8 +272,8 @@ class StoragePipeline:
             self.stats.inc_value("newscrawl/errors/storage")
             self.stats.inc_value("newscrawl/dropped/storage_error")
             raise
-        if result.recleaned:
-            self.stats.inc_value("newscrawl/articles/recleaned", result.recleaned)
+        if result.reprocessed:
+            self.stats.inc_value("newscrawl/articles/reprocessed", result.reprocessed)
         for name in result.capped:
             self.stats.inc_value(f"newscrawl/limits/{name}")
             self.stats.inc_value(f"newscrawl/site/{item.site}/limit_{name}")  # crawl_runs.sites: which site sent it

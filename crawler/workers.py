@@ -32,7 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
-from crawler.page.rawhtml import compress_raw_html, rederive_article
+from crawler.page.rawhtml import compress_raw_html, extract_stored_page
 from crawler.page.read import read_page
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, Signature
@@ -275,7 +275,7 @@ class ExtractionPool:
         if not self.enabled:
             return Offload()
         return Offload(
-            extract=lambda raw, encoding, url, options: self.call(rederive_article, raw, encoding, url, options),
+            extract=lambda raw, encoding, url, options: self.call(extract_stored_page, raw, encoding, url, options),
             sign=lambda record: self.call(sign, record, dedupe),
         )
 

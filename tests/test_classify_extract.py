@@ -162,7 +162,6 @@ def test_missing_date_stays_missing_even_with_dates_in_the_prose():
 
 def _body_text(html: str) -> str:
     from crawler.page.body import extract_body
-    from crawler.page.htmlmeta import parse_html
 
     return extract_body(parse_html(html), "https://example.org/news/1", set()).text
 
@@ -233,7 +232,6 @@ def test_an_article_split_over_sibling_containers_is_whole():
 
 def test_continuation_needs_the_same_container_class():
     from crawler.page.body import _continuation_paragraphs, _norm
-    from crawler.page.htmlmeta import parse_html
 
     other = "A reader's letter about parking fees, printed beside the story in a box of its own design."
     tree = parse_html(

@@ -195,7 +195,7 @@ def test_paragraph_shared_by_two_articles_of_a_site_survives(sqlite_crawl):
     assert repeated, "the sample sites include a background paragraph shared by two follow-up reports"
 
 
-def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
+def test_reprocess_re_extracts_text_from_raw_html(sqlite_crawl):
     url, _, _ = sqlite_crawl
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
@@ -215,9 +215,9 @@ def test_reprocess_rederives_text_from_raw_html(sqlite_crawl):
     engine = make_engine(url)
     with Session(engine) as session:
         assert session.get(Article, victim_id).text == original_text
-        rederived = session.get(Article, wire_id)
-        assert rederived.authors == [] and rederived.author_organisations == wire_orgs
-        assert rederived.extractor_version == EXTRACTOR_VERSION
+        reprocessed_row = session.get(Article, wire_id)
+        assert reprocessed_row.authors == [] and reprocessed_row.author_organisations == wire_orgs
+        assert reprocessed_row.extractor_version == EXTRACTOR_VERSION
     engine.dispose()
     relearn = run_cli("reprocess", "--db", url, "--relearn")
     assert relearn.returncode == 0 and "0 changed" in relearn.stdout, relearn.stdout + relearn.stderr

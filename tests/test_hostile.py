@@ -97,7 +97,7 @@ def test_only_http_and_https_are_fetched(site, db_url, tmp_path):
         routes = sites.routes
         local = {name: file_url.replace("link", name) for name in ("feed", "sitemap", "robots", "canonical", "refresh",
                                                                        "redirect")}
-        home = (f'<html><head><title>Home</title></head><body><ul>'
+        home = ('<html><head><title>Home</title></head><body><ul>'
                 + "".join(f'<li><a href="{p}">Story {n}</a></li>' for n, p in enumerate(site.links))
                 + f'<li><a href="{file_url}">Local</a></li><li><a href="ftp://{base.split("://")[1]}/x">FTP</a></li>'
                   f'<li><a href="file://{secret}">Local 2</a></li></ul></body></html>')

@@ -99,7 +99,7 @@ def _article(blocks: list[str]) -> ExtractedArticle:
     )
 
 
-def test_store_recleans_earlier_articles_when_a_block_is_learned(engine):
+def test_store_reprocesses_earlier_articles_when_a_block_is_learned(engine):
     store = ArticleStore(engine)
     saved = []
     for n in range(3):
@@ -109,7 +109,7 @@ def test_store_recleans_earlier_articles_when_a_block_is_learned(engine):
                                 article=_article(blocks), raw_body=html.encode(), encoding="utf-8",
                                 fetched_at=dt.datetime.now(dt.timezone.utc)))
     assert [s.outcome for s in saved] == ["new", "new", "new"]
-    assert saved[-1].recleaned == 2
+    assert saved[-1].reprocessed == 2
     with Session(engine) as session:
         rows = session.scalars(select(Article).order_by(Article.id)).all()
         assert all(TEMPLATE not in r.text for r in rows)

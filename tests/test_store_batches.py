@@ -138,7 +138,7 @@ def test_a_batch_that_does_not_commit_leaves_nothing_and_is_stored_whole_on_retr
     assert outcomes[1].dup_group_id == outcomes[0].article_id
 
 
-def test_a_connection_lost_while_recleaning_a_committed_batch_is_retried_without_storing_it_again(engine):
+def test_a_connection_lost_while_reprocessing_a_committed_batch_is_retried_without_storing_it_again(engine):
     """The batch committed; the re-cleaning its new boilerplate calls for lost its connection.
     Retried, it goes on where it stopped: the batch is not stored again (its articles would be
     found stored, and the older articles never re-cleaned) and each article is re-cleaned once."""
@@ -149,20 +149,20 @@ def test_a_connection_lost_while_recleaning_a_committed_batch_is_retried_without
     news = "Subscribe to the Harbour Weekly newsletter for the day's news."
     store = ArticleStore(engine)
     store.save_batch([_fields(0, story(0, news)), _fields(1, story(1, news))])
-    rederive, calls = store.rederive, []
+    extract_stored, calls = store.extract_stored, []
 
     def lose_connection_once(row):
         calls.append(row.id)
         if len(calls) == 2:
             raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
-        return rederive(row)
+        return extract_stored(row)
 
-    store.rederive = lose_connection_once
+    store.extract_stored = lose_connection_once
     commit = dbretry.retrying(store.commit_batch, 5, sleep=lambda seconds: None)
     finish = dbretry.retrying(store.finish_batch, 5, sleep=lambda seconds: None)
     outcomes = finish(commit([_fields(2, story(2, news))]))  # the third page teaches the newsletter block
     assert [o.outcome for o in outcomes] == ["new"]
-    assert outcomes[0].recleaned == 2  # both older articles, each counted once
+    assert outcomes[0].reprocessed == 2  # both older articles, each counted once
     assert calls == [1, 2, 2]
     with Session(engine) as session:
         assert all(news not in text for text in session.scalars(select(Article.text)))

@@ -57,7 +57,7 @@ def _relearn(engine: Engine, store, sites: list[str], ids: list[int], only_site:
         with Session(engine) as session, session.begin():
             row = session.get(Article, article_id)
             try:
-                article = store.rederive(row)
+                article = store.extract_stored(row)
             except ExtractionError:
                 continue
             learner.observe(session, row.site, article.blocks + article.title_affix_blocks,

@@ -21,7 +21,7 @@ def compress_raw_html(body: bytes) -> bytes:
     return zlib.compress(body, RAW_HTML_ZLIB_LEVEL)
 
 
-def rederive_article(raw_compressed: bytes, encoding: str, url: str, options: ExtractionOptions) -> ExtractedArticle:
+def extract_stored_page(raw_compressed: bytes, encoding: str, url: str, options: ExtractionOptions) -> ExtractedArticle:
     """The article re-extracted from its stored raw page."""
     html, _ = decode_html(zlib.decompress(raw_compressed), f"text/html; charset={encoding}")
     return extract_article(html, url, options)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from crawler.page.boilerplate import Removal, apply_learned, block_hash
 from crawler.page.extract import EXTRACTOR_VERSION, ExtractedArticle, ExtractionError, ExtractionOptions
 from crawler.store.learning import LearningSettings, SiteBoilerplate
-from crawler.page.rawhtml import compress_raw_html, rederive_article
+from crawler.page.rawhtml import compress_raw_html, extract_stored_page
 from crawler.page.sanitize import StoreLimits, clean_text, sanitize_article, storable_url
 from crawler.page.titles import strip_learned_affixes
 from crawler.store.history import DedupeHistory, record_of, write_band_keys
@@ -45,12 +45,12 @@ class SaveResult:
     article_id: int
     dup_group_id: int | None
     story_id: int | None
-    recleaned: int = 0  # stored articles of the site re-cleaned because its boilerplate grew
+    reprocessed: int = 0  # stored articles of the site re-cleaned because its boilerplate grew
     capped: tuple[str, ...] = ()  # fields cut to their caps (crawler.page.sanitize)
 
 
 @dataclass
-class _Reclean:
+class _SiteReprocess:
     """Re-cleaning of a site's stored articles after it learned ``blocks``; ``done``: the
     articles re-cleaned (or cleaned knowing them) already, ``changed``: how many changed."""
 
@@ -67,7 +67,7 @@ class StoredBatch:
     the re-cleaning still to do (:meth:`ArticleStore.finish_batch`)."""
 
     outcomes: list[SaveResult | Exception]
-    pending: list[_Reclean]
+    pending: list[_SiteReprocess]
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class ArticleStore:
         text = "\n".join(kept)
         minimum = self.extraction_options.min_text_chars
         # The title affixes' hashes are stored with the blocks': once one is learned, the
-        # site's articles that carry it are re-cleaned (reclean_site) like those with a block.
+        # site's articles that carry it are re-cleaned (reprocess_site) like those with a block.
         hashes = list(article.block_hashes) + [block_hash(b) for b in article.title_affix_blocks]
         title = strip_learned_affixes(article.title, learned, block_hash)
         if learned_removed and len(text) < minimum <= len(article.text):
@@ -248,7 +248,7 @@ class ArticleStore:
             if newly and isinstance(outcome, SaveResult):
                 # The batch's articles from this one on were cleaned knowing these blocks.
                 cleaned_already = {later.article_id for later, _, _ in saved[i:] if isinstance(later, SaveResult)}
-                pending.append(_Reclean(i, site, set(newly), cleaned_already))
+                pending.append(_SiteReprocess(i, site, set(newly), cleaned_already))
         return StoredBatch(outcomes, pending)
 
     def finish_batch(self, stored: StoredBatch) -> list[SaveResult | Exception]:
@@ -260,8 +260,8 @@ class ArticleStore:
         article is re-cleaned once and counted once."""
         while stored.pending:
             job = stored.pending[0]
-            self._reclean(job)
-            stored.outcomes[job.index] = dataclasses.replace(stored.outcomes[job.index], recleaned=job.changed)
+            self._reprocess_job(job)
+            stored.outcomes[job.index] = dataclasses.replace(stored.outcomes[job.index], reprocessed=job.changed)
             stored.pending.pop(0)
         return stored.outcomes
 
@@ -498,14 +498,14 @@ class ArticleStore:
 
     # --- re-deriving text from raw HTML ------------------------------------------
 
-    def rederive(self, row: Article) -> ExtractedArticle:
-        extract = self.offload.extract or rederive_article
+    def extract_stored(self, row: Article) -> ExtractedArticle:
+        extract = self.offload.extract or extract_stored_page
         return extract(row.raw_html, row.raw_encoding, row.url, self.extraction_options)
 
     def _sign(self, record: DocumentRecord) -> Signature:
         return self.offload.sign(record) if self.offload.sign is not None else self.deduper.signature(record)
 
-    def reclean_pending(self) -> int:
+    def reprocess_pending(self) -> int:
         """Finish re-cleaning that a killed run left undone.
 
         A site's boilerplate version grows in the transaction that stores the
@@ -545,15 +545,15 @@ class ArticleStore:
             logger.info("Caught up cleaning of %d articles left by an interrupted run (%d changed)", len(behind), changed)
         return changed
 
-    def reclean_site(self, site: str, blocks: Iterable[str], skip_id: int | None = None,
+    def reprocess_site(self, site: str, blocks: Iterable[str], skip_id: int | None = None,
                      skip_ids: Iterable[int] = ()) -> int:
         """Re-clean the site's stored articles that contain any of ``blocks``, except
         ``skip_id`` and ``skip_ids`` (cleaned knowing them already)."""
-        job = _Reclean(None, site, set(blocks), {skip_id, *skip_ids})
-        self._reclean(job)
+        job = _SiteReprocess(None, site, set(blocks), {skip_id, *skip_ids})
+        self._reprocess_job(job)
         return job.changed
 
-    def _reclean(self, job: _Reclean) -> None:
+    def _reprocess_job(self, job: _SiteReprocess) -> None:
         """Do ``job``, recording in it each article done (see :meth:`finish_batch`)."""
         with Session(self.engine) as session:
             candidates = [
@@ -582,7 +582,7 @@ class ArticleStore:
             if row is None:
                 return "failed"
             try:
-                article, _ = sanitize_article(self.rederive(row), self.limits)
+                article, _ = sanitize_article(self.extract_stored(row), self.limits)
                 cleaned = self.clean(article, self.boilerplate.learned(session, row.site))
             except ExtractionError as exc:
                 logger.warning("Article %s (%s) no longer yields text (%s); kept as stored", row.id, row.canonical_url, exc)
