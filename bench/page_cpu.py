@@ -68,7 +68,7 @@ STAGES = [
     ("extract_article", read_module, "extract_article"),
     ("  bare_extraction (all runs)", trafilatura, "bare_extraction"),
     ("  locating the precision shell", body_module, "_shell_container"),
-    ("  htmldate", extract_module, "_htmldate_published"),
+    ("  htmldate", extract_module, "htmldate_published"),
     ("  find_authors", extract_module, "find_authors"),
     ("  apply_generic_rules", extract_module, "apply_generic_rules"),
     ("body_shape", read_module, "body_shape"),

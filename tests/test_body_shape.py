@@ -1,6 +1,6 @@
 """crawler.page.classify.body_shape on canned pages: which element is the body's container,
 and what is counted in it and around it."""
-from crawler.page.classify import _ascii_word_chars, _leaf_blocks, _text_key, body_shape
+from crawler.page.classify import _ascii_word_chars, _leaf_blocks, text_key, body_shape
 from crawler.page.htmlmeta import parse_html
 
 PARAGRAPH = "The council voted on Tuesday to approve the new budget for the city schools and its parks"
@@ -56,5 +56,5 @@ def test_a_line_joining_several_elements_is_found_in_the_element_holding_them():
 
 def test_ascii_word_chars_bound_the_text_key():
     for text in ("Hello, world!", "  naïve café — 42_b ", "Ǆ İstanbul ＫＫ", "中文 text"):
-        assert _ascii_word_chars(text) <= len(_text_key(text))
+        assert _ascii_word_chars(text) <= len(text_key(text))
     assert _ascii_word_chars("a-b c_d 9!") == 6

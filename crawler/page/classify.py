@@ -238,16 +238,16 @@ _CONTAINER_SHARE = 0.7  # the container holds at least this share of the matched
 
 
 def body_shape(tree, blocks: list[str]) -> BodyShape:
-    keys = {_text_key(block) for block in blocks}
+    keys = {text_key(block) for block in blocks}
     keys.discard("")
-    words = sum(_count_words(key) for key in keys)
+    words = sum(count_words(key) for key in keys)
     held, matched, elements = _match(_leaf_blocks(tree), keys)
     if matched < words / 2:
         # trafilatura joined several elements into one line (a whole-page dump, a card's
         # headline and date): look at every element's whole text. Slower (text of nested
         # elements is read once per level), so only when the cheap pass fell short.
         held, matched, elements = _match(tree.iter(etree.Element), keys)
-    prose_lines = [block for block in blocks if _count_words(block) >= PROSE_WORDS]
+    prose_lines = [block for block in blocks if count_words(block) >= PROSE_WORDS]
     truncated = sum(block.rstrip().endswith(("…", "...")) for block in prose_lines)
     prose = len(prose_lines)
     if not matched:
@@ -272,7 +272,7 @@ def body_shape(tree, blocks: list[str]) -> BodyShape:
     inside = link_counts(container)
     parent = container.getparent()
     around = link_counts(parent) if parent is not None and parent.tag not in ("body", "html") else inside
-    own_words = {el: _count_words(el.text_content()) for el in elements}  # read once, for both counts below
+    own_words = {el: count_words(el.text_content()) for el in elements}  # read once, for both counts below
     cards = sum(_is_card_teaser(el, link_counts, own_words[el]) for el in elements)
     in_container = _within(container, elements)
     container_prose = sum(own_words[el] >= PROSE_WORDS for el in in_container)
@@ -316,7 +316,7 @@ def _is_card_teaser(el, link_counts=None, own: int | None = None) -> bool:
     """A prose line that sits in a card: an element (its parent or grandparent) holding this
     line, a headline link outside it, and little else (a date, a byline). That is a teaser
     on a listing; an article's paragraphs sit together in its body, with other text."""
-    own = _count_words(el.text_content()) if own is None else own
+    own = count_words(el.text_content()) if own is None else own
     if own < PROSE_WORDS:
         return False
     for card in (el.getparent(), el.getparent().getparent() if el.getparent() is not None else None):
@@ -324,7 +324,7 @@ def _is_card_teaser(el, link_counts=None, own: int | None = None) -> bool:
             return False
         total, link_words, headline_links = (link_counts or _link_counts)(card)
         if headline_links and link_words >= MIN_ANCHOR_WORDS and total - own - link_words <= CARD_EXTRA_WORDS:
-            inside = sum(_count_words(a.text_content()) for a in el.iter("a"))
+            inside = sum(count_words(a.text_content()) for a in el.iter("a"))
             if link_words - inside >= MIN_ANCHOR_WORDS:
                 return True
     return False
@@ -336,12 +336,12 @@ def _link_counts(el, anchor_words: dict | None = None) -> tuple[int, int, int]:
     link_words = headline_links = 0
     for a in el.iter("a"):
         if anchor_words is None:
-            n = _count_words(a.text_content())
+            n = count_words(a.text_content())
         elif (n := anchor_words.get(a)) is None:
-            n = anchor_words[a] = _count_words(a.text_content())
+            n = anchor_words[a] = count_words(a.text_content())
         link_words += n
         headline_links += n >= MIN_ANCHOR_WORDS
-    return _count_words(el.text_content()), link_words, headline_links
+    return count_words(el.text_content()), link_words, headline_links
 
 
 def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
@@ -361,12 +361,12 @@ def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
         first = _WORD.search(lowered)
         if first is None or first.group() not in openings:
             continue  # its key starts with no line's first word (most elements): not tokenised whole
-        key = " ".join(_WORD.findall(lowered))  # _text_key
+        key = " ".join(_WORD.findall(lowered))  # text_key
         if key not in keys or key in found:
             continue
         found.add(key)
         matched_elements.append(el)
-        n = _count_words(key)
+        n = count_words(key)
         matched += n
         held[el] = held.get(el, 0) + n
         for ancestor in el.iterancestors():
@@ -437,11 +437,11 @@ CHARS_PER_UNSPACED_WORD = 2  # Chinese and Japanese words average about two char
 MAX_WORD_CHARS = 24  # a longer run of letters in a spaced script is not a word (an alphabet, a hash, binary noise)
 
 
-# A whole \w+ run of at most MAX_WORD_CHARS characters: what _count_words counts in spaced scripts.
+# A whole \w+ run of at most MAX_WORD_CHARS characters: what count_words counts in spaced scripts.
 _SHORT_WORD = re.compile(r"(?<!\w)\w{1,%d}(?!\w)" % MAX_WORD_CHARS)
 
 
-def _count_words(text: str) -> int:
+def count_words(text: str) -> int:
     """Words, in any script: Chinese, Japanese and Thai text counts by its characters."""
     if not _UNSPACED.search(text):
         # The common case, and the same count in one regex call instead of one per word (this
@@ -462,12 +462,12 @@ _ASCII_WORD_BYTES = (string.ascii_letters + string.digits + "_").encode()
 
 def _ascii_word_chars(text: str) -> int:
     """How many of ``text``'s characters are ASCII letters, digits or _: each is one character
-    of its _text_key (lower-casing keeps them), so at most its length. Counted by bytes.translate
+    of its text_key (lower-casing keeps them), so at most its length. Counted by bytes.translate
     in C, which is many times faster than the tokenising regex."""
     encoded = text.encode("utf-8", "ignore")  # other characters: bytes of 0x80 and up only
     return len(encoded) - len(encoded.translate(None, _ASCII_WORD_BYTES))
 
 
-def _text_key(text: str) -> str:
+def text_key(text: str) -> str:
     """Case- and punctuation-insensitive words, to compare a block with link texts."""
     return " ".join(_WORD.findall(text.lower()))

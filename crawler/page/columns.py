@@ -17,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Counted as the classifier counts: words in any script, links of headline length.
-from crawler.page.classify import MIN_ANCHOR_WORDS
-from crawler.page.classify import _count_words as count_words
-from crawler.page.classify import _text_key as text_key
+from crawler.page.classify import MIN_ANCHOR_WORDS, count_words, text_key
 
 # Regions of page chrome: their runs of links are the site's navigation and rails, not the
 # page's own column. (A logo <h1> in the site header is over the menu, not over stories.)

@@ -157,8 +157,13 @@ class WarcIngestSpider(NewsSpider):
         SCRAPER_SLOT_MAX_ACTIVE_SIZE (5 MB): that bounds what an ingest holds."""
         engine = self.crawler.engine
         scheduler = getattr(engine, "scheduler", None) or engine._slot.scheduler  # public from Scrapy 2.19
+        # Polled: Scrapy sends no signal when it stops backing out. The wait doubles from
+        # 1 ms up to 50 ms, so a long wait (slow workers) does not cost a wake-up every few
+        # milliseconds, and a short one still resumes at once.
+        delay = 0.001
         while engine.needs_backout() or (hasattr(scheduler, "__len__") and len(scheduler) >= self._max_scheduled):
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _request_for(self, entry: ArchivedResponse | SkippedRecord) -> scrapy.Request | None:
         if isinstance(entry, SkippedRecord):
