@@ -117,10 +117,10 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
     site_name = _first_str(meta_content(tree, "og:site_name"), _ld_name(ld.get("publisher")))
     raw_title = " ".join(" ".join(tree.xpath("//head/title//text()")).split()) or None
     h1s = [text for text in (" ".join(h.text_content().split()) for h in tree.xpath("//h1")[:MAX_H1]) if text]
-    declared_title = _first_str(_ld_str(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
+    declared_title = _first_str(ld_text(ld.get("headline")), meta_content(tree, "og:title", "twitter:title"))
     # JSON-LD states its title twice: "headline", and "name", which some publishers fill with the
     # headline as shown where "headline" is a description or an SEO variant (Wikipedia).
-    title_sources = [("jsonld", _ld_str(ld.get("headline"))), ("jsonld", _ld_str(ld.get("name"))),
+    title_sources = [("jsonld", ld_text(ld.get("headline"))), ("jsonld", ld_text(ld.get("name"))),
                      ("og", meta_content(tree, "og:title")),
                      ("twitter", meta_content(tree, "twitter:title")), ("title", raw_title), *(("h1", h) for h in h1s)]
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
@@ -163,7 +163,7 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
         site_name=site_name,
         description=meta_content(tree, "og:description", "description"),
         image=_absolute(url, meta_content(tree, "og:image", "twitter:image") or _ld_image(ld.get("image"))),
-        section=_first_str(meta_content(tree, "article:section"), _ld_str(ld.get("articleSection"))),
+        section=_first_str(meta_content(tree, "article:section"), ld_text(ld.get("articleSection"))),
         tags=tags or _split_tags(meta_content(tree, "news_keywords", "keywords")),
         is_amp=is_amp,
         blocks=blocks,
@@ -254,11 +254,10 @@ def _absolute(base: str, url: str | None) -> str | None:
 
 def _ld_name(value) -> str | None:
     if isinstance(value, dict):
-        return _ld_str(value.get("name"))
-    return _ld_str(value)
+        return ld_text(value.get("name"))
+    return ld_text(value)
 
 
-_ld_str = ld_text
 
 
 def _first_str(*values: str | None) -> str | None:
