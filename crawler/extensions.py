@@ -11,12 +11,12 @@ import time
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
-from sqlalchemy import update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.outcomes import DROPPED, ERRORS, OUTCOME, SKIPPED, Reason, split_reasons
-from models import CrawlRun
+from models import Article, CrawlRun
 from models.db import make_engine, resolve_database_url
 
 logger = logging.getLogger(__name__)
@@ -182,6 +182,8 @@ class CrawlRunRecorder:
         stats = self.crawler.stats.get_stats()
         skips, errors = split_reasons(stats)
         problems = site_problems(spider, stats)
+        if self.crawler.settings.get("NEWSCRAWL_REDIS_URL"):
+            problems = self._drop_sites_served_to_peers(problems)
         status = run_status(reason, stats, problems, self.max_failure_share)
         sites = site_health(stats)
         for site in requested_sites(spider):
@@ -197,6 +199,26 @@ class CrawlRunRecorder:
                          str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
         self.crawler.stats.set_value("newscrawl/run_status", status)
         self.engine.dispose()
+
+    def _drop_sites_served_to_peers(self, problems: dict[str, str]) -> dict[str, str]:
+        """A distributed worker's "no article text" is judged against the shared store.
+
+        Workers split one frontier, so one may read only a site's listings and short pages
+        while a peer reads its articles: the worker's own counts then look like a template
+        change. A site with articles stored since the shared run began (the earliest start
+        of the runs not yet finished, this one included) is not broken."""
+        suspect = [site for site, problem in problems.items() if problem.startswith("no article text")]
+        if not suspect:
+            return problems
+        try:
+            with Session(self.engine) as session:
+                began = session.scalar(select(func.min(CrawlRun.started_at)).where(
+                    or_(CrawlRun.finished_at.is_(None), CrawlRun.id == self.run_id)))
+                served = set(session.scalars(select(Article.site).distinct().where(
+                    Article.site.in_(suspect), Article.fetched_at >= began)))
+        except SQLAlchemyError:
+            return problems  # keep the worker's own verdict
+        return {site: problem for site, problem in problems.items() if site not in served}
 
     def _finish(self, stats, status, reason, skips, errors, sites) -> None:
         with Session(self.engine) as session, session.begin():

@@ -260,6 +260,41 @@ def test_storage_errors_make_the_run_partial(sqlite_url):
     assert last_run(sqlite_url).errors == {"storage": 4}
 
 
+
+def test_distributed_worker_judges_a_quiet_site_by_the_shared_store(sqlite_url):
+    """A worker that read only a site's short pages, while a peer stored its articles,
+    does not call the site broken; a site with no article stored by anyone still is."""
+    import datetime as dt
+
+    from scrapy.utils.test import get_crawler
+    from sqlalchemy.orm import Session
+
+    from crawler import settings as project_settings
+    from crawler.extensions import CrawlRunRecorder
+    from models import Article
+    from models.db import make_engine, upgrade
+
+    upgrade(sqlite_url)
+    crawler = get_crawler(settings_dict={"DATABASE_URL": sqlite_url, "NEWSCRAWL_REDIS_URL": "redis://127.0.0.1:6379/0",
+                                         "NEWSCRAWL_MAX_FAILURE_SHARE": project_settings.NEWSCRAWL_MAX_FAILURE_SHARE})
+    crawler.stats.open_spider()
+    recorder = CrawlRunRecorder(crawler)
+    recorder.spider_opened(None)
+    engine = make_engine(sqlite_url)
+    with Session(engine) as session, session.begin():  # what the peer stored meanwhile
+        session.add(Article(url="https://served.example/a", canonical_url="https://served.example/a",
+                            site="served.example", text="Body.", content_hash="0" * 64, raw_html=b"x",
+                            raw_encoding="utf-8", extractor_version="test",
+                            fetched_at=dt.datetime.now(dt.timezone.utc)))
+    engine.dispose()
+    crawler.stats.set_value("downloader/response_count", 10)
+    for site in ("served.example", "broken.example"):
+        crawler.stats.set_value(f"newscrawl/site/{site}/too_little_text", 2)
+    recorder.spider_closed(None, "finished")
+    assert crawler.stats.get_value("newscrawl/site_problems") == {"broken.example": "no article text from 2 pages"}
+    assert last_run(sqlite_url).status == "partial"
+
+
 # 7: caps ----------------------------------------------------------------------------------
 
 def test_caps_on_links_per_page_and_entries_per_listing(site, db_url):
