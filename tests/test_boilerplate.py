@@ -36,6 +36,16 @@ BOILERPLATE = [
     ("share", "Enjoyed this article? Forward it to a colleague who would like it."),
     ("credit", "This copy is for personal, non-commercial use only. Reprints can be ordered online."),
     ("credit", "The material may not be published, broadcast, rewritten or redistributed without permission."),
+    ("related", "Topics: harbour, ferries, city council, Local News"),
+    ("related", "Filed under: Transport |"),
+    ("related", "Related posts: Five walks along the estuary"),
+    ("interface", "Thumbnails"),
+    ("interface", "subtitles off, selected"),
+    ("interface", "Loading comments..."),
+    ("interface", "Something went wrong: this feature is temporarily unavailable. Please try again later."),
+    # a list item, as trafilatura writes it: the rules read the item's own text
+    ("share", "- Share on Mastodon"),
+    ("interface", "- Fullscreen"),
 ]
 
 PROSE = [
@@ -51,6 +61,10 @@ PROSE = [
     "Also on the agenda were fishing quotas and the new customs checks at the port.",
     "Like this story's hero, the town has learned to share what little it has.",
     "The licence allows personal use of the footage, the broadcaster added, but not resale.",
+    "Topics on the table included fishing quotas, the port and the new customs checks.",
+    "- Previous governments had promised the same bridge three times.",
+    "Loading of the ferry resumed at dawn after the strike.",
+    "Please wait for the official count, the returning officer told reporters.",
 ]
 
 

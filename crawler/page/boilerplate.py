@@ -95,7 +95,9 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         # "Also on example.com: <headline>", a cross-promotion of the site's own story
         re.compile(r"^(?:also|more) on (?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b", _I),
         re.compile(r"^(?:tags?|topics?|filed under|categories|more about)\s*:?$", _I),
-        re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
+        # the story's tag line: "Topics: uber, libertarians, Sydney", "Filed under: Politics |"
+        re.compile(r"^(?:tags?|topics?|filed under|categories)\s*:\s*[^.!?]{1,200}$", _I),
+        re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| posts?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
         re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
         re.compile(r"^you (?:may|might) (?:also )?(?:like|enjoy)\W{0,3}$", _I),  # a recommendations box's heading
         re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
@@ -125,6 +127,15 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "player": [
         re.compile(r"^this is a modal window\b", _I),
         re.compile(r"^(?:beginning|end) of dialog window\b", _I),
+    ],
+    # Interface text a script replaces or shows on demand: carousel and gallery buttons,
+    # a player's text-track menu (video.js), loading and error messages.
+    "interface": [
+        re.compile(r"^(?:previous|prev|close|fullscreen|full screen|exit full ?screen|thumbnails|show thumbnails)$", _I),
+        re.compile(r"^(?:captions|subtitles|descriptions) (?:off|settings)(?:, selected)?$", _I),
+        re.compile(r"^default, selected$", _I),
+        re.compile(r"^(?:please wait|loading(?: comments)?)\W{0,3}$", _I),
+        re.compile(r"\b(?:an error (?:has )?occurred|is temporarily unavailable)\b.{0,40}\btry again\b.{0,20}$", _I),
     ],
     "comments": [
         re.compile(r"^\d+ (?:comments?|replies|responses)$", _I),
@@ -189,7 +200,12 @@ _ANY_ANCHORED_RULE = _any_pattern([p for p in _ALL_RULES if _anchored(p.pattern)
 _ANY_OTHER_RULE = _any_pattern([p for p in _ALL_RULES if not _anchored(p.pattern)])
 
 
+# trafilatura writes a list item as "- text": the rules read the item's own text.
+_ITEM_MARKER = re.compile(r"^-\s+")
+
+
 def generic_family(block: str) -> str | None:
+    block = _ITEM_MARKER.sub("", block, count=1)
     if len(block) > 600:  # a paragraph this long is prose, whatever phrase it contains
         return None
     if not (_ANY_ANCHORED_RULE.match(block) or _ANY_OTHER_RULE.search(block)):
