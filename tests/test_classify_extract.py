@@ -241,3 +241,35 @@ def test_continuation_needs_the_same_container_class():
     )
     found = _continuation_paragraphs(tree, [_norm(PROSE_PARAGRAPHS[0])], [PROSE_PARAGRAPHS[0]])
     assert found == [PROSE_PARAGRAPHS[1]]
+
+
+CARDS = [("Harbour", "Ferry strike called off after late-night talks", "The union accepted the offer at 2am."),
+         ("Schools", "New term starts with three schools closed", "Repairs ran late over the summer."),
+         ("Opinion", "Why the tram line still makes sense", "A columnist answers the critics of the route.")]
+
+
+def _story_page(closing: str) -> str:
+    prose = "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS * 2)
+    return (f"<html><body><article><h1>Harbour expansion approved</h1><div class='story'>{prose}{closing}</div>"
+            "</article></body></html>")
+
+
+def test_a_rail_of_story_cards_closing_the_body_is_removed():
+    rail = "<h2>Other stories</h2>" + "".join(
+        f'<div class="card"><h4><b>{kicker}</b> <a href="/s/{i}">{headline}</a></h4><p class="standfirst">{line}</p></div>'
+        for i, (kicker, headline, line) in enumerate(CARDS))
+    html = _story_page(rail)
+    assert CARDS[0][1] in (trafilatura.extract(html, fast=True) or "")  # trafilatura keeps the rail
+    text = _body_text(html)
+    assert all(headline not in text and line not in text for _, headline, line in CARDS)
+    assert "Other stories" not in text
+    assert all(p in text for p in PROSE_PARAGRAPHS)
+
+
+def test_linked_subheads_of_an_article_stay():
+    # A guide whose sub-heads link to the places it describes: each heads a section of prose.
+    sections = "".join(f'<h3><a href="/place/{i}">{headline}</a></h3><p>{PROSE_PARAGRAPHS[i]}</p><p>{PROSE_PARAGRAPHS[i + 1]}</p>'
+                       for i, (_, headline, _) in enumerate(CARDS[:2]))
+    text = _body_text(_story_page(sections))
+    assert CARDS[0][1] in text and CARDS[1][1] in text
+    assert all(p in text for p in PROSE_PARAGRAPHS)

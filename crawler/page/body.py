@@ -416,6 +416,52 @@ def _shell_container(tree, texts: list[str]):
     return container
 
 
+# A rail of other stories that closes the body ("Other Opinion Columns", "More from the desk"):
+# each card a headline linking elsewhere, with at most a short standfirst under it.
+CARD_RAIL_MIN = 2
+CARD_STANDFIRST_MAX_CHARS = 300
+CARD_RAIL_TITLE_MAX_CHARS = 80
+
+
+def _is_linked_heading(tree, elements, text: str) -> bool:
+    """Whether the page's heading with this text is mostly a link: a story card's headline."""
+    el = _locate(tree, elements, text)
+    if el is None or el.tag not in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        return False
+    if any(a.tag == "a" and a.get("href") for a in el.iterancestors()):
+        return True
+    linked = sum(len(_text(a)) for a in el.iter("a") if a.get("href"))
+    return 2 * linked >= len(_text(el))
+
+
+def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | None]) -> None:
+    """Story cards at the end of the body, and the rail's title above them. An article's
+    sub-heads may be links too (a product, a place), but they head long sections, and a
+    run of them with no more than a line under each, closing the body, is a rail."""
+    pending = [i for i, reason in enumerate(reasons) if reason is None and texts[i]]
+    cards: list[int] = []
+    elements = None
+    while pending:
+        card = [pending.pop()]
+        if blocks[card[0]].tag != "head" and len(texts[card[0]]) < CARD_STANDFIRST_MAX_CHARS and pending:
+            card.append(pending.pop())
+        heading = card[-1]
+        if blocks[heading].tag != "head":
+            pending.extend(reversed(card))
+            break
+        elements = elements if elements is not None else list(tree.iter(*_BLOCK_TAGS))
+        if not _is_linked_heading(tree, elements, texts[heading]):
+            pending.extend(reversed(card))
+            break
+        cards.extend(card)
+    if len([i for i in cards if blocks[i].tag == "head"]) < CARD_RAIL_MIN:
+        return
+    for i in cards:
+        reasons[i] = "structure:story_card"
+    if pending and blocks[pending[-1]].tag == "head" and len(texts[pending[-1]]) <= CARD_RAIL_TITLE_MAX_CHARS:
+        reasons[pending[-1]] = "structure:story_card"
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -504,6 +550,7 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
                 reasons[i] = "structure:link_list"
     _mark_link_runs(keys, texts, anchors, reasons)
     _mark_slideshows(texts, reasons)
+    _mark_story_cards(tree, blocks, texts, reasons)
     # Edge candidates: short blocks no other rule took. The precision pass (as costly as the
     # first) runs only when one of them sits outside the span of the long blocks.
     short = [i for i, (text, key) in enumerate(zip(texts, keys))
