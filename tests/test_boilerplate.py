@@ -24,7 +24,7 @@ BOILERPLATE = [
     ("share", "Share this story on WhatsApp"),
     ("share", "Follow The Valley Courier on Bluesky for live updates."),
     ("share", "Facebook | Twitter | Email"),
-    ("notice", "This story was first published on Coastline Review and is republished with permission."),
+    ("notice", "Originally published at www.coastlinereview.net on 3 May 2021."),
     ("notice", "The Harbour Post is now at harbourpost.news."),
     ("notice", "Our old domain was suspended in March; bookmarks may need updating."),
     ("related", "You Might Also Like"),
@@ -61,6 +61,9 @@ PROSE = [
     "Also on the agenda were fishing quotas and the new customs checks at the port.",
     "Like this story's hero, the town has learned to share what little it has.",
     "The licence allows personal use of the footage, the broadcaster added, but not resale.",
+    # a credit to the publication that ran the story first is attribution, kept as body
+    "This story was first published on Coastline Review and is republished with permission.",
+    "This article was reprinted on Harbourpost.news.",
     "Topics on the table included fishing quotas, the port and the new customs checks.",
     "- Previous governments had promised the same bridge three times.",
     "Loading of the ferry resumed at dawn after the strike.",

@@ -110,11 +110,16 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit)(?:[\s,|/]+(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit|print|copy link))+$", _I),
     ],
     "notice": [
-        re.compile(r"^(?:this (?:article|story|post|piece|report) )?(?:was |is )?(?:originally|first) (?:published|appeared|posted) (?:at|on|in|by)\b", _I),
+        # A cross-post's pointer to a web address ("Originally published at www.example.com on
+        # May 2"); a credit to a publication ("Originally published on Live Science", "This article
+        # first appeared in The Atlantic") is attribution, which both benchmarks' gold text keeps.
+        re.compile(r"^(?:this (?:article|story|post|piece|report) )?(?:was |is )?(?:originally|first) (?:published|appeared|posted) (?:at|on) "
+                   r"(?:https?://)?(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b", _I),
         re.compile(r"\b(?:now|currently) hosted at\b", _I),
         # A site telling where it lives: "X is now at example.net", "was hosted at example.org".
         re.compile(
-            r"^.{0,160}\b(?:is|was|were|are|now|moved|relocated|hosted|available|located)\b[^.]{0,30}\b(?:at|to|on)\s+"
+            r"^.{0,160}\b(?:is|was|were|are|now|moved|relocated|hosted|available|located)\b"
+            r"(?![^.]{0,30}\b(?:re)?(?:published|printed|posted)\b|[^.]{0,30}\bappeared\b)[^.]{0,30}\b(?:at|to|on)\s+"
             r"(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}(?![\w.-]*\w)[.!]?.{0,20}$",
             _I,
         ),
