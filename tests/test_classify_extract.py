@@ -273,3 +273,30 @@ def test_linked_subheads_of_an_article_stay():
     text = _body_text(_story_page(sections))
     assert CARDS[0][1] in text and CARDS[1][1] in text
     assert all(p in text for p in PROSE_PARAGRAPHS)
+
+
+def test_a_pop_up_card_inside_a_paragraph_is_not_body_and_the_page_is_left_as_it_was():
+    from lxml import html as lxml_html
+
+    from crawler.page.body import extract_body
+
+    card = ('<span class="person"><a href="/people/ana-ruiz">Ana Ruiz</a><span class="card"><img src="/a.jpg">'
+            '<a href="/people/ana-ruiz">Ana Ruiz</a><a href="/s/1">Harbour board delays the tender by a month</a> '
+            '<a href="/s/2">Ruiz questions the quay budget at a heated hearing</a><a href="/people/ana-ruiz">MORE</a>'
+            "</span></span>")
+    lead = f"<p>The plan was backed by councillor {card} (Greens), who had opposed the first version in 2022.</p>"
+    tree = parse_html("<html><body><article><h1>Harbour expansion approved</h1>" + lead
+                      + "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS * 2) + "</article></body></html>")
+    before = lxml_html.tostring(tree)
+    text = extract_body(tree, "https://example.org/news/1", set()).text
+    assert "The plan was backed by councillor Ana Ruiz (Greens), who had opposed the first version in 2022." in text
+    assert "heated hearing" not in text and "MORE" not in text
+    assert lxml_html.tostring(tree) == before
+
+
+def test_a_paragraph_citing_several_links_keeps_them():
+    # links a sentence lists, even in an element of their own, have commas and words between them
+    cited = ('<p>The board cited <em><a href="/r/1">the 2019 flood study</a>, <a href="/r/2">the port authority audit</a>, '
+             '<a href="/r/3">the fishermen\'s petition</a></em> in its decision, and said more reviews would follow.</p>')
+    text = _body_text(_story_page(cited))
+    assert "the 2019 flood study, the port authority audit, the fishermen's petition in its decision" in text

@@ -462,6 +462,71 @@ def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | 
         reasons[pending[-1]] = "structure:story_card"
 
 
+# A pop-up card written into a paragraph (a person's card with their latest headlines, shown
+# on hover): an element inside a <p> that is nothing but links, at least this many, side by
+# side with only spaces between them (links a sentence lists have commas and words between
+# them), in a paragraph with prose of its own around it.
+INLINE_CARD_MIN_LINKS = 3
+INLINE_CARD_PROSE_CHARS = 40  # of the paragraph's own text outside the card
+_CARD_GLUE = re.compile(r"[\s|•·]*")
+
+
+def _is_inline_card(el, paragraph_chars: int) -> bool:
+    links = [a for a in el.iter("a") if a.get("href")]
+    if len(links) < INLINE_CARD_MIN_LINKS:
+        return False
+    if paragraph_chars - len(_text(el)) < INLINE_CARD_PROSE_CHARS:
+        return False
+    # The card's own text outside its links: the text of each element not in a link, and the
+    # tail of each element whose parent is not in one (a tail belongs to the parent).
+    in_links = {node for a in links for node in a.iter()}
+    glue = [el.text or ""]
+    for node in el.iterdescendants():
+        if node not in in_links:
+            glue.append(node.text or "")
+        if node.getparent() not in in_links:
+            glue.append(node.tail or "")
+    return all(_CARD_GLUE.fullmatch(part) for part in glue)
+
+
+def _inline_cards(tree) -> list:
+    """The innermost elements of the page's paragraphs that are pop-up cards (see above)."""
+    cards = []
+    for p in tree.iter("p"):
+        links = [a for a in p.iter("a") if a.get("href")]
+        if len(links) < INLINE_CARD_MIN_LINKS:  # most paragraphs: decided here
+            continue
+        paragraph_chars = len(_text(p))
+        inside: dict = {}
+        for a in links:
+            for el in a.iterancestors():
+                if el is p:
+                    break
+                inside[el] = None
+        qualifying = [el for el in inside if _is_inline_card(el, paragraph_chars)]
+        cards.extend(el for el in qualifying
+                     if not any(other is not el and el in other.iterancestors() for other in qualifying))
+    return cards
+
+
+@contextmanager
+def _inline_cards_lent(tree):
+    """The page without its paragraphs' pop-up cards for the ``with`` block: trafilatura joins a
+    card's text into the sentence around it. Each card is swapped for an empty stand-in that
+    keeps its tail, and put back after, so the tree is left as it was."""
+    swapped = []
+    for card in _inline_cards(tree):
+        stand_in = tree.makeelement(card.tag, {})
+        stand_in.tail = card.tail
+        card.getparent().replace(card, stand_in)
+        swapped.append((stand_in, card))
+    try:
+        yield
+    finally:
+        for stand_in, card in reversed(swapped):
+            stand_in.getparent().replace(stand_in, card)
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -492,6 +557,15 @@ def _serialised(doc) -> str:
 
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
                  fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
+    """The article body of ``tree``: see _filtered_body. Every pass reads the page without the
+    pop-up cards written into its paragraphs (see _inline_cards); the tree is left as it was."""
+    with _inline_cards_lent(tree):
+        return _filtered_body(tree, url, titles, agreement=agreement, include_tables=include_tables,
+                              fallback_extractors=fallback_extractors, declared_chars=declared_chars)
+
+
+def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
+                   fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
 
     ``fallback_extractors`` lets trafilatura compare its result with readability and
