@@ -469,6 +469,7 @@ def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | 
 INLINE_CARD_MIN_LINKS = 3
 INLINE_CARD_PROSE_CHARS = 40  # of the paragraph's own text outside the card
 _CARD_GLUE = re.compile(r"[\s|•·]*")
+_LINKED_PARAGRAPHS = etree.XPath("//p[count(.//a[@href]) >= $n]")
 
 
 def _is_inline_card(el, paragraph_chars: int) -> bool:
@@ -492,10 +493,8 @@ def _is_inline_card(el, paragraph_chars: int) -> bool:
 def _inline_cards(tree) -> list:
     """The innermost elements of the page's paragraphs that are pop-up cards (see above)."""
     cards = []
-    for p in tree.iter("p"):
+    for p in _LINKED_PARAGRAPHS(tree, n=INLINE_CARD_MIN_LINKS):  # most paragraphs are ruled out in libxml2
         links = [a for a in p.iter("a") if a.get("href")]
-        if len(links) < INLINE_CARD_MIN_LINKS:  # most paragraphs: decided here
-            continue
         paragraph_chars = len(_text(p))
         inside: dict = {}
         for a in links:

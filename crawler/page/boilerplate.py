@@ -210,7 +210,8 @@ _ITEM_MARKER = re.compile(r"^-\s+")
 
 
 def generic_family(block: str) -> str | None:
-    block = _ITEM_MARKER.sub("", block, count=1)
+    if block.startswith("-"):
+        block = _ITEM_MARKER.sub("", block, count=1)
     if len(block) > 600:  # a paragraph this long is prose, whatever phrase it contains
         return None
     if not (_ANY_ANCHORED_RULE.match(block) or _ANY_OTHER_RULE.search(block)):
