@@ -300,3 +300,11 @@ def test_a_paragraph_citing_several_links_keeps_them():
              '<a href="/r/3">the fishermen\'s petition</a></em> in its decision, and said more reviews would follow.</p>')
     text = _body_text(_story_page(cited))
     assert "the 2019 flood study, the port authority audit, the fishermen's petition in its decision" in text
+
+
+def test_an_article_made_of_linked_items_keeps_them():
+    # A round-up whose items are linked headlines with a line each: the items are the article.
+    items = "".join(f'<h3><a href="/p/{i}">{headline}</a></h3><p>{line}</p>' for i, (_, headline, line) in enumerate(CARDS * 2))
+    html = f"<html><body><article><h1>The week in the harbour</h1><p>{PROSE_PARAGRAPHS[0]}</p>{items}</article></body></html>"
+    text = _body_text(html)
+    assert all(headline in text and line in text for _, headline, line in CARDS)

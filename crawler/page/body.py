@@ -437,7 +437,8 @@ def _is_linked_heading(tree, elements, text: str) -> bool:
 def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | None]) -> None:
     """Story cards at the end of the body, and the rail's title above them. An article's
     sub-heads may be links too (a product, a place), but they head long sections, and a
-    run of them with no more than a line under each, closing the body, is a rail."""
+    run of them with no more than a line under each, closing the body and shorter than
+    what comes before it, is a rail."""
     pending = [i for i, reason in enumerate(reasons) if reason is None and texts[i]]
     cards: list[int] = []
     elements = None
@@ -455,6 +456,10 @@ def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | 
             break
         cards.extend(card)
     if len([i for i in cards if blocks[i].tag == "head"]) < CARD_RAIL_MIN:
+        return
+    # A rail is an appendix to the article: when the "cards" hold as much text as everything
+    # above them, they are the article's own items (a list of products or places).
+    if sum(len(texts[i]) for i in cards) >= sum(len(texts[i]) for i in pending):
         return
     for i in cards:
         reasons[i] = "structure:story_card"
