@@ -46,6 +46,8 @@ BOILERPLATE = [
     # a list item, as trafilatura writes it: the rules read the item's own text
     ("share", "- Share on Mastodon"),
     ("interface", "- Fullscreen"),
+    ("interface", "Thanks!"),
+    ("interface", "This article has been sent to your friend."),
 ]
 
 PROSE = [
@@ -66,6 +68,7 @@ PROSE = [
     "This article was reprinted on Harbourpost.news.",
     "Topics on the table included fishing quotas, the port and the new customs checks.",
     "- Previous governments had promised the same bridge three times.",
+    "Thank you for the question, the minister replied, before turning to the budget.",
     "Loading of the ferry resumed at dawn after the strike.",
     "Please wait for the official count, the returning officer told reporters.",
 ]

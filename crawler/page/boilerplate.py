@@ -141,6 +141,9 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^default, selected$", _I),
         re.compile(r"^(?:please wait|loading(?: comments)?)\W{0,3}$", _I),
         re.compile(r"\b(?:an error (?:has )?occurred|is temporarily unavailable)\b.{0,40}\btry again\b.{0,20}$", _I),
+        # a sign-up or send-to-a-friend form's confirmation, shown once it is sent
+        re.compile(r"^(?:thank you|thanks)\W{0,3}$", _I),
+        re.compile(r"^this (?:article|story|page) has been sent to\b", _I),
     ],
     "comments": [
         re.compile(r"^\d+ (?:comments?|replies|responses)$", _I),
