@@ -308,3 +308,24 @@ def test_an_article_made_of_linked_items_keeps_them():
     html = f"<html><body><article><h1>The week in the harbour</h1><p>{PROSE_PARAGRAPHS[0]}</p>{items}</article></body></html>"
     text = _body_text(html)
     assert all(headline in text and line in text for _, headline, line in CARDS)
+
+
+def test_the_links_under_a_dont_miss_heading_go_with_it():
+    box = ("<p><strong>DON'T MISS</strong><br>"
+           + "<br>".join(f'<strong><a href="/s/{i}">{headline}</a> [VIDEO]</strong>' for i, (_, headline, _) in enumerate(CARDS))
+           + "</p>")
+    prose = "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS)
+    html = f"<html><body><article><h1>Harbour expansion approved</h1>{prose}{box}{prose}</article></body></html>"
+    text = extract_article(html, "https://example.org/news/1").text
+    assert all(headline not in text for _, headline, _ in CARDS)
+    assert "DON'T MISS" not in text
+    assert text.count(PROSE_PARAGRAPHS[3]) == 2
+
+
+def test_a_paragraph_after_a_box_heading_that_is_not_a_link_stays():
+    from crawler.page.body import _drop_links_boxes, _norm
+
+    text = "\n".join(["Related stories", CARDS[0][1], PROSE_PARAGRAPHS[0], CARDS[1][1]])
+    kept, removed = _drop_links_boxes(text, {_norm(CARDS[0][1]), _norm(CARDS[1][1])})
+    assert kept.split("\n") == ["Related stories", PROSE_PARAGRAPHS[0], CARDS[1][1]]
+    assert [r.reason for r in removed] == ["structure:links_box"]

@@ -35,7 +35,7 @@ from lxml import etree
 from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
-from crawler.page.boilerplate import Removal
+from crawler.page.boilerplate import Removal, is_links_box_heading
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -467,6 +467,37 @@ def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | 
         reasons[pending[-1]] = "structure:story_card"
 
 
+LINKS_BOX_ITEM_MAX_CHARS = 200
+LINK_LABEL_SHARE = 0.7  # of a block's words that one link's text must hold: "<headline> [VIDEO]"
+
+
+def _is_link_label(key: str, anchors: set[str]) -> bool:
+    """Whether a block (its comparison key) is one link's text, give or take a short label."""
+    return key in anchors or any(key.startswith(a) and len(a) >= LINK_LABEL_SHARE * len(key) for a in anchors)
+
+
+def _drop_links_boxes(text: str, anchors: set[str]) -> tuple[str, list[Removal]]:
+    """The links under a box's heading ("Don't miss", "Related stories"): the generic rules take
+    the heading, and the lines right after it that are each a link's text go with it. Lines,
+    not blocks: such a box is often one paragraph of links split by line breaks."""
+    lines = text.split("\n")
+    drop: set[int] = set()
+    for i, line in enumerate(lines):
+        if not is_links_box_heading(line.strip()):
+            continue
+        j = i + 1
+        while j < len(lines) and len(lines[j]) <= LINKS_BOX_ITEM_MAX_CHARS:
+            key = _norm(lines[j])
+            if not key or not _is_link_label(key, anchors):
+                break
+            drop.add(j)
+            j += 1
+    if not drop:
+        return text, []
+    removed = [Removal("structure:links_box", lines[j]) for j in sorted(drop)]
+    return "\n".join(line for j, line in enumerate(lines) if j not in drop), removed
+
+
 # A pop-up card written into a paragraph (a person's card with their latest headlines, shown
 # on hover): an element inside a <p> that is nothing but links, at least this many, side by
 # side with only spaces between them (links a sentence lists have commas and words between
@@ -654,4 +685,5 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
             removed.append(Removal(reason, text))
             _drop(el)
     _strip_stray_text(body)
-    return Body(normalize_unicode(xmltotxt(body, False)), doc, removed)
+    text, boxed = _drop_links_boxes(normalize_unicode(xmltotxt(body, False)), anchors)
+    return Body(text, doc, removed + boxed)

@@ -64,6 +64,12 @@ class Removal:
 # way; unanchored ones are phrases that do not occur in news prose.
 
 _I = re.IGNORECASE
+# The headings of a box of links to other stories, alone on their line (a "related" family rule).
+_BOX_HEADINGS = [
+    re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
+    re.compile(r"^you (?:may|might) (?:also )?(?:like|enjoy)\W{0,3}$", _I),  # a recommendations box's heading
+    re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
+]
 GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "appeal": [
         re.compile(r"^(?:a )?(?:message|note|letter) from (?:the )?[\w .'’-]{2,40}:?$", _I),
@@ -97,10 +103,8 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:tags?|topics?|filed under|categories|more about)\s*:?$", _I),
         # the story's tag line: "Topics: uber, libertarians, Sydney", "Filed under: Politics |"
         re.compile(r"^(?:tags?|topics?|filed under|categories)\s*:\s*[^.!?]{1,200}$", _I),
+        *_BOX_HEADINGS,
         re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| posts?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
-        re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
-        re.compile(r"^you (?:may|might) (?:also )?(?:like|enjoy)\W{0,3}$", _I),  # a recommendations box's heading
-        re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
     ],
     "share": [
         re.compile(r"^(?:share|tweet|email|print|post)(?: (?:this|it))?(?: (?:article|story|post|page))?(?: (?:on|via|with))?\b[\w ,|/:]{0,60}$", _I),
@@ -201,6 +205,12 @@ def _anchored(pattern: str) -> bool:
         elif char == "|" and depth == 0:
             return False
     return pattern.startswith("^")
+
+
+def is_links_box_heading(block: str) -> bool:
+    """Whether ``block`` is the heading of a box of links to other stories ("Don't miss",
+    "Related stories", "You might also like")."""
+    return len(block) <= 40 and any(p.match(block) for p in _BOX_HEADINGS)
 
 
 _ALL_RULES = [p for patterns in GENERIC_RULES.values() for p in patterns]
