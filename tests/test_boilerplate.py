@@ -47,6 +47,7 @@ BOILERPLATE = [
     ("share", "- Share on Mastodon"),
     ("interface", "- Fullscreen"),
     ("interface", "Thanks!"),
+    ("residue", '[button link="https://harbourpost.news/tips/" type="big" newwindow="yes"] Send us your tip[/button]'),
     ("interface", "This article has been sent to your friend."),
 ]
 
@@ -68,6 +69,7 @@ PROSE = [
     "This article was reprinted on Harbourpost.news.",
     "Topics on the table included fishing quotas, the port and the new customs checks.",
     "- Previous governments had promised the same bridge three times.",
+    "[Updated at 10:40 with the council's reply.]",
     "Thank you for the question, the minister replied, before turning to the budget.",
     "Loading of the ferry resumed at dawn after the strike.",
     "Please wait for the official count, the returning officer told reporters.",

@@ -149,6 +149,10 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:thank you|thanks)\W{0,3}$", _I),
         re.compile(r"^this (?:article|story|page) has been sent to\b", _I),
     ],
+    # A CMS shortcode the page failed to render: "[button link=... type=big]Send us your review[/button]".
+    "residue": [
+        re.compile(r"^\[[a-z_-]+(?:\s+[a-z_-]+=[^\]\s]+)+\]", _I),
+    ],
     "comments": [
         re.compile(r"^\d+ (?:comments?|replies|responses)$", _I),
         re.compile(r"^(?:leave|post|add|write) a (?:comment|reply|response)\b", _I),
