@@ -132,7 +132,7 @@ def story_terms_and_names(
     ("Claure", "WeWork", "Noksu"; not "Employees" at a sentence start when the
     text also says "employees"). Two reports that share only names share who
     and where, the topic; reports of one event also share what happened: an
-    action, an object, a number (see ``DedupeSettings.story_specific_evidence``).
+    action, an object, a number (see ``DedupeSettings.story_specific_share``).
     The headline does not decide: titles capitalise every word."""
     get = _rarity_table((language or "en").lower()[:2]).get
     weights: dict[str, float] = {}
