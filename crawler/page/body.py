@@ -127,9 +127,11 @@ def _drop(el) -> None:
         _drop(parent)
 
 
-def _strip_stray_text(body) -> None:
+def _strip_stray_text(body) -> bool:
     """Text directly inside a wrapper <div> (not in any paragraph, heading or list)
-    comes from containers trafilatura kept wholesale: hidden duplicates, widget labels."""
+    comes from containers trafilatura kept wholesale: hidden duplicates, widget labels.
+    Returns whether there was any."""
+    stripped = False
     for el in body.iter():
         if not isinstance(el.tag, str) or el is body or el.tag in _LEAF_TAGS or el.tag in ("list", "lb", "hi", "ref", "del"):
             continue
@@ -137,9 +139,12 @@ def _strip_stray_text(body) -> None:
             continue
         if el.text and el.text.strip():
             el.text = None
+            stripped = True
         for child in el:
             if child.tail and child.tail.strip() and child.tag not in ("hi", "ref", "lb"):
                 child.tail = None
+                stripped = True
+    return stripped
 
 
 def _is_caps_line(text: str) -> bool:
@@ -543,5 +548,8 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
         if reason is not None:
             removed.append(Removal(reason, text))
             _drop(el)
-    _strip_stray_text(body)
-    return Body(normalize_unicode(xmltotxt(body, False)), doc, removed)
+    stripped = _strip_stray_text(body)
+    # On most pages of both corpora no rule took anything: the body is then the one trafilatura
+    # serialised already (bare_extraction's text is xmltotxt of this very body).
+    unchanged = not removed and not continued and not stripped and doc.text is not None
+    return Body(normalize_unicode(doc.text if unchanged else xmltotxt(body, False)), doc, removed)
