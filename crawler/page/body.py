@@ -461,11 +461,13 @@ def _options_template(include_tables: bool, fast: bool, favor_precision: bool) -
 def _bare_extraction(tree, url: str, *, include_tables: bool, fast: bool = False, favor_precision: bool = False):
     """``trafilatura.bare_extraction(tree, url=url, include_comments=False, ...)`` with options
     built once: bare_extraction otherwise builds them on every call, reading nine values from
-    its ConfigParser (0.4 ms, twice a page). trafilatura copies options before changing any."""
+    its ConfigParser (0.4 ms, twice a page). trafilatura copies options before changing any.
+    The mode is passed by name as well (ignored when ``options`` is given): it says what runs."""
     options = copy.copy(_options_template(include_tables, fast, favor_precision))
     options.url = url
     options.source = url and url.encode("utf-8", "replace").decode("utf-8")  # as Extractor sets it
-    return trafilatura.bare_extraction(tree, url=url, options=options)
+    return trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables,
+                                       fast=fast, favor_precision=favor_precision, options=options)
 
 
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
