@@ -24,7 +24,7 @@ BOILERPLATE = [
     ("share", "Share this story on WhatsApp"),
     ("share", "Follow The Valley Courier on Bluesky for live updates."),
     ("share", "Facebook | Twitter | Email"),
-    ("notice", "This story was first published on Coastline Review and is republished with permission."),
+    ("notice", "Originally published at www.coastlinereview.net on 3 May 2021."),
     ("notice", "The Harbour Post is now at harbourpost.news."),
     ("notice", "Our old domain was suspended in March; bookmarks may need updating."),
     ("related", "You Might Also Like"),
@@ -36,6 +36,19 @@ BOILERPLATE = [
     ("share", "Enjoyed this article? Forward it to a colleague who would like it."),
     ("credit", "This copy is for personal, non-commercial use only. Reprints can be ordered online."),
     ("credit", "The material may not be published, broadcast, rewritten or redistributed without permission."),
+    ("related", "Topics: harbour, ferries, city council, Local News"),
+    ("related", "Filed under: Transport |"),
+    ("related", "Related posts: Five walks along the estuary"),
+    ("interface", "Thumbnails"),
+    ("interface", "subtitles off, selected"),
+    ("interface", "Loading comments..."),
+    ("interface", "Something went wrong: this feature is temporarily unavailable. Please try again later."),
+    # a list item, as trafilatura writes it: the rules read the item's own text
+    ("share", "- Share on Mastodon"),
+    ("interface", "- Fullscreen"),
+    ("interface", "Thanks!"),
+    ("residue", '[button link="https://harbourpost.news/tips/" type="big" newwindow="yes"] Send us your tip[/button]'),
+    ("interface", "This article has been sent to your friend."),
 ]
 
 PROSE = [
@@ -51,6 +64,15 @@ PROSE = [
     "Also on the agenda were fishing quotas and the new customs checks at the port.",
     "Like this story's hero, the town has learned to share what little it has.",
     "The licence allows personal use of the footage, the broadcaster added, but not resale.",
+    # a credit to the publication that ran the story first is attribution, kept as body
+    "This story was first published on Coastline Review and is republished with permission.",
+    "This article was reprinted on Harbourpost.news.",
+    "Topics on the table included fishing quotas, the port and the new customs checks.",
+    "- Previous governments had promised the same bridge three times.",
+    "[Updated at 10:40 with the council's reply.]",
+    "Thank you for the question, the minister replied, before turning to the budget.",
+    "Loading of the ferry resumed at dawn after the strike.",
+    "Please wait for the official count, the returning officer told reporters.",
 ]
 
 

@@ -241,3 +241,91 @@ def test_continuation_needs_the_same_container_class():
     )
     found = _continuation_paragraphs(tree, [_norm(PROSE_PARAGRAPHS[0])], [PROSE_PARAGRAPHS[0]])
     assert found == [PROSE_PARAGRAPHS[1]]
+
+
+CARDS = [("Harbour", "Ferry strike called off after late-night talks", "The union accepted the offer at 2am."),
+         ("Schools", "New term starts with three schools closed", "Repairs ran late over the summer."),
+         ("Opinion", "Why the tram line still makes sense", "A columnist answers the critics of the route.")]
+
+
+def _story_page(closing: str) -> str:
+    prose = "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS * 2)
+    return (f"<html><body><article><h1>Harbour expansion approved</h1><div class='story'>{prose}{closing}</div>"
+            "</article></body></html>")
+
+
+def test_a_rail_of_story_cards_closing_the_body_is_removed():
+    rail = "<h2>Other stories</h2>" + "".join(
+        f'<div class="card"><h4><b>{kicker}</b> <a href="/s/{i}">{headline}</a></h4><p class="standfirst">{line}</p></div>'
+        for i, (kicker, headline, line) in enumerate(CARDS))
+    html = _story_page(rail)
+    assert CARDS[0][1] in (trafilatura.extract(html, fast=True) or "")  # trafilatura keeps the rail
+    text = _body_text(html)
+    assert all(headline not in text and line not in text for _, headline, line in CARDS)
+    assert "Other stories" not in text
+    assert all(p in text for p in PROSE_PARAGRAPHS)
+
+
+def test_linked_subheads_of_an_article_stay():
+    # A guide whose sub-heads link to the places it describes: each heads a section of prose.
+    sections = "".join(f'<h3><a href="/place/{i}">{headline}</a></h3><p>{PROSE_PARAGRAPHS[i]}</p><p>{PROSE_PARAGRAPHS[i + 1]}</p>'
+                       for i, (_, headline, _) in enumerate(CARDS[:2]))
+    text = _body_text(_story_page(sections))
+    assert CARDS[0][1] in text and CARDS[1][1] in text
+    assert all(p in text for p in PROSE_PARAGRAPHS)
+
+
+def test_a_pop_up_card_inside_a_paragraph_is_not_body_and_the_page_is_left_as_it_was():
+    from lxml import html as lxml_html
+
+    from crawler.page.body import extract_body
+
+    card = ('<span class="person"><a href="/people/ana-ruiz">Ana Ruiz</a><span class="card"><img src="/a.jpg">'
+            '<a href="/people/ana-ruiz">Ana Ruiz</a><a href="/s/1">Harbour board delays the tender by a month</a> '
+            '<a href="/s/2">Ruiz questions the quay budget at a heated hearing</a><a href="/people/ana-ruiz">MORE</a>'
+            "</span></span>")
+    lead = f"<p>The plan was backed by councillor {card} (Greens), who had opposed the first version in 2022.</p>"
+    tree = parse_html("<html><body><article><h1>Harbour expansion approved</h1>" + lead
+                      + "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS * 2) + "</article></body></html>")
+    before = lxml_html.tostring(tree)
+    text = extract_body(tree, "https://example.org/news/1", set()).text
+    assert "The plan was backed by councillor Ana Ruiz (Greens), who had opposed the first version in 2022." in text
+    assert "heated hearing" not in text and "MORE" not in text
+    assert lxml_html.tostring(tree) == before
+
+
+def test_a_paragraph_citing_several_links_keeps_them():
+    # links a sentence lists, even in an element of their own, have commas and words between them
+    cited = ('<p>The board cited <em><a href="/r/1">the 2019 flood study</a>, <a href="/r/2">the port authority audit</a>, '
+             '<a href="/r/3">the fishermen\'s petition</a></em> in its decision, and said more reviews would follow.</p>')
+    text = _body_text(_story_page(cited))
+    assert "the 2019 flood study, the port authority audit, the fishermen's petition in its decision" in text
+
+
+def test_an_article_made_of_linked_items_keeps_them():
+    # A round-up whose items are linked headlines with a line each: the items are the article.
+    items = "".join(f'<h3><a href="/p/{i}">{headline}</a></h3><p>{line}</p>' for i, (_, headline, line) in enumerate(CARDS * 2))
+    html = f"<html><body><article><h1>The week in the harbour</h1><p>{PROSE_PARAGRAPHS[0]}</p>{items}</article></body></html>"
+    text = _body_text(html)
+    assert all(headline in text and line in text for _, headline, line in CARDS)
+
+
+def test_the_links_under_a_dont_miss_heading_go_with_it():
+    box = ("<p><strong>DON'T MISS</strong><br>"
+           + "<br>".join(f'<strong><a href="/s/{i}">{headline}</a> [VIDEO]</strong>' for i, (_, headline, _) in enumerate(CARDS))
+           + "</p>")
+    prose = "".join(f"<p>{p}</p>" for p in PROSE_PARAGRAPHS)
+    html = f"<html><body><article><h1>Harbour expansion approved</h1>{prose}{box}{prose}</article></body></html>"
+    text = extract_article(html, "https://example.org/news/1").text
+    assert all(headline not in text for _, headline, _ in CARDS)
+    assert "DON'T MISS" not in text
+    assert text.count(PROSE_PARAGRAPHS[3]) == 2
+
+
+def test_a_paragraph_after_a_box_heading_that_is_not_a_link_stays():
+    from crawler.page.body import _drop_links_boxes, _norm
+
+    text = "\n".join(["Related stories", CARDS[0][1], PROSE_PARAGRAPHS[0], CARDS[1][1]])
+    kept, removed = _drop_links_boxes(text, {_norm(CARDS[0][1]), _norm(CARDS[1][1])})
+    assert kept.split("\n") == ["Related stories", PROSE_PARAGRAPHS[0], CARDS[1][1]]
+    assert [r.reason for r in removed] == ["structure:links_box"]

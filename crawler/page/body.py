@@ -38,7 +38,7 @@ from trafilatura.settings import Extractor
 from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
-from crawler.page.boilerplate import Removal
+from crawler.page.boilerplate import Removal, is_links_box_heading
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -424,6 +424,152 @@ def _shell_container(tree, texts: list[str]):
     return container
 
 
+# A rail of other stories that closes the body ("Other Opinion Columns", "More from the desk"):
+# each card a headline linking elsewhere, with at most a short standfirst under it.
+CARD_RAIL_MIN = 2
+CARD_STANDFIRST_MAX_CHARS = 300
+CARD_RAIL_TITLE_MAX_CHARS = 80
+
+
+def _is_linked_heading(tree, elements, text: str) -> bool:
+    """Whether the page's heading with this text is mostly a link: a story card's headline."""
+    el = _locate(tree, elements, text)
+    if el is None or el.tag not in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        return False
+    if any(a.tag == "a" and a.get("href") for a in el.iterancestors()):
+        return True
+    linked = sum(len(_text(a)) for a in el.iter("a") if a.get("href"))
+    return 2 * linked >= len(_text(el))
+
+
+def _mark_story_cards(tree, blocks: list, texts: list[str], reasons: list[str | None]) -> None:
+    """Story cards at the end of the body, and the rail's title above them. An article's
+    sub-heads may be links too (a product, a place), but they head long sections, and a
+    run of them with no more than a line under each, closing the body and shorter than
+    what comes before it, is a rail."""
+    pending = [i for i, reason in enumerate(reasons) if reason is None and texts[i]]
+    cards: list[int] = []
+    elements = None
+    while pending:
+        card = [pending.pop()]
+        if blocks[card[0]].tag != "head" and len(texts[card[0]]) < CARD_STANDFIRST_MAX_CHARS and pending:
+            card.append(pending.pop())
+        heading = card[-1]
+        if blocks[heading].tag != "head":
+            pending.extend(reversed(card))
+            break
+        elements = elements if elements is not None else list(tree.iter(*_BLOCK_TAGS))
+        if not _is_linked_heading(tree, elements, texts[heading]):
+            pending.extend(reversed(card))
+            break
+        cards.extend(card)
+    if len([i for i in cards if blocks[i].tag == "head"]) < CARD_RAIL_MIN:
+        return
+    # A rail is an appendix to the article: when the "cards" hold as much text as everything
+    # above them, they are the article's own items (a list of products or places).
+    if sum(len(texts[i]) for i in cards) >= sum(len(texts[i]) for i in pending):
+        return
+    for i in cards:
+        reasons[i] = "structure:story_card"
+    if pending and blocks[pending[-1]].tag == "head" and len(texts[pending[-1]]) <= CARD_RAIL_TITLE_MAX_CHARS:
+        reasons[pending[-1]] = "structure:story_card"
+
+
+LINKS_BOX_ITEM_MAX_CHARS = 200
+LINK_LABEL_SHARE = 0.7  # of a block's words that one link's text must hold: "<headline> [VIDEO]"
+
+
+def _is_link_label(key: str, anchors: set[str]) -> bool:
+    """Whether a block (its comparison key) is one link's text, give or take a short label."""
+    return key in anchors or any(key.startswith(a) and len(a) >= LINK_LABEL_SHARE * len(key) for a in anchors)
+
+
+def _drop_links_boxes(text: str, anchors: set[str]) -> tuple[str, list[Removal]]:
+    """The links under a box's heading ("Don't miss", "Related stories"): the generic rules take
+    the heading, and the lines right after it that are each a link's text go with it. Lines,
+    not blocks: such a box is often one paragraph of links split by line breaks."""
+    lines = text.split("\n")
+    drop: set[int] = set()
+    for i, line in enumerate(lines):
+        if not is_links_box_heading(line.strip()):
+            continue
+        j = i + 1
+        while j < len(lines) and len(lines[j]) <= LINKS_BOX_ITEM_MAX_CHARS:
+            key = _norm(lines[j])
+            if not key or not _is_link_label(key, anchors):
+                break
+            drop.add(j)
+            j += 1
+    if not drop:
+        return text, []
+    removed = [Removal("structure:links_box", lines[j]) for j in sorted(drop)]
+    return "\n".join(line for j, line in enumerate(lines) if j not in drop), removed
+
+
+# A pop-up card written into a paragraph (a person's card with their latest headlines, shown
+# on hover): an element inside a <p> that is nothing but links, at least this many, side by
+# side with only spaces between them (links a sentence lists have commas and words between
+# them), in a paragraph with prose of its own around it.
+INLINE_CARD_MIN_LINKS = 3
+INLINE_CARD_PROSE_CHARS = 40  # of the paragraph's own text outside the card
+_CARD_GLUE = re.compile(r"[\s|•·]*")
+_LINKED_PARAGRAPHS = etree.XPath("//p[count(.//a[@href]) >= $n]")
+
+
+def _is_inline_card(el, paragraph_chars: int) -> bool:
+    links = [a for a in el.iter("a") if a.get("href")]
+    if len(links) < INLINE_CARD_MIN_LINKS:
+        return False
+    if paragraph_chars - len(_text(el)) < INLINE_CARD_PROSE_CHARS:
+        return False
+    # The card's own text outside its links: the text of each element not in a link, and the
+    # tail of each element whose parent is not in one (a tail belongs to the parent).
+    in_links = {node for a in links for node in a.iter()}
+    glue = [el.text or ""]
+    for node in el.iterdescendants():
+        if node not in in_links:
+            glue.append(node.text or "")
+        if node.getparent() not in in_links:
+            glue.append(node.tail or "")
+    return all(_CARD_GLUE.fullmatch(part) for part in glue)
+
+
+def _inline_cards(tree) -> list:
+    """The innermost elements of the page's paragraphs that are pop-up cards (see above)."""
+    cards = []
+    for p in _LINKED_PARAGRAPHS(tree, n=INLINE_CARD_MIN_LINKS):  # most paragraphs are ruled out in libxml2
+        links = [a for a in p.iter("a") if a.get("href")]
+        paragraph_chars = len(_text(p))
+        inside: dict = {}
+        for a in links:
+            for el in a.iterancestors():
+                if el is p:
+                    break
+                inside[el] = None
+        qualifying = [el for el in inside if _is_inline_card(el, paragraph_chars)]
+        cards.extend(el for el in qualifying
+                     if not any(other is not el and el in other.iterancestors() for other in qualifying))
+    return cards
+
+
+@contextmanager
+def _inline_cards_lent(tree):
+    """The page without its paragraphs' pop-up cards for the ``with`` block: trafilatura joins a
+    card's text into the sentence around it. Each card is swapped for an empty stand-in that
+    keeps its tail, and put back after, so the tree is left as it was."""
+    swapped = []
+    for card in _inline_cards(tree):
+        stand_in = tree.makeelement(card.tag, {})
+        stand_in.tail = card.tail
+        card.getparent().replace(card, stand_in)
+        swapped.append((stand_in, card))
+    try:
+        yield
+    finally:
+        for stand_in, card in reversed(swapped):
+            stand_in.getparent().replace(stand_in, card)
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -472,6 +618,15 @@ def _bare_extraction(tree, url: str, *, include_tables: bool, fast: bool = False
 
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
                  fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
+    """The article body of ``tree``: see _filtered_body. Every pass reads the page without the
+    pop-up cards written into its paragraphs (see _inline_cards); the tree is left as it was."""
+    with _inline_cards_lent(tree):
+        return _filtered_body(tree, url, titles, agreement=agreement, include_tables=include_tables,
+                              fallback_extractors=fallback_extractors, declared_chars=declared_chars)
+
+
+def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
+                   fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """Run trafilatura on ``tree`` (it works on a copy) and filter its blocks.
 
     ``fallback_extractors`` lets trafilatura compare its result with readability and
@@ -528,6 +683,7 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
                 reasons[i] = "structure:link_list"
     _mark_link_runs(keys, texts, anchors, reasons)
     _mark_slideshows(texts, reasons)
+    _mark_story_cards(tree, blocks, texts, reasons)
     # Edge candidates: short blocks no other rule took. The precision pass (as costly as the
     # first) runs only when one of them sits outside the span of the long blocks.
     short = [i for i, (text, key) in enumerate(zip(texts, keys))
@@ -554,4 +710,5 @@ def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, in
     # On most pages of both corpora no rule took anything: the body is then the one trafilatura
     # serialised already (bare_extraction's text is xmltotxt of this very body).
     unchanged = not removed and not continued and not stripped and doc.text is not None
-    return Body(normalize_unicode(doc.text if unchanged else xmltotxt(body, False)), doc, removed)
+    text, boxed = _drop_links_boxes(normalize_unicode(doc.text if unchanged else xmltotxt(body, False)), anchors)
+    return Body(text, doc, removed + boxed)

@@ -64,6 +64,12 @@ class Removal:
 # way; unanchored ones are phrases that do not occur in news prose.
 
 _I = re.IGNORECASE
+# The headings of a box of links to other stories, alone on their line (a "related" family rule).
+_BOX_HEADINGS = [
+    re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
+    re.compile(r"^you (?:may|might) (?:also )?(?:like|enjoy)\W{0,3}$", _I),  # a recommendations box's heading
+    re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
+]
 GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "appeal": [
         re.compile(r"^(?:a )?(?:message|note|letter) from (?:the )?[\w .'’-]{2,40}:?$", _I),
@@ -95,10 +101,10 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         # "Also on example.com: <headline>", a cross-promotion of the site's own story
         re.compile(r"^(?:also|more) on (?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b", _I),
         re.compile(r"^(?:tags?|topics?|filed under|categories|more about)\s*:?$", _I),
-        re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
-        re.compile(r"^(?:related|recommended|trending)(?: (?:articles?|stories|news|searches|topics))?:?$", _I),
-        re.compile(r"^you (?:may|might) (?:also )?(?:like|enjoy)\W{0,3}$", _I),  # a recommendations box's heading
-        re.compile(r"^(?:read more|see more|see also|more from|don'?t miss|most read|most popular|watch|listen)\W{0,3}$", _I),
+        # the story's tag line: "Topics: uber, libertarians, Sydney", "Filed under: Politics |"
+        re.compile(r"^(?:tags?|topics?|filed under|categories)\s*:\s*[^.!?]{1,200}$", _I),
+        *_BOX_HEADINGS,
+        re.compile(r"^(?:related|recommended|more on this(?: story| topic)?|more from [\w ]{2,30}|you (?:may|might) also like|further reading)(?: articles?| posts?| stories| coverage| reading| content)?\s*[:\-–—]", _I),
     ],
     "share": [
         re.compile(r"^(?:share|tweet|email|print|post)(?: (?:this|it))?(?: (?:article|story|post|page))?(?: (?:on|via|with))?\b[\w ,|/:]{0,60}$", _I),
@@ -108,11 +114,16 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit)(?:[\s,|/]+(?:facebook|twitter|x|telegram|whatsapp|linkedin|email|reddit|print|copy link))+$", _I),
     ],
     "notice": [
-        re.compile(r"^(?:this (?:article|story|post|piece|report) )?(?:was |is )?(?:originally|first) (?:published|appeared|posted) (?:at|on|in|by)\b", _I),
+        # A cross-post's pointer to a web address ("Originally published at www.example.com on
+        # May 2"); a credit to a publication ("Originally published on Live Science", "This article
+        # first appeared in The Atlantic") is attribution, which both benchmarks' gold text keeps.
+        re.compile(r"^(?:this (?:article|story|post|piece|report) )?(?:was |is )?(?:originally|first) (?:published|appeared|posted) (?:at|on) "
+                   r"(?:https?://)?(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b", _I),
         re.compile(r"\b(?:now|currently) hosted at\b", _I),
         # A site telling where it lives: "X is now at example.net", "was hosted at example.org".
         re.compile(
-            r"^.{0,160}\b(?:is|was|were|are|now|moved|relocated|hosted|available|located)\b[^.]{0,30}\b(?:at|to|on)\s+"
+            r"^.{0,160}\b(?:is|was|were|are|now|moved|relocated|hosted|available|located)\b"
+            r"(?![^.]{0,30}\b(?:re)?(?:published|printed|posted)\b|[^.]{0,30}\bappeared\b)[^.]{0,30}\b(?:at|to|on)\s+"
             r"(?:https?://)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}(?![\w.-]*\w)[.!]?.{0,20}$",
             _I,
         ),
@@ -125,6 +136,22 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
     "player": [
         re.compile(r"^this is a modal window\b", _I),
         re.compile(r"^(?:beginning|end) of dialog window\b", _I),
+    ],
+    # Interface text a script replaces or shows on demand: carousel and gallery buttons,
+    # a player's text-track menu (video.js), loading and error messages.
+    "interface": [
+        re.compile(r"^(?:previous|prev|close|fullscreen|full screen|exit full ?screen|thumbnails|show thumbnails)$", _I),
+        re.compile(r"^(?:captions|subtitles|descriptions) (?:off|settings)(?:, selected)?$", _I),
+        re.compile(r"^default, selected$", _I),
+        re.compile(r"^(?:please wait|loading(?: comments)?)\W{0,3}$", _I),
+        re.compile(r"\b(?:an error (?:has )?occurred|is temporarily unavailable)\b.{0,40}\btry again\b.{0,20}$", _I),
+        # a sign-up or send-to-a-friend form's confirmation, shown once it is sent
+        re.compile(r"^(?:thank you|thanks)\W{0,3}$", _I),
+        re.compile(r"^this (?:article|story|page) has been sent to\b", _I),
+    ],
+    # A CMS shortcode the page failed to render: "[button link=... type=big]Send us your review[/button]".
+    "residue": [
+        re.compile(r"^\[[a-z_-]+(?:\s+[a-z_-]+=[^\]\s]+)+\]", _I),
     ],
     "comments": [
         re.compile(r"^\d+ (?:comments?|replies|responses)$", _I),
@@ -184,12 +211,24 @@ def _anchored(pattern: str) -> bool:
     return pattern.startswith("^")
 
 
+def is_links_box_heading(block: str) -> bool:
+    """Whether ``block`` is the heading of a box of links to other stories ("Don't miss",
+    "Related stories", "You might also like")."""
+    return len(block) <= 40 and any(p.match(block) for p in _BOX_HEADINGS)
+
+
 _ALL_RULES = [p for patterns in GENERIC_RULES.values() for p in patterns]
 _ANY_ANCHORED_RULE = _any_pattern([p for p in _ALL_RULES if _anchored(p.pattern)])
 _ANY_OTHER_RULE = _any_pattern([p for p in _ALL_RULES if not _anchored(p.pattern)])
 
 
+# trafilatura writes a list item as "- text": the rules read the item's own text.
+_ITEM_MARKER = re.compile(r"^-\s+")
+
+
 def generic_family(block: str) -> str | None:
+    if block.startswith("-"):
+        block = _ITEM_MARKER.sub("", block, count=1)
     if len(block) > 600:  # a paragraph this long is prose, whatever phrase it contains
         return None
     if not (_ANY_ANCHORED_RULE.match(block) or _ANY_OTHER_RULE.search(block)):

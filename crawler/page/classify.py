@@ -71,6 +71,9 @@ _WORD = re.compile(r"\w+")
 MIN_DECLARED_ARTICLE_WORDS = 40  # a short brief that declares itself an article: a few sentences
 MIN_ARTICLE_WORDS = 100  # a page that declares nothing must show a real body
 LISTING_URL_MAX_WORDS = 300  # a listing-like path (/video/..., /columnists/...) with more prose is an article
+# Beside a column of stories under the page's heading, a body at least this long is an article
+# with a related-stories column, not a listing (the same figure as above, for another reason).
+COLUMN_BESIDE_MAX_WORDS = 300
 MAX_LINK_DENSITY = 0.6  # more of the main container's words than this are in links: a listing
 AROUND_LINK_DENSITY = 0.35  # ... or this much of the region around it, in a long column
 AROUND_MIN_HEADLINES = 20  # of headline links (articles carry related-story boxes of up to ~15)
@@ -227,7 +230,7 @@ def _heads_a_column(column: HeadingColumn, shape: BodyShape) -> bool:
     the benefit of the doubt: a roundup of linked items is an article and looks like this.)"""
     beside = min(shape.words - column.region_words, column.unled_words)
     return column.other_words < BLURB_MAX_WORDS and column.item_words > column.other_words and \
-        beside < LISTING_URL_MAX_WORDS
+        beside < COLUMN_BESIDE_MAX_WORDS
 
 
 _BLOCK_TAGS = frozenset((

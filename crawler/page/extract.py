@@ -42,7 +42,11 @@ logger = logging.getLogger(__name__)
 # 5: titles: only the site's own name is an affix after a headline (an author or series og:title
 #    appends stays), JSON-LD "name" read beside "headline", co.uk-style hosts name the site;
 #    generic rules: a standalone "You might also like" heading, video players' dialog text.
-EXTRACTOR_RULES = 5
+# 6: a rail of story cards closing the body; pop-up cards inside paragraphs; the links under a
+#    "Don't miss" heading; generic rules read list items without their "- " marker, tag lines,
+#    interface text ("interface") and unrendered shortcodes ("residue"); a credit to the
+#    publication that ran a story first is body.
+EXTRACTOR_RULES = 6
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
