@@ -25,6 +25,8 @@ keeps the output identical to trafilatura's wherever no rule fires.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import re
 import unicodedata
 from contextlib import contextmanager
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 import trafilatura
 from lxml import etree
+from trafilatura.settings import Extractor
 from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
@@ -124,9 +127,11 @@ def _drop(el) -> None:
         _drop(parent)
 
 
-def _strip_stray_text(body) -> None:
+def _strip_stray_text(body) -> bool:
     """Text directly inside a wrapper <div> (not in any paragraph, heading or list)
-    comes from containers trafilatura kept wholesale: hidden duplicates, widget labels."""
+    comes from containers trafilatura kept wholesale: hidden duplicates, widget labels.
+    Returns whether there was any."""
+    stripped = False
     for el in body.iter():
         if not isinstance(el.tag, str) or el is body or el.tag in _LEAF_TAGS or el.tag in ("list", "lb", "hi", "ref", "del"):
             continue
@@ -134,9 +139,12 @@ def _strip_stray_text(body) -> None:
             continue
         if el.text and el.text.strip():
             el.text = None
+            stripped = True
         for child in el:
             if child.tail and child.tail.strip() and child.tag not in ("hi", "ref", "lb"):
                 child.tail = None
+                stripped = True
+    return stripped
 
 
 def _is_caps_line(text: str) -> bool:
@@ -590,6 +598,24 @@ def _serialised(doc) -> str:
     return doc.text if doc.text is not None else xmltotxt(doc.body, False)
 
 
+@functools.lru_cache(maxsize=None)
+def _options_template(include_tables: bool, fast: bool, favor_precision: bool) -> Extractor:
+    return Extractor(output_format="python", comments=False, tables=include_tables, fast=fast,
+                     precision=favor_precision)
+
+
+def _bare_extraction(tree, url: str, *, include_tables: bool, fast: bool = False, favor_precision: bool = False):
+    """``trafilatura.bare_extraction(tree, url=url, include_comments=False, ...)`` with options
+    built once: bare_extraction otherwise builds them on every call, reading nine values from
+    its ConfigParser (0.4 ms, twice a page). trafilatura copies options before changing any.
+    The mode is passed by name as well (ignored when ``options`` is given): it says what runs."""
+    options = copy.copy(_options_template(include_tables, fast, favor_precision))
+    options.url = url
+    options.source = url and url.encode("utf-8", "replace").decode("utf-8")  # as Extractor sets it
+    return trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables,
+                                       fast=fast, favor_precision=favor_precision, options=options)
+
+
 def extract_body(tree, url: str, titles: set[str], *, agreement: bool = True, include_tables: bool = True,
                  fallback_extractors: bool = False, declared_chars: int | None = None) -> Body:
     """The article body of ``tree``: see _filtered_body. Every pass reads the page without the
@@ -612,14 +638,12 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
     anchors = {_norm(a.text_content()) for a in tree.iter("a")}
     anchors.discard("")
     fast = not fallback_extractors
-    doc = trafilatura.bare_extraction(
-        tree, url=url, include_comments=False, include_tables=include_tables, fast=fast
-    )
+    doc = _bare_extraction(tree, url, include_tables=include_tables, fast=fast)
     paragraphs = [(p, p.text_content()) for p in tree.iter("p")]  # the page's <p>, read once
     if fast:
         chars = len(_serialised(doc))
         if _fast_result_is_short(paragraphs, chars, declared_chars):
-            full = trafilatura.bare_extraction(tree, url=url, include_comments=False, include_tables=include_tables)
+            full = _bare_extraction(tree, url, include_tables=include_tables)
             if len(_serialised(full)) > FAST_FALLBACK_GAIN * chars:
                 doc = full
     if doc is None or doc.body is None:
@@ -666,9 +690,7 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
              if key and reasons[i] is None and len(text) < EDGE_MAX_CHARS and key not in continued_keys]
     if agreement and _has_short_edge(texts, short):
         with _body_shell(tree, first_texts) as shell:
-            pdoc = trafilatura.bare_extraction(
-                shell, url=url, include_comments=False, include_tables=include_tables, favor_precision=True, fast=fast,
-            )
+            pdoc = _bare_extraction(shell, url, include_tables=include_tables, favor_precision=True, fast=fast)
         precise_text = _serialised(pdoc)
         precise = f" {_norm(precise_text)} " if precise_text else ""
         # A collapsed precision run picked another container or a fragment of the article:
@@ -684,6 +706,9 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
         if reason is not None:
             removed.append(Removal(reason, text))
             _drop(el)
-    _strip_stray_text(body)
-    text, boxed = _drop_links_boxes(normalize_unicode(xmltotxt(body, False)), anchors)
+    stripped = _strip_stray_text(body)
+    # On most pages of both corpora no rule took anything: the body is then the one trafilatura
+    # serialised already (bare_extraction's text is xmltotxt of this very body).
+    unchanged = not removed and not continued and not stripped and doc.text is not None
+    text, boxed = _drop_links_boxes(normalize_unicode(doc.text if unchanged else xmltotxt(body, False)), anchors)
     return Body(text, doc, removed + boxed)

@@ -118,6 +118,8 @@ def _longest_run(region, runs: dict) -> tuple[int, int, frozenset[str]]:
 
 def _run(el) -> tuple[int, int, frozenset[str]]:
     """(items, their words, their headlines) when ``el``'s children are a column of stories."""
+    if len(el) < MIN_ITEMS:  # most elements: ruled out before their children are listed (len counts comments too)
+        return _NO_RUN
     children = [child for child in el if isinstance(child.tag, str) and child.tag not in _NOT_TEXT]
     # Most elements have few children, or few with a link at all: a cheap look first.
     if len(children) < MIN_ITEMS or sum(next(child.iter("a"), None) is not None for child in children) < MIN_ITEMS:

@@ -45,21 +45,23 @@ LISTING_TYPES = {
 }
 
 
-# C0 controls but tab, line feed, form feed and carriage return; DEL.
-_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# C0 controls but tab, line feed, form feed and carriage return; DEL. In UTF-8 each is one
+# byte that no other character's encoding contains: deleting them from the encoded page is
+# deleting them from its text.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x20), 0x7F])
 _PARSER = lxml_html.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, collect_ids=False)
 
 
 def parse_html(html: str | bytes) -> lxml_html.HtmlElement:
     if isinstance(html, bytes):
         html, _ = decode_html(html)
-    if _CONTROL_CHARS.search(html):
-        # libxml2 ends the document at a NUL, and one BEL in a heading left trafilatura
-        # with no text: a single control character would hide the whole page. Browsers
-        # show none of them (HTML parse errors); we drop them.
-        html = _CONTROL_CHARS.sub("", html)
     # lxml refuses str input that carries an XML encoding declaration, so feed it UTF-8 bytes.
-    return lxml_html.document_fromstring(html.encode("utf-8") or b"<html></html>", parser=_PARSER)
+    # Without control characters: libxml2 ends the document at a NUL, and one BEL in a heading
+    # left trafilatura with no text, so a single one would hide the whole page. Browsers show
+    # none of them (HTML parse errors). bytes.translate drops them in one C pass, three times
+    # faster than a regex search over the text.
+    data = html.encode("utf-8").translate(None, _CONTROL_BYTES)
+    return lxml_html.document_fromstring(data or b"<html></html>", parser=_PARSER)
 
 
 # XHTML serialisations wrap script text in a CDATA section, sometimes behind a JavaScript
