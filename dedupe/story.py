@@ -56,12 +56,54 @@ def headline(title: str | None) -> str:
 _TABLE_MIN_ZIPF = 2.5
 
 
+class RarityTable:
+    """word -> rarity, held as two sorted arrays: the words' hashes and their rarities.
+
+    As a dict, a language's 200k+ words cost about 100 bytes each (the str objects and the
+    table), and an extraction worker that met a dozen languages held ~130 MB of them (the
+    throughput set of bench/crawl_throughput.py has as many). Arrays cost 16 bytes a word,
+    and the rarities are the same float64 values. The hashes are Python's str hash, salted
+    per process: a table is built in the process that uses it (workers inherit the fork
+    server's, built after the salt was drawn) and is never pickled. Two words of one
+    language sharing a 64-bit hash is a ~1e-8 event at this size."""
+
+    __slots__ = ("_hashes", "_rarities")
+
+    def __init__(self, table: dict[str, float]) -> None:
+        hashes = np.fromiter(map(hash, table), dtype=np.int64, count=len(table))
+        rarities = np.fromiter(table.values(), dtype=np.float64, count=len(table))
+        order = np.argsort(hashes, kind="stable")
+        self._hashes = hashes[order]
+        self._rarities = rarities[order]
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __reduce__(self):
+        raise TypeError("a RarityTable is keyed by this process's str hashes: build it where it is used")
+
+    def lookup(self, words: list[str], default: float) -> list[float]:
+        """The rarity of each of ``words`` (``default`` for a word not in the table), in one
+        vectorised search: per distinct word of an article, not per call."""
+        if not len(self._hashes):
+            return [default] * len(words)
+        keys = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+        at = np.minimum(np.searchsorted(self._hashes, keys), len(self._hashes) - 1)
+        return np.where(self._hashes[at] == keys, self._rarities[at], default).tolist()
+
+    def __getitem__(self, word: str) -> float:
+        (rarity,) = self.lookup([word], np.nan)
+        if rarity != rarity:  # NaN: not in the table
+            raise KeyError(word)
+        return rarity
+
+
 @lru_cache(maxsize=16)
-def _rarity_table(language: str) -> dict[str, float]:
+def _rarity_table(language: str) -> RarityTable:
     """word -> rarity (0 for words too common to matter), for words wordfreq knows well.
 
-    Loaded once per process: a plain dict lookup is ~50x faster than calling
-    wordfreq per word. Unknown languages fall back to English."""
+    Loaded once per process: a table lookup is ~50x faster than calling wordfreq per
+    word. Unknown languages fall back to English."""
     import wordfreq
 
     try:
@@ -93,7 +135,7 @@ def _rarity_table(language: str) -> dict[str, float]:
         if part not in table or (part.endswith("n") and part in negated):
             table[part] = min(rarity, table.get(part, rarity))
     wordfreq.get_frequency_list.cache_clear()  # the full list (300k+ words) is not needed any more
-    return table
+    return RarityTable(table)
 
 
 def story_terms(
@@ -134,7 +176,7 @@ def story_terms_and_names(
     and where, the topic; reports of one event also share what happened: an
     action, an object, a number (see ``DedupeSettings.story_specific_share``).
     The headline does not decide: titles capitalise every word."""
-    get = _rarity_table((language or "en").lower()[:2]).get
+    table = _rarity_table((language or "en").lower()[:2])
     weights: dict[str, float] = {}
     text_names: set[str] = set()
     head = headline(title)
@@ -148,8 +190,8 @@ def story_terms_and_names(
         names = {w.lower() for w in _CAPITALISED.findall(source)}
         if boost == 1.0:
             text_names = _names(source)
-        for word, count in Counter(source_words if source_words is not None else tokens(source)).items():
-            rarity = get(word, _UNKNOWN_RARITY)
+        counts = Counter(source_words if source_words is not None else tokens(source))
+        for (word, count), rarity in zip(counts.items(), table.lookup(list(counts), _UNKNOWN_RARITY)):
             if not rarity or word in outlet:
                 continue
             if word.isdigit():
