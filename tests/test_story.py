@@ -430,3 +430,22 @@ def test_store_moves_an_adopted_single_article_story(engine):
     with Session(engine) as session:
         stories = dict(session.execute(select(Article.id, Article.story_id)).all())
     assert stories == {x.article_id: y.article_id, y.article_id: y.article_id, z.article_id: y.article_id}
+
+
+def test_rarity_table_answers_as_the_dict_it_was_built_from_and_stays_in_its_process():
+    import pickle
+
+    import pytest
+
+    from dedupe.story import RarityTable
+
+    words = {"harbour": 2.5, "the": 0.0, "zorblatt": 4.75, "quay": 3.25}
+    table = RarityTable(words)
+    assert len(table) == 4
+    assert table.lookup(["quay", "unknown", "the", "harbour", "zorblatt"], 9.0) == [3.25, 9.0, 0.0, 2.5, 4.75]
+    assert table["zorblatt"] == 4.75
+    with pytest.raises(KeyError):
+        table["unknown"]
+    assert RarityTable({}).lookup(["a", "b"], 1.5) == [1.5, 1.5]
+    with pytest.raises(TypeError):  # keyed by this process's salted str hashes
+        pickle.dumps(table)
