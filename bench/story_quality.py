@@ -26,6 +26,7 @@ every labelled pair missed, with titles, to read.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 import time
@@ -186,6 +187,9 @@ def main() -> None:
     parser.add_argument("--no-synthetic", action="store_true", help="real set and seeds only")
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline")
     args = parser.parse_args()
+    if not args.no_baseline and importlib.util.find_spec("sklearn") is None:
+        parser.exit(2, "story_quality.py: the TF-IDF baseline needs scikit-learn: "
+                       "pip install -U pip && pip install -e '.[bench]' (or pass --no-baseline)\n")
     overrides = {}
     for pair in args.overrides:
         name, _, value = pair.partition("=")
