@@ -1,5 +1,6 @@
 """The crawl process's malloc settings (crawler.limit_malloc_arenas): big blocks get their
 own mappings even after a bigger one was freed, so freeing a page body returns its memory."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,7 +35,9 @@ def mapped_bytes_of_a_page_body(mode: str) -> int:
     return int(out)
 
 
-@pytest.mark.skipif(_glibc() is None or not hasattr(_glibc(), "mallinfo2"), reason="glibc 2.33+ only")
+# Skipped only off CI: the CI machine has glibc 2.36, so there a missing mallinfo2 fails the test.
+@pytest.mark.skipif(not os.environ.get("CI") and (_glibc() is None or not hasattr(_glibc(), "mallinfo2")),
+                    reason="needs glibc 2.33+ (mallinfo2); never skipped in CI")
 def test_page_bodies_get_their_own_mapping_after_a_bigger_one_was_freed():
     assert mapped_bytes_of_a_page_body("default") == 0  # glibc's own: cut from the heap
     assert mapped_bytes_of_a_page_body("limited") >= 300 * 1024
