@@ -125,3 +125,24 @@ def test_jsonld_objects_are_parsed_once_per_page_and_each_caller_gets_its_own_li
     assert tree in _jsonld and first == [{"@type": "NewsArticle", "headline": "H"}]
     first.append({"@type": "Person"})  # a caller's own list: the page's objects are not changed
     assert jsonld_objects(tree) == [{"@type": "NewsArticle", "headline": "H"}]
+
+
+def test_parsed_pages_have_lxml_html_element_classes_and_the_same_text_content():
+    """parse_html picks lxml.html's element classes in C and reads text_content without XPath
+    (crawler.page.htmlmeta._html_class_lookup): the classes and the texts must be lxml.html's."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    from crawler.page.htmlmeta import parse_html
+
+    page = ("<html><head><title>T</title></head><body><form><input name=q><select><option>a</select>"
+            "<textarea>t</textarea><label>l</label></form><div>One <b>two <i>three</i></b> four"
+            "<script>var x = 1;</script></div><p>caf\u00e9 \u2014 <a href=/x>link</a> tail</p></body></html>")
+    ours, theirs = parse_html(page), lxml_html.document_fromstring(page.encode(), parser=lxml_html.HTMLParser(encoding="utf-8"))
+    pairs = list(zip(ours.iter(), theirs.iter(), strict=True))
+    assert len(pairs) > 10
+    for mine, lxml_own in pairs:
+        assert isinstance(mine, type(lxml_own)) and type(mine).__name__ == type(lxml_own).__name__
+        assert mine.text_content() == lxml_own.text_content() == etree.XPath("string()")(lxml_own)
+    created = etree.SubElement(ours.find("body"), "form")  # elements made later get them too
+    assert isinstance(created, lxml_html.FormElement) and created.text_content() == ""
