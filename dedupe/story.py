@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from dedupe.signature import tokens
+from dedupe.signature import tokens, word_runs
 
 # A capital then lower-case letters: names and places (Latin and Cyrillic scripts).
 # A simple class is ~3x faster to scan than a \b-anchored Unicode-aware pattern.
@@ -159,7 +159,7 @@ def _names(text: str) -> set[str]:
         text = unicodedata.normalize("NFKC", text)
     # Addresses (venturebeat.com, www.jeongdongtheater.com/noksu, @handle, #tag) name things in lower case.
     addressed = {w.lower() for chunk in _ADDRESS.findall(text) for w in _WORD.findall(chunk)}
-    raw = set(_WORD.findall(text))
+    raw = set(word_runs(text))
     lower = {w for w in raw if w.islower()} - addressed
     capitalised = {folded for w in raw if not w.islower() and not w.isdigit() and (folded := w.lower()) not in lower}
     return capitalised | {w for w in addressed if not w.isdigit()}

@@ -374,3 +374,19 @@ def test_load_many_indexes_as_load_one_by_one():
     big = Deduper()
     big.load_many(list(range(5000)), [sigs[0]] * 5000, list(range(5000)), list(range(5000)))
     assert len(big) == 5000 and big.assign(records[0]).dup_group_id == 0
+
+
+def test_word_runs_are_the_regex_word_runs():
+    """word_runs splits ASCII text in C (translate + split): the same runs as re.findall(r"\\w+")."""
+    import random
+    import re
+
+    from dedupe.signature import word_runs
+
+    every_ascii = "".join(map(chr, range(128)))
+    samples = [every_ascii, "", "   ", "it's 2024_Q3: e-mail, a\x1cb\x1fc\x0bd", "caf\u00e9 na\u00efve \u00aa \u2014 ok",
+               "\u4e2d\u6587 words mixed", "tab\there\nnew line", "__init__ x__y"]
+    rng = random.Random(7)
+    samples += ["".join(rng.choice(every_ascii) for _ in range(rng.randint(0, 200))) for _ in range(300)]
+    for text in samples:
+        assert word_runs(text) == re.findall(r"\w+", text), repr(text)

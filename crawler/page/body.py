@@ -39,6 +39,7 @@ from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
 from crawler.page.boilerplate import Removal, is_links_box_heading
+from dedupe.signature import word_runs
 
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -67,7 +68,7 @@ def _norm(text: str) -> str:
     text = text or ""
     if not text.isascii():  # ASCII is NFKC-normal already: this runs for every link on the page
         text = unicodedata.normalize("NFKC", text)
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(word_runs(text.lower()))
 
 
 def _text(el) -> str:

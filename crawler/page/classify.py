@@ -35,6 +35,7 @@ import courlan
 from lxml import etree
 
 from crawler.page.htmlmeta import ARTICLE_TYPES, LISTING_TYPES, jsonld_objects, jsonld_types, meta_content
+from dedupe.signature import word_runs
 
 if TYPE_CHECKING:
     from crawler.page.columns import HeadingColumn
@@ -364,7 +365,7 @@ def _match(elements, keys: set[str]) -> tuple[dict, int, list]:
         first = _WORD.search(lowered)
         if first is None or first.group() not in openings:
             continue  # its key starts with no line's first word (most elements): not tokenised whole
-        key = " ".join(_WORD.findall(lowered))  # text_key
+        key = " ".join(word_runs(lowered))  # text_key
         if key not in keys or key in found:
             continue
         found.add(key)
@@ -444,20 +445,30 @@ MAX_WORD_CHARS = 24  # a longer run of letters in a spaced script is not a word 
 def count_words(text: str) -> int:
     """Words, in any script: Chinese, Japanese and Thai text counts by its characters.
     In spaced scripts a word is a whole \\w+ run of at most MAX_WORD_CHARS characters."""
-    if len(text) > COLLAPSE_MIN_CHARS:
-        # An element's text_content is mostly markup indentation: the regex steps through every
-        # character, str.split skips whitespace in C. Words are unchanged (no space is a \w).
-        text = " ".join(text.split())
-    tokens = _WORD.findall(text)
-    if not tokens:
-        return 0
-    if not _UNSPACED.search(text):
+    if text.isascii():  # no unspaced script; the words split in C (word_runs)
+        tokens = word_runs(text)
+        if not tokens:
+            return 0
+        unspaced = False
+    else:
+        if len(text) > COLLAPSE_MIN_CHARS:
+            # An element's text_content is mostly markup indentation: the regex steps through every
+            # character, str.split skips whitespace in C. Words are unchanged (no space is a \w).
+            text = " ".join(text.split())
+        tokens = _WORD.findall(text)
+        if not tokens:
+            return 0
+        unspaced = bool(_UNSPACED.search(text))
+    if not unspaced:
         # The common case (this runs on every link and block of every page): one plain \w+
         # scan and a C-level length check, twice as fast as a regex that bounds each run's
         # length with lookarounds, which is what it counts.
-        if max(map(len, tokens)) <= MAX_WORD_CHARS:
+        lengths = list(map(len, tokens))
+        if max(lengths) <= MAX_WORD_CHARS:
             return len(tokens)
-        return sum(len(token) <= MAX_WORD_CHARS for token in tokens)
+        # A page's text with one overlong run (a URL's path, a hash): counted in C as well,
+        # not in a generator over every token (whole pages are counted, link by link).
+        return len(tokens) - sum(map(MAX_WORD_CHARS.__lt__, lengths))
     count = 0
     for token in tokens:
         unspaced = len(_UNSPACED.findall(token))
@@ -481,4 +492,4 @@ def _ascii_word_chars(text: str) -> int:
 
 def text_key(text: str) -> str:
     """Case- and punctuation-insensitive words, to compare a block with link texts."""
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(word_runs(text.lower()))

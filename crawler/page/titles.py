@@ -24,6 +24,8 @@ import re
 import unicodedata
 from urllib.parse import urlsplit
 
+from dedupe.signature import word_runs
+
 # Separators between a headline and its affixes: " | ", " - ", " – ", " — ", " : ", " » ",
 # " · ", " • ", " :: ", " / ", and a trailing "[Site]".
 _SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)")
@@ -45,7 +47,7 @@ def key(text: str | None) -> str:
     text = text or ""
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
-    return " ".join(_WORD.findall(text.lower()))
+    return " ".join(word_runs(text.lower()))
 
 
 def _site_key(value: str) -> str:
