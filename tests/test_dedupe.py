@@ -390,3 +390,17 @@ def test_word_runs_are_the_regex_word_runs():
     samples += ["".join(rng.choice(every_ascii) for _ in range(rng.randint(0, 200))) for _ in range(300)]
     for text in samples:
         assert word_runs(text) == re.findall(r"\w+", text), repr(text)
+
+
+def test_word_runs_with_non_ascii_separators_or_letters_are_the_regex_word_runs():
+    import random
+    import re
+
+    from dedupe.signature import word_runs
+
+    pieces = ["word", "it’s", "“quoted”", " — ", "café", "naïve", "\u00a0", "\u2028", "e\u0301", "\u4e2d\u6587",
+              "\u0661\u0662", "x_y", "42", "\ud800", "\U0001f600", ", ", "\n"]
+    rng = random.Random(11)
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert word_runs(text) == re.findall(r"\w+", text), repr(text)

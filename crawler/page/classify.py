@@ -455,7 +455,7 @@ def count_words(text: str) -> int:
             # An element's text_content is mostly markup indentation: the regex steps through every
             # character, str.split skips whitespace in C. Words are unchanged (no space is a \w).
             text = " ".join(text.split())
-        tokens = _WORD.findall(text)
+        tokens = word_runs(text)
         if not tokens:
             return 0
         unspaced = bool(_UNSPACED.search(text))
