@@ -274,9 +274,13 @@ _META_AUTHOR = ("author", "article:author", "og:article:author", "parsely-author
 # Byline markup: rel/itemprop author, classes naming an author, a byline or a contributor
 # ("author", "Author", "byline", "FeatureByline"). Compiled once; the attribute test first
 # keeps it at about 1 ms on a large page.
+# Elements whose class names an author, a byline or a contributor, or with rel or itemprop
+# "author", in document order. Selected by their attributes (each attribute's element is its
+# parent): libxml2 then tests only the attributes that exist, not every element of the page,
+# in half the time of the equivalent //*[contains(@class, "uthor") or ...].
 _BYLINE_XPATH = etree.XPath(
-    '//*[@class or @rel or @itemprop][contains(@class, "uthor") or contains(@class, "yline")'
-    ' or contains(@class, "ontributor") or @rel="author" or @itemprop="author"]'
+    '//@class[contains(., "uthor") or contains(., "yline") or contains(., "ontributor")]/..'
+    ' | //@rel[. = "author"]/.. | //@itemprop[. = "author"]/..'
 )
 MAX_BYLINE_ELEMENTS = 40
 _NOT_BYLINE_TAGS = {"meta", "link", "script", "style", "img", "body", "html", "form", "label", "input", "textarea",
