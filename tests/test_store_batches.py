@@ -105,6 +105,49 @@ def test_batched_and_one_by_one_stores_end_the_same(db_url, engine, tmp_path):
         one_by_one.dispose()
 
 
+def _learning(engine) -> tuple[list, list]:
+    with Session(engine) as session:
+        blocks = session.execute(select(
+            SiteBlock.site, SiteBlock.block_hash, SiteBlock.sample, SiteBlock.page_count, SiteBlock.is_boilerplate,
+            SiteBlock.boilerplate_since.is_not(None)).order_by(SiteBlock.site, SiteBlock.block_hash)).all()
+        profiles = session.execute(select(SiteProfile.site, SiteProfile.pages_seen, SiteProfile.boilerplate_version)
+                                   .order_by(SiteProfile.site)).all()
+        return [tuple(b) for b in blocks], [tuple(p) for p in profiles]
+
+
+def test_a_batch_counts_and_learns_blocks_as_one_page_at_a_time(db_url, engine, tmp_path):
+    # The batch's counts are written at its end: every page must still be decided on the
+    # counts of the pages before it, on two sites, with pages that fail counting nothing.
+    template, other = ("Subscribe to the Harbour Weekly newsletter for the day's news.",
+                       "Follow the Lakeside Courier on every channel for breaking news.")
+    articles = []
+    for n in range(14):
+        site = "a.example" if n % 3 else "b.example"
+        if n in (4, 9):
+            articles.append(_fields(n, ["Brief.", template, other], site))  # too short: fails
+        else:
+            articles.append(_fields(n, story(n, template, *([other] if n % 2 else [])), site))
+    stored = ArticleStore(engine)
+    stored.save_batch(articles[:3])
+    stored.save_batch(articles[3:])  # the stored counts and the batch's together
+    url = f"sqlite:///{tmp_path / 'single.db'}"
+    upgrade(url)
+    one_by_one = make_engine(url)
+    single = ArticleStore(one_by_one)
+    try:
+        for fields in articles:
+            try:
+                single.save(**fields)
+            except ExtractionError:
+                pass
+        blocks, profiles = _learning(engine)
+        assert (blocks, profiles) == _learning(one_by_one)
+        assert {(site, pages) for site, pages, _ in profiles} == {("a.example", 8), ("b.example", 4)}
+        assert [b[:2] for b in blocks if b[4]] and all(b[5] == b[4] for b in blocks)
+    finally:
+        one_by_one.dispose()
+
+
 def test_a_failing_article_leaves_nothing_and_the_rest_of_its_batch_is_stored(engine):
     store = ArticleStore(engine)
     too_short = _fields(1, ["Brief."])

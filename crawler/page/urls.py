@@ -22,8 +22,13 @@ _AMP_LEADING = re.compile(r"^/amp/")
 _AMP_SUFFIX = re.compile(r"\.amp(\.html?)?$")
 
 
+@lru_cache(maxsize=4096)
 def canonicalize(url: str) -> str:
-    """Normalise ``url`` for identity: courlan cleaning, trackers and fragment removed."""
+    """Normalise ``url`` for identity: courlan cleaning, trackers and fragment removed.
+
+    Cached: the crawl asks it for one URL several times (as a sitemap or listing entry,
+    then for the fetched page, its identity and its declared canonical), and courlan's
+    normalisation was most of the spider's own CPU per article page."""
     try:
         normalised = courlan.normalize_url(url.strip(), strict=False)
     except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import itertools
 import logging
 import sys
 from pathlib import Path
@@ -34,10 +35,19 @@ logger = logging.getLogger(__name__)
 # Stats (slash paths, like the crawl's).
 RECORDS_READ = "newscrawl/warc/records"  # every WARC record read, by type below it
 RESPONSES_READ = "newscrawl/warc/responses"  # response records handed to the spider or skipped
+READ_AHEAD = 16  # response records read (and looked up) at a time
 NOT_FOLLOWED = "newscrawl/warc/not_followed"  # requests a page led to, not made in an ingest
 
 
 # --- the ingest crawl ----------------------------------------------------------
+
+
+def _canonical(url: str) -> str | None:
+    """The URL's canonical form; None for a URL that has none (the record is skipped later)."""
+    try:
+        return canonicalize(url)
+    except ValueError:
+        return None
 
 
 class WarcIngestSpider(NewsSpider):
@@ -129,14 +139,15 @@ class WarcIngestSpider(NewsSpider):
             while True:
                 # Reading (and gunzipping) runs in a thread: a slow pipe on stdin must
                 # not stall the reactor, which is storing what was read before.
-                entry = await asyncio.to_thread(next, records, None)
-                if entry is None:
+                entries = await asyncio.to_thread(self._read_ahead, records)
+                if not entries:
                     break
-                stats.inc_value(RESPONSES_READ)
-                request = self._request_for(entry)
-                if request is not None:
-                    await self._wait_for_room()
-                    yield request
+                for entry in entries:
+                    stats.inc_value(RESPONSES_READ)
+                    request = self._request_for(entry)
+                    if request is not None:
+                        await self._wait_for_room()
+                        yield request
         finally:
             stream.close()
             for rec_type, count in file_stats.records.items():
@@ -146,6 +157,17 @@ class WarcIngestSpider(NewsSpider):
         size = stream.size if name is None else None
         await asyncio.to_thread(self._end_file_reading, engine, row_id, sum(file_stats.records.values()), digest, size)
         self.files_done.append(row_id)
+
+    def _read_ahead(self, records) -> list[ArchivedResponse | SkippedRecord]:
+        """The next few records, and whether their URLs are stored already, in one
+        query: a thread hop and two lookups per record cost the reactor more than the
+        rest of handing the record on. Few enough that what waits here stays small
+        beside what the engine holds (see :meth:`_wait_for_room`)."""
+        entries = list(itertools.islice(records, READ_AHEAD))
+        if not self.refresh:
+            urls = [entry.url for entry in entries if isinstance(entry, ArchivedResponse)]
+            self.known_urls.prefetch(urls + [_canonical(url) for url in urls])
+        return entries
 
     async def _wait_for_room(self) -> None:
         """Hold the next record back while the crawl is busy (Scrapy's lazy start).

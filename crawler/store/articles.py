@@ -1,10 +1,11 @@
 """ArticleStore: transactional writes of articles, their cleaning and their groups.
 
 Articles are stored in batches, one transaction per batch (``save_batch``). One
-article's row, its signature and band keys, its group ids and the site-level block
-counts it contributes are written under one savepoint of that transaction: an
-article that fails leaves nothing of itself, and a crash at any point leaves each
-article whole or absent. The in-memory indexes (LSH, learned boilerplate) learn an
+article's row, its signature and band keys and its group ids are written under one
+savepoint of that transaction, and the site-level block counts it contributes are
+counted when that savepoint is released and written with the batch's, before it
+commits: an article that fails leaves nothing of itself, and a crash at any point
+leaves each article whole or absent. The in-memory indexes (LSH, learned boilerplate) learn an
 article when its savepoint is released, and are rebuilt from the database if its
 batch then fails to commit.
 """
@@ -49,6 +50,8 @@ _ADOPT = update(_articles).where(
     _articles.c.id == bindparam("row_id"),
     or_(_articles.c.story_id.is_(None), _articles.c.story_id == bindparam("row_id")),
 ).values(story_id=bindparam("story"))
+_ARTICLE_COLUMNS = frozenset(column.key for column in _articles.c) - {"id"}
+_INSERT_ARTICLE = _articles.insert().returning(_articles.c.id)
 _NOT_CANONICAL = update(_articles).where(_articles.c.id == bindparam("row_id")).values(is_canonical=False)
 
 
@@ -214,8 +217,9 @@ class ArticleStore:
         ``warc_offset`` (where the response record sits in a WARC file).
 
         Whole articles or nothing: an article's row, signature, band keys, group and
-        story, and the learning counts it adds are written under a savepoint of the
-        batch's transaction, so an article that fails leaves nothing of itself and the
+        story are written under a savepoint of the batch's transaction (the learning
+        counts it adds join the batch's, written before the commit, only once that
+        savepoint is released), so an article that fails leaves nothing of itself and the
         others of the batch are still stored; a crash before the commit leaves none of
         the batch (the next run fetches those pages again). The in-memory indexes learn
         each article as soon as its savepoint is released, so that the next articles of
@@ -303,8 +307,10 @@ class ArticleStore:
             try:
                 for args in prepared:
                     saved.append(self._save_one(session, args))
+                self.boilerplate.write(session)  # the batch's block counts, in its transaction
             finally:
                 self._saving = None
+                self.boilerplate.discard()  # written, or the batch failed: it counts nothing
         return saved
 
     def _save_one(self, session: Session, args: tuple) -> tuple[SaveResult | Exception, set[str], str]:
@@ -326,6 +332,7 @@ class ArticleStore:
             # Another writer stored the same canonical URL between our check and our insert;
             # theirs stands.
             savepoint.rollback()
+            self.boilerplate.drop()
             self.boilerplate.forget(site)  # its cache may hold what the rollback undid
             existing = session.scalars(select(Article).where(Article.canonical_url == canonical_url)).one()
             return SaveResult("unchanged", existing.id, existing.dup_group_id, existing.story_id), set(), site
@@ -333,6 +340,7 @@ class ArticleStore:
             raise  # the database's failure, not this article's: the whole batch fails (and is retried)
         except Exception as exc:  # ExtractionError (no text left), or an error of this article alone
             savepoint.rollback()
+            self.boilerplate.drop()
             self.boilerplate.forget(site)
             return exc, set(), site
         # In memory now, for the next articles of the batch (see save_batch).
@@ -341,6 +349,7 @@ class ArticleStore:
         elif result.outcome == "updated":
             group = result.dup_group_id or result.article_id
             self._reindex(result.article_id, updated_sig, group, result.story_id or group)
+        self.boilerplate.keep()
         self.boilerplate.remember(site, newly)
         if capped:
             result = dataclasses.replace(result, capped=capped)
@@ -386,7 +395,7 @@ class ArticleStore:
             # this page is removed from this page too.
             self.history.prepare(session, signature)  # stored copies from all history, into the index
             if not self._copies_own_site(session, signature, site):
-                newly = self.boilerplate.observe(
+                newly = self.boilerplate.count(
                     session, site, article.blocks + article.title_affix_blocks,
                     article.block_hashes + [block_hash(b) for b in article.title_affix_blocks])
         learned = self.boilerplate.learned(session, site) | newly
@@ -410,8 +419,7 @@ class ArticleStore:
             updated_sig = self._sign(self._record(row))
             self._store_signature(session, row, updated_sig)
             return SaveResult("updated", existing.id, existing.dup_group_id, existing.story_id), None, updated_sig, newly
-        session.add(row)
-        session.flush()  # assigns row.id inside the transaction
+        row.id = self._insert_article(session, row)
         if cleaned.text != article.text:
             signature = self._sign(self._record(row))  # learned boilerplate changed the text: sign what is stored
             self.history.prepare(session, signature, exclude=row.id)
@@ -426,6 +434,16 @@ class ArticleStore:
             self.deduper.commit(assignment)
             assignment = None
         return result, assignment, None, newly
+
+    @staticmethod
+    def _insert_article(session: Session, row: Article) -> int:
+        """Insert a new article's row with a Core statement; its id. The session's unit of work
+        cost more than the statement, and nothing needs ``row`` in the session: it stays
+        transient, the rows that follow are written with Core statements too, and a later
+        lookup of the article in this transaction reads it from the database. Only the
+        attributes set are inserted, so the columns' defaults apply to the others."""
+        values = {key: value for key, value in vars(row).items() if key in _ARTICLE_COLUMNS}
+        return session.connection().scalar(_INSERT_ARTICLE, values)
 
     @staticmethod
     def _apply(row: Article, article: ExtractedArticle, cleaned: Cleaned, digest: str, version: int) -> None:
