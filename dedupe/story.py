@@ -179,6 +179,7 @@ def story_terms_and_names(
     table = _rarity_table((language or "en").lower()[:2])
     weights: dict[str, float] = {}
     text_names: set[str] = set()
+    text_words: set[str] = set()
     head = headline(title)
     # The rest of the page title names the outlet or the section ("| venturebeat.com",
     # "- Jeongdong Theater"). Its words in the text (a copyright footer, a dateline, a
@@ -188,9 +189,10 @@ def story_terms_and_names(
         if not source:
             continue
         names = {w.lower() for w in _CAPITALISED.findall(source)}
+        counts = Counter(source_words if source_words is not None else tokens(source))
         if boost == 1.0:
             text_names = _names(source)
-        counts = Counter(source_words if source_words is not None else tokens(source))
+            text_words = set(counts)
         for (word, count), rarity in zip(counts.items(), table.lookup(list(counts), _UNKNOWN_RARITY)):
             if not rarity or word in outlet:
                 continue
@@ -216,7 +218,10 @@ def story_terms_and_names(
     order = _top_k(values, terms, k) if len(terms) > k else list(range(len(terms)))
     hashes = np.fromiter(map(zlib.crc32, (terms[i].encode() for i in order)), dtype=np.uint32, count=len(order))
     chosen = values[order]
-    is_name = np.fromiter((terms[i] in text_names for i in order), dtype=bool, count=len(order))
+    # A headline word the text never uses is a label (a series' or rubric's name) or of no known
+    # kind: title capitals say nothing. It is not evidence of what happened.
+    is_name = np.fromiter((terms[i] in text_names or terms[i] not in text_words for i in order),
+                          dtype=bool, count=len(order))
     by_hash = np.argsort(hashes)  # sorted hashes make intersections cheap
     return hashes[by_hash], chosen[by_hash], is_name[by_hash]
 
@@ -235,6 +240,28 @@ def headline_terms(title: str | None, language: str | None) -> np.ndarray | None
     if not part.strip():
         return None
     return story_terms(None, part, language, HEADLINE_TERMS)[0]
+
+
+_NUMBERS = 100_000  # headline numbers below this are recognised by their term hash
+
+
+@lru_cache(maxsize=1)
+def _number_hashes() -> np.ndarray:
+    """The term hashes of the numbers 0-99,999, sorted (built once, ~30 ms)."""
+    return np.unique(np.fromiter((zlib.crc32(b"%d" % n) for n in range(_NUMBERS)), dtype=np.uint32, count=_NUMBERS))
+
+
+def numbers_among(terms: np.ndarray) -> np.ndarray:
+    """The number terms among ``terms`` (term hashes, e.g. a stored :func:`headline_terms`).
+
+    Stored headlines keep only hashes, so a number is known by its hash: a word whose
+    CRC-32 equals a number's (about 1 word in 40,000) is taken for a number, which can
+    only raise the evidence one pair of articles needs (see ``Deduper._same_story``)."""
+    if not len(terms):
+        return terms
+    table = _number_hashes()
+    at = np.minimum(np.searchsorted(table, terms), len(table) - 1)
+    return terms[table[at] == terms]
 
 
 _FIXED_PHRASE = 0.8  # share of the rarer word's uses in the text that must be the two together
