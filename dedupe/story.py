@@ -165,6 +165,35 @@ def _names(text: str) -> set[str]:
     return capitalised | {w for w in addressed if not w.isdigit()}
 
 
+_ISOLATED_SHARE = 0.1  # a paragraph sharing less of its rare-word weight with the rest is off the subject
+_ISOLATED_WEIGHT = 0.5
+_PARAGRAPH = re.compile(r"\s*\n\s*")
+
+
+def _isolated_words(text: str, rarities: dict[str, float]) -> set[str]:
+    """Salient words (``rarities``: word -> rarity) found only in paragraphs that share less than
+    ``_ISOLATED_SHARE`` of their rare-word weight with the rest of the text.
+
+    A report's paragraphs tell one event: its names and rare words recur from one paragraph to
+    the next. A paragraph that shares almost none of them is about something else: a teaser
+    for another article, a promo, a bio, an inserted lead (the synthetic set's scale-originals
+    open with one). Its rare words are topic noise, not the event's evidence."""
+    paragraphs = [p for p in _PARAGRAPH.split(text) if p]
+    if len(paragraphs) < 3:
+        return set()  # with fewer, there is no "rest" to be off from
+    sets = [{w for w in tokens(p) if w in rarities} for p in paragraphs]
+    seen_in = Counter(w for words in sets for w in words)
+    isolated: set[str] = set()
+    kept: set[str] = set()
+    for words in sets:
+        total = sum(rarities[w] for w in words)
+        if not total:
+            continue
+        shared = sum(rarities[w] for w in words if seen_in[w] > 1)
+        (isolated if shared < _ISOLATED_SHARE * total else kept).update(words)
+    return isolated - kept
+
+
 def story_terms_and_names(
     title: str | None, text: str, language: str | None, k: int, words: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,6 +209,7 @@ def story_terms_and_names(
     weights: dict[str, float] = {}
     text_names: set[str] = set()
     text_words: set[str] = set()
+    rarities: dict[str, float] = {}  # the text's salient words and their rarity
     head = headline(title)
     # The rest of the page title names the outlet or the section ("| venturebeat.com",
     # "- Jeongdong Theater"). Its words in the text (a copyright footer, a dateline, a
@@ -211,6 +241,11 @@ def story_terms_and_names(
             elif word in names:
                 rarity *= _NAME_BOOST
             weights[word] = weights.get(word, 0.0) + rarity * boost * min(count, _MAX_TF)
+            if boost == 1.0:
+                rarities[word] = rarity
+        if boost == 1.0 and _ISOLATED_WEIGHT < 1.0:
+            for word in _isolated_words(source, rarities):
+                weights[word] *= _ISOLATED_WEIGHT
     if not weights:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool)
     terms = list(weights)
