@@ -631,7 +631,8 @@ class Deduper:
                         continue
                     threshold *= s.story_followup_factor  # after the story's window: a follow-up
                     close[:] = True
-            score = 0.0
+            score = margin = 0.0  # best similarity; best similarity over what its link needed
+            strong = False  # matched a member on more than a weak headline link
             for member in members[close][-s.story_max_members:].tolist():
                 needed, specific = threshold, s.story_specific_share
                 if heads:
@@ -652,16 +653,21 @@ class Deduper:
                         continue  # they share who and where, not what happened
                 similarity = weighted_jaccard_scaled(sig.terms, sig.weights, factors, member_terms, member_weights)
                 if similarity >= needed:
-                    score = max(score, similarity)
+                    score, margin = max(score, similarity), max(margin, similarity / needed)
+                    strong = strong or needed == threshold
             if score < threshold:
                 continue
             core = weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(founder))
             if core >= threshold * s.story_core_fraction:
-                verified.append((score, founder))
+                verified.append((margin, score, founder, strong))
         if not verified:
             return None, None, []
-        best_score, best = max(verified, key=lambda v: (v[0], -v[1]))
-        return best, best_score, self._adoptable(best, [f for _, f in verified if f != best])
+        # The story matched with the most to spare: a member reached on one shared name must
+        # clear 2.5 times the threshold, so its raw similarity is not comparable with a strong link's.
+        _, best_score, best, _ = max(verified, key=lambda v: (v[0], v[1], -v[2]))
+        # Only a story matched on a strong link is adopted: one reached through a single shared
+        # name is topic evidence, and adopting it would merge two events of one topic.
+        return best, best_score, self._adoptable(best, [f for _, _, f, strong in verified if f != best and strong])
 
     def _adoptable(self, story: int, others: list[int]) -> list[int]:
         """Of the other stories the new document verified against, the single-article ones
