@@ -6,6 +6,8 @@ the event's rare terms: names (Bogdanov, Lavrentiev), places, numbers, and
 unusual words, often in the headline. Terms are weighted by rarity in the
 language (wordfreq's Zipf frequency: 7 for "the", below 3 for rare words),
 doubled in the title, and capped in repetition; the top ``k`` are kept.
+Words found only in paragraphs off the article's subject weigh half
+(:func:`_isolated_words`).
 """
 from __future__ import annotations
 
