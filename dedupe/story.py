@@ -180,18 +180,21 @@ def _isolated_words(text: str, rarities: dict[str, float]) -> set[str]:
     the next. A paragraph that shares almost none of them is about something else: a teaser
     for another article, a promo, a bio, an inserted lead (the synthetic set's scale-originals
     open with one). Its rare words are topic noise, not the event's evidence."""
-    paragraphs = [p for p in _PARAGRAPH.split(text) if p]
+    if not text.isascii():  # as dedupe.signature.tokens, once for all the paragraphs
+        text = unicodedata.normalize("NFKC", text)
+    paragraphs = [p for p in _PARAGRAPH.split(text.lower()) if p]
     if len(paragraphs) < 3:
         return set()  # with fewer, there is no "rest" to be off from
-    sets = [{w for w in tokens(p) if w in rarities} for p in paragraphs]
+    sets = [rarities.keys() & _WORD.findall(p) for p in paragraphs]
     seen_in = Counter(w for words in sets for w in words)
+    repeated = {w for w, n in seen_in.items() if n > 1}
     isolated: set[str] = set()
     kept: set[str] = set()
     for words in sets:
-        total = sum(rarities[w] for w in words)
+        total = sum(map(rarities.__getitem__, words))
         if not total:
             continue
-        shared = sum(rarities[w] for w in words if seen_in[w] > 1)
+        shared = sum(map(rarities.__getitem__, words & repeated))
         (isolated if shared < _ISOLATED_SHARE * total else kept).update(words)
     return isolated - kept
 
