@@ -261,6 +261,29 @@ def test_jsonld_name_counts_when_its_headline_is_a_description():
     assert extract_article(html, "https://en.wikipedia.org/wiki/Hermitian_matrix").title == "Hermitian matrix"
 
 
+def test_a_dublin_core_title_is_a_declared_source():
+    from crawler.page.extract import extract_article
+
+    # a standards body's <title> leads with the document's identifier; DC.title names the document
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
+    html = ("<html><head><title>draft-berger-harbour-sync-04 - Harbour Sync</title>"
+            "<meta name='DC.Title' content='Harbour Sync'></head>"
+            f"<body><pre>{paragraphs}</pre></body></html>")
+    assert extract_article(html, "https://standards.example/doc/draft-berger-harbour-sync-04").title == "Harbour Sync"
+
+
+def test_a_blog_name_after_an_at_sign_is_an_affix():
+    from crawler.page.titles import choose_title, site_keys
+
+    # "Post title @ Blog name :: Platform ::", the blog's name declared as og:site_name
+    title = "Autumn at the lake (2) @ Jana's garden :: Blogland ::"
+    keys = site_keys(["Jana's garden"], "https://jana.blogland.example/post/2")
+    assert choose_title([("og", title), ("title", title), ("h1", "Blogland"), ("h1", "Jana's garden")],
+                        keys) == "Autumn at the lake (2)"
+    # an "@" inside a headline is no separator unless what follows names the site
+    assert choose_title([("og", "Council meets @ harbour hall")], keys) == "Council meets @ harbour hall"
+
+
 # --- authors ------------------------------------------------------------------
 
 def _authors(head: str, body: str = "", site: str = "Coast Daily"):
@@ -296,6 +319,13 @@ def test_organisations_are_kept_apart_and_only_when_no_person_is_named():
     assert _authors("<meta name='author' content='Coast Daily'>") == ([], ["Coast Daily"])
     # an organisation beside a person: the person only
     assert _authors("<meta name='author' content='Jana Berger, Reuters'>") == (["Jana Berger"], [])
+
+
+def test_an_organisation_read_whole_and_split_is_listed_once():
+    # JSON-LD names the desk whole; the byline markup names it again, split at its role word
+    creator = ("<script type='application/ld+json'>{\"@type\": \"NewsArticle\", "
+               "\"headline\": \"Harbour plan approved\", \"creator\": \"Our Foreign Staff\"}</script>")
+    assert _authors(creator, "<p class='byline'>Our Foreign Staff</p>") == ([], ["Our Foreign Staff"])
 
 
 def test_every_source_is_tried_until_one_names_a_person():

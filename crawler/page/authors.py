@@ -389,11 +389,11 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
                     # split: "Organization for Transformative Works", "Mac & i". Kept whole
                     # when the source says it is one (JSON-LD Organization) or its words
                     # do; a markup line is too loose to trust that way.
-                    _add(organisations, whole)
+                    _add_organisation(organisations, whole)
                 else:
                     for name in names:
                         if name not in entry_people:
-                            _add(organisations, name)
+                            _add_organisation(organisations, name)
             if people:
                 return Byline(people, [])
             if source == "markup" and organisations:
@@ -435,3 +435,18 @@ class _LazyIds(dict):
 def _add(names: list[str], name: str) -> None:
     if _fold(name) not in {_fold(n) for n in names}:
         names.append(name)
+
+
+def _add_organisation(organisations: list[str], name: str) -> None:
+    """Add ``name`` unless it is part of an organisation found already: the same desk read
+    whole from JSON-LD ("Our Foreign Staff") and split by the byline markup ("Our Foreign")
+    is one organisation. A longer form of one found already replaces it."""
+    folded = f" {_fold(name)} "
+    for i, found in enumerate(organisations):
+        other = f" {_fold(found)} "
+        if folded in other:
+            return
+        if other in folded:
+            organisations[i] = name
+            return
+    organisations.append(name)
