@@ -272,18 +272,6 @@ def test_a_dublin_core_title_is_a_declared_source():
     assert extract_article(html, "https://standards.example/doc/draft-berger-harbour-sync-04").title == "Harbour Sync"
 
 
-def test_a_blog_name_after_an_at_sign_is_an_affix():
-    from crawler.page.titles import choose_title, site_keys
-
-    # "Post title @ Blog name :: Platform ::", the blog's name declared as og:site_name
-    title = "Autumn at the lake (2) @ Jana's garden :: Blogland ::"
-    keys = site_keys(["Jana's garden"], "https://jana.blogland.example/post/2")
-    assert choose_title([("og", title), ("title", title), ("h1", "Blogland"), ("h1", "Jana's garden")],
-                        keys) == "Autumn at the lake (2)"
-    # an "@" inside a headline is no separator unless what follows names the site
-    assert choose_title([("og", "Council meets @ harbour hall")], keys) == "Council meets @ harbour hall"
-
-
 # --- authors ------------------------------------------------------------------
 
 def _authors(head: str, body: str = "", site: str = "Coast Daily"):

@@ -46,8 +46,8 @@ logger = logging.getLogger(__name__)
 #    "Don't miss" heading; generic rules read list items without their "- " marker, tag lines,
 #    interface text ("interface") and unrendered shortcodes ("residue"); a credit to the
 #    publication that ran a story first is body.
-# 7: titles: Dublin Core's DC.title is a declared source; " @ " separates a blog's name from
-#    its post's title; authors: an organisation read whole and split is listed once.
+# 7: titles: Dublin Core's DC.title is a declared source; authors: an organisation read whole
+#    and split is listed once.
 EXTRACTOR_RULES = 7
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 

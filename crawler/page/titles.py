@@ -25,9 +25,8 @@ import unicodedata
 from urllib.parse import urlsplit
 
 # Separators between a headline and its affixes: " | ", " - ", " – ", " — ", " : ", " » ",
-# " · ", " • ", " :: ", " / ", " @ " (blog platforms: "Post title @ Blog name :: Platform ::"),
-# and a trailing "[Site]".
-_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/@]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)")
+# " · ", " • ", " :: ", " / ", and a trailing "[Site]".
+_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)")
 _WORD = re.compile(r"\w+")
 # Ties between equally supported candidates: declared sources first; then the <title> before
 # an unconfirmed <h1>, which in older templates is often the site's logo.
@@ -108,7 +107,7 @@ def _span(title: str, first: str, last: str) -> str:
     """The original text from the start of ``first`` to the end of ``last``."""
     begin = title.find(first)
     finish = title.rfind(last) + len(last)
-    return title[begin:finish].strip(" |-–—:»·•/@")
+    return title[begin:finish].strip(" |-–—:»·•/")
 
 
 def _after_kicker(source: str, candidate: str) -> bool:
