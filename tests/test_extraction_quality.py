@@ -316,6 +316,16 @@ def test_an_organisation_read_whole_and_split_is_listed_once():
     assert _authors(creator, "<p class='byline'>Our Foreign Staff</p>") == ([], ["Our Foreign Staff"])
 
 
+def test_degrees_and_outlets_are_cut_from_a_name_not_kept_as_names():
+    from crawler.page.authors import split_byline
+
+    assert split_byline("By Jana Berger, Ph.D., and Tom Ruiz, MD") == ["Jana Berger", "Tom Ruiz"]
+    assert split_byline("Tom Ruiz M.D.") == ["Tom Ruiz"]
+    assert split_byline("Yo-Yo Ma") == ["Yo-Yo Ma"]  # a surname that spells a degree stays
+    assert split_byline("Jana Berger for The Coast Daily, Lisbon") == ["Jana Berger"]
+    assert split_byline("Tom Ruiz, Jr.") == ["Tom Ruiz Jr"]
+
+
 def test_every_source_is_tried_until_one_names_a_person():
     # an e-mail address as the meta author, the name in the byline markup
     head = "<meta name='author' content='newsdesk@coast.example'>"

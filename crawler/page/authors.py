@@ -8,7 +8,8 @@ trafilatura's author heuristics.
 
 A byline is trimmed, not discarded: "By NAME 30 August 2023 • 4:45pm" is NAME; a
 date, a time, an e-mail address, a profile URL, a role ("Senior Staff Technologist",
-"Games Editor") or UI text ("Show Authors", "Follow") is cut out of it.
+"Games Editor"), a degree ("Ph.D.", "MD"), the outlet after "for" or UI text ("Show
+Authors", "Follow") is cut out of it.
 
 Organisations are not people: JSON-LD ``Organization`` authors, the site's own name
 and its variants, desks ("Metro Desk", "Redaktion") and news agencies (AFP, Reuters).
@@ -226,10 +227,45 @@ def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
                     continue
             elif after_role:
                 continue
-            fragment = _trim(_BY_PREFIX.sub("", fragment))
-            if fragment and _looks_like_name(fragment, single_word_ok):
+            fragment, *outlet = _AFFILIATION.split(fragment, maxsplit=1)
+            after_role = after_role or bool(outlet)  # "Jane Doe for The Post, Washington"
+            fragment = _without_post_nominals(_trim(_BY_PREFIX.sub("", fragment)))
+            if not fragment or all(_is_post_nominal(t) for t in fragment.split()):
+                continue  # "Jane Doe, Ph.D.": a degree, not a second author
+            if _fold(fragment) in _GENERATIONAL and names:
+                names[-1] = f"{names[-1]} {fragment}"  # "Martin Luther King, Jr."
+            elif _looks_like_name(fragment, single_word_ok):
                 names.append(fragment)
     return names
+
+
+# Degrees and honours after a name ("Brenda Goodman, MA", "Jane Doe, Ph.D.", "John Smith MD"):
+# neither names of their own nor part of the name. Not "pa" or "ap": agencies.
+_POST_NOMINALS = {
+    "phd", "dphil", "md", "mbbs", "mba", "mph", "msc", "ma", "ba", "bsc", "bs", "ms", "mfa", "mpa", "mpp", "llm",
+    "jd", "esq", "rn", "np", "dds", "dmd", "dvm", "pharmd", "psyd", "edd", "lcsw", "cpa", "cfa", "facp", "frcp",
+    "mrcp", "faan", "obe", "mbe", "cbe", "kbe", "dbe", "frs",
+}
+# Generational suffixes are part of the name before them.
+_GENERATIONAL = {"jr", "sr", "ii", "iii", "iv"}
+# "Jane Doe for The Coast Daily", "Jana Berger für die Zeit": what follows is the outlet.
+_AFFILIATION = re.compile(r"\s+(?:for|für|pour|para)\s+(?=[^\W\d_])")
+
+
+def _is_post_nominal(token: str) -> bool:
+    """A degree or an honour as bylines write them: "PhD", "Ph.D.", "MD", "M.D.", "OBE";
+    not a capitalised word that spells one ("Ma", a surname)."""
+    bare = token.strip(".,")
+    letters = re.sub(r"[\W_]", "", bare).lower()
+    return letters in _POST_NOMINALS and ("." in bare or not bare[1:].islower())
+
+
+def _without_post_nominals(fragment: str) -> str:
+    """"John Smith MD" -> "John Smith": a trailing degree after a full name."""
+    tokens = fragment.split()
+    while len(tokens) >= 3 and _is_post_nominal(tokens[-1]):
+        tokens.pop()
+    return " ".join(tokens)
 
 
 # --- sources --------------------------------------------------------------------

@@ -47,7 +47,8 @@ logger = logging.getLogger(__name__)
 #    interface text ("interface") and unrendered shortcodes ("residue"); a credit to the
 #    publication that ran a story first is body.
 # 7: titles: Dublin Core's DC.title is a declared source; authors: an organisation read whole
-#    and split is listed once.
+#    and split is listed once, degrees ("Ph.D.", "MD") and the outlet after "for" are cut
+#    from a name, "Jr." joins the name before it.
 EXTRACTOR_RULES = 7
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
