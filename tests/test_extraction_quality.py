@@ -323,6 +323,7 @@ def test_degrees_and_outlets_are_cut_from_a_name_not_kept_as_names():
     assert split_byline("Tom Ruiz M.D.") == ["Tom Ruiz"]
     assert split_byline("Yo-Yo Ma") == ["Yo-Yo Ma"]  # a surname that spells a degree stays
     assert split_byline("Jana Berger for The Coast Daily, Lisbon") == ["Jana Berger"]
+    assert split_byline("Center for Harbour Studies") == []  # an organisation, not "Center"
     assert split_byline("Tom Ruiz, Jr.") == ["Tom Ruiz Jr"]
 
 

@@ -227,8 +227,10 @@ def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
                     continue
             elif after_role:
                 continue
-            fragment, *outlet = _AFFILIATION.split(fragment, maxsplit=1)
-            after_role = after_role or bool(outlet)  # "Jane Doe for The Post, Washington"
+            person, *outlet = _AFFILIATION.split(fragment, maxsplit=1)
+            if outlet and is_organisation(outlet[0], set()):
+                # "Jane Doe for The Post, Washington"; not "Center for Strategic Studies"
+                fragment, after_role = person, True
             fragment = _without_post_nominals(_trim(_BY_PREFIX.sub("", fragment)))
             if not fragment or all(_is_post_nominal(t) for t in fragment.split()):
                 continue  # "Jane Doe, Ph.D.": a degree, not a second author
@@ -248,7 +250,8 @@ _POST_NOMINALS = {
 }
 # Generational suffixes are part of the name before them.
 _GENERATIONAL = {"jr", "sr", "ii", "iii", "iv"}
-# "Jane Doe for The Coast Daily", "Jana Berger für die Zeit": what follows is the outlet.
+# "Jane Doe for The Coast Daily", "Jana Berger für die Zeit": what follows is the outlet,
+# when it is named like one (an organisation: see is_organisation).
 _AFFILIATION = re.compile(r"\s+(?:for|für|pour|para)\s+(?=[^\W\d_])")
 
 
