@@ -261,6 +261,17 @@ def test_jsonld_name_counts_when_its_headline_is_a_description():
     assert extract_article(html, "https://en.wikipedia.org/wiki/Hermitian_matrix").title == "Hermitian matrix"
 
 
+def test_a_dublin_core_title_is_a_declared_source():
+    from crawler.page.extract import extract_article
+
+    # a standards body's <title> leads with the document's identifier; DC.title names the document
+    paragraphs = "".join(f"<p>{p}</p>" for p in PROSE)
+    html = ("<html><head><title>draft-berger-harbour-sync-04 - Harbour Sync</title>"
+            "<meta name='DC.Title' content='Harbour Sync'></head>"
+            f"<body><pre>{paragraphs}</pre></body></html>")
+    assert extract_article(html, "https://standards.example/doc/draft-berger-harbour-sync-04").title == "Harbour Sync"
+
+
 # --- authors ------------------------------------------------------------------
 
 def _authors(head: str, body: str = "", site: str = "Coast Daily"):
@@ -296,6 +307,24 @@ def test_organisations_are_kept_apart_and_only_when_no_person_is_named():
     assert _authors("<meta name='author' content='Coast Daily'>") == ([], ["Coast Daily"])
     # an organisation beside a person: the person only
     assert _authors("<meta name='author' content='Jana Berger, Reuters'>") == (["Jana Berger"], [])
+
+
+def test_an_organisation_read_whole_and_split_is_listed_once():
+    # JSON-LD names the desk whole; the byline markup names it again, split at its role word
+    creator = ("<script type='application/ld+json'>{\"@type\": \"NewsArticle\", "
+               "\"headline\": \"Harbour plan approved\", \"creator\": \"Our Foreign Staff\"}</script>")
+    assert _authors(creator, "<p class='byline'>Our Foreign Staff</p>") == ([], ["Our Foreign Staff"])
+
+
+def test_degrees_and_outlets_are_cut_from_a_name_not_kept_as_names():
+    from crawler.page.authors import split_byline
+
+    assert split_byline("By Jana Berger, Ph.D., and Tom Ruiz, MD") == ["Jana Berger", "Tom Ruiz"]
+    assert split_byline("Tom Ruiz M.D.") == ["Tom Ruiz"]
+    assert split_byline("Yo-Yo Ma") == ["Yo-Yo Ma"]  # a surname that spells a degree stays
+    assert split_byline("Jana Berger for The Coast Daily, Lisbon") == ["Jana Berger"]
+    assert split_byline("Center for Harbour Studies") == []  # an organisation, not "Center"
+    assert split_byline("Tom Ruiz, Jr.") == ["Tom Ruiz Jr"]
 
 
 def test_every_source_is_tried_until_one_names_a_person():

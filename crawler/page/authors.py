@@ -8,7 +8,8 @@ trafilatura's author heuristics.
 
 A byline is trimmed, not discarded: "By NAME 30 August 2023 • 4:45pm" is NAME; a
 date, a time, an e-mail address, a profile URL, a role ("Senior Staff Technologist",
-"Games Editor") or UI text ("Show Authors", "Follow") is cut out of it.
+"Games Editor"), a degree ("Ph.D.", "MD"), the outlet after "for" or UI text ("Show
+Authors", "Follow") is cut out of it.
 
 Organisations are not people: JSON-LD ``Organization`` authors, the site's own name
 and its variants, desks ("Metro Desk", "Redaktion") and news agencies (AFP, Reuters).
@@ -226,10 +227,48 @@ def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
                     continue
             elif after_role:
                 continue
-            fragment = _trim(_BY_PREFIX.sub("", fragment))
-            if fragment and _looks_like_name(fragment, single_word_ok):
+            person, *outlet = _AFFILIATION.split(fragment, maxsplit=1)
+            if outlet and is_organisation(outlet[0], set()):
+                # "Jane Doe for The Post, Washington"; not "Center for Strategic Studies"
+                fragment, after_role = person, True
+            fragment = _without_post_nominals(_trim(_BY_PREFIX.sub("", fragment)))
+            if not fragment or all(_is_post_nominal(t) for t in fragment.split()):
+                continue  # "Jane Doe, Ph.D.": a degree, not a second author
+            if _fold(fragment) in _GENERATIONAL and names:
+                names[-1] = f"{names[-1]} {fragment}"  # "Martin Luther King, Jr."
+            elif _looks_like_name(fragment, single_word_ok):
                 names.append(fragment)
     return names
+
+
+# Degrees and honours after a name ("Brenda Goodman, MA", "Jane Doe, Ph.D.", "John Smith MD"):
+# neither names of their own nor part of the name. Not "pa" or "ap": agencies.
+_POST_NOMINALS = {
+    "phd", "dphil", "md", "mbbs", "mba", "mph", "msc", "ma", "ba", "bsc", "bs", "ms", "mfa", "mpa", "mpp", "llm",
+    "jd", "esq", "rn", "np", "dds", "dmd", "dvm", "pharmd", "psyd", "edd", "lcsw", "cpa", "cfa", "facp", "frcp",
+    "mrcp", "faan", "obe", "mbe", "cbe", "kbe", "dbe", "frs",
+}
+# Generational suffixes are part of the name before them.
+_GENERATIONAL = {"jr", "sr", "ii", "iii", "iv"}
+# "Jane Doe for The Coast Daily", "Jana Berger für die Zeit": what follows is the outlet,
+# when it is named like one (an organisation: see is_organisation).
+_AFFILIATION = re.compile(r"\s+(?:for|für|pour|para)\s+(?=[^\W\d_])")
+
+
+def _is_post_nominal(token: str) -> bool:
+    """A degree or an honour as bylines write them: "PhD", "Ph.D.", "MD", "M.D.", "OBE";
+    not a capitalised word that spells one ("Ma", a surname)."""
+    bare = token.strip(".,")
+    letters = re.sub(r"[\W_]", "", bare).lower()
+    return letters in _POST_NOMINALS and ("." in bare or not bare[1:].islower())
+
+
+def _without_post_nominals(fragment: str) -> str:
+    """"John Smith MD" -> "John Smith": a trailing degree after a full name."""
+    tokens = fragment.split()
+    while len(tokens) >= 3 and _is_post_nominal(tokens[-1]):
+        tokens.pop()
+    return " ".join(tokens)
 
 
 # --- sources --------------------------------------------------------------------
@@ -393,11 +432,11 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
                     # split: "Organization for Transformative Works", "Mac & i". Kept whole
                     # when the source says it is one (JSON-LD Organization) or its words
                     # do; a markup line is too loose to trust that way.
-                    _add(organisations, whole)
+                    _add_organisation(organisations, whole)
                 else:
                     for name in names:
                         if name not in entry_people:
-                            _add(organisations, name)
+                            _add_organisation(organisations, name)
             if people:
                 return Byline(people, [])
             if source == "markup" and organisations:
@@ -439,3 +478,18 @@ class _LazyIds(dict):
 def _add(names: list[str], name: str) -> None:
     if _fold(name) not in {_fold(n) for n in names}:
         names.append(name)
+
+
+def _add_organisation(organisations: list[str], name: str) -> None:
+    """Add ``name`` unless it is part of an organisation found already: the same desk read
+    whole from JSON-LD ("Our Foreign Staff") and split by the byline markup ("Our Foreign")
+    is one organisation. A longer form of one found already replaces it."""
+    folded = f" {_fold(name)} "
+    for i, found in enumerate(organisations):
+        other = f" {_fold(found)} "
+        if folded in other:
+            return
+        if other in folded:
+            organisations[i] = name
+            return
+    organisations.append(name)

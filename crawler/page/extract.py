@@ -46,7 +46,10 @@ logger = logging.getLogger(__name__)
 #    "Don't miss" heading; generic rules read list items without their "- " marker, tag lines,
 #    interface text ("interface") and unrendered shortcodes ("residue"); a credit to the
 #    publication that ran a story first is body.
-EXTRACTOR_RULES = 6
+# 7: titles: Dublin Core's DC.title is a declared source; authors: an organisation read whole
+#    and split is listed once, degrees ("Ph.D.", "MD") and the outlet after "for" are cut
+#    from a name, "Jr." joins the name before it.
+EXTRACTOR_RULES = 7
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
@@ -126,7 +129,8 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
     # headline as shown where "headline" is a description or an SEO variant (Wikipedia).
     title_sources = [("jsonld", ld_text(ld.get("headline"))), ("jsonld", ld_text(ld.get("name"))),
                      ("og", meta_content(tree, "og:title")),
-                     ("twitter", meta_content(tree, "twitter:title")), ("title", raw_title), *(("h1", h) for h in h1s)]
+                     ("twitter", meta_content(tree, "twitter:title")), ("dc", meta_content(tree, *DC_TITLE)),
+                     ("title", raw_title), *(("h1", h) for h in h1s)]
     canonical = link_href(tree, "canonical") or meta_content(tree, "og:url")
     canonical = _absolute(url, canonical)
     is_amp = tree.get("amp") is not None or tree.get("⚡") is not None
@@ -196,6 +200,9 @@ def _declared_body_chars(ld: dict) -> int | None:
 
 
 
+# Dublin Core's title, as libraries, archives and standards bodies declare it: the document's
+# name where the <title> leads with its identifier ("draft-dejong-remotestorage-04 - remoteStorage").
+DC_TITLE = ("dc.title", "DC.title", "DC.Title", "dcterms.title", "DCTERMS.title", "DCTERMS.Title")
 MAX_H1 = 5  # headings a template may put before the headline (logo, section, the headline itself)
 
 

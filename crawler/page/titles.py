@@ -1,12 +1,12 @@
 """The article's headline, from what the page declares, by agreement between its sources.
 
 A page states its headline several times: the JSON-LD ``headline``, ``og:title``,
-``twitter:title``, the ``<h1>`` and the ``<title>``. Each can be off: the ``<title>``
-is often an SEO rewrite with the site's name and section around it, ``og:title`` may
-be a social rewrite, a template's first ``<h1>`` may be the site's logo. Taken
-together they agree: the headline is the text that most sources state, whole or
+``twitter:title``, Dublin Core's ``DC.title``, the ``<h1>`` and the ``<title>``. Each can
+be off: the ``<title>`` is often an SEO rewrite with the site's name and section around
+it, ``og:title`` may be a social rewrite, a template's first ``<h1>`` may be the site's
+logo. Taken together they agree: the headline is the text that most sources state, whole or
 with a short affix (site, section) around it. Ties go to the declared sources
-first (JSON-LD, then og, twitter, title, h1).
+first (JSON-LD, then og, twitter, DC, title, h1).
 
 Affixes are stripped when they name the site (og:site_name, the publisher, the
 host name) or when they are the same on many of a site's titles (learned per site
@@ -32,7 +32,7 @@ _SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\
 _WORD = re.compile(r"\w+")
 # Ties between equally supported candidates: declared sources first; then the <title> before
 # an unconfirmed <h1>, which in older templates is often the site's logo.
-SOURCE_ORDER = ("jsonld", "og", "twitter", "title", "h1")
+SOURCE_ORDER = ("jsonld", "og", "twitter", "dc", "title", "h1")
 # Without any site name (no URL, nothing declared): a trailing segment this short after a
 # headline this long is taken for the site's brand (see strip_affixes).
 NO_SITE_AFFIX_MAX_WORDS = 3
