@@ -15,9 +15,11 @@ the columns relative to the founder (is_canonical, similarities).
     python bench/compare_stored.py old.db new.db
     python bench/compare_stored.py old.db new.db --partition
 """
+import argparse
 import re
 import sqlite3
 import sys
+from pathlib import Path
 
 PORT = re.compile(r"(127\.0\.0\.\d+):\d+")
 VOLATILE = {"fetched_at", "first_seen_at", "boilerplate_since", "window_time"}
@@ -29,28 +31,26 @@ def norm(v):
     return v
 
 
+def rows_by_article(c, table, id_column, key, convert):
+    """A table's rows keyed by their article's canonical URL, with group and story ids
+    turned into their founders' URLs (row ids differ between two runs)."""
+    cols = [r[1] for r in c.execute(f"pragma table_info({table})")]
+    rows = {}
+    for row in c.execute(f"select * from {table}"):
+        d = dict(zip(cols, row))
+        k = key[d.pop(id_column)]
+        for name in ("dup_group_id", "story_id"):
+            d[name] = key.get(d[name], d[name]) if d[name] is not None else None
+        rows[k] = {n: convert(v) for n, v in d.items() if n not in VOLATILE}
+    return rows
+
+
 def dump(path):
     c = sqlite3.connect(path)
     key = {i: norm(u) for i, u in c.execute("select id, canonical_url from articles")}
     out = {}
-    cols = [r[1] for r in c.execute("pragma table_info(articles)")]
-    arts = {}
-    for row in c.execute("select * from articles"):
-        d = dict(zip(cols, row))
-        k = key[d.pop("id")]
-        for name in ("dup_group_id", "story_id"):
-            d[name] = key.get(d[name], d[name]) if d[name] is not None else None
-        arts[k] = {n: norm(v) for n, v in d.items() if n not in VOLATILE}
-    out["articles"] = arts
-    cols = [r[1] for r in c.execute("pragma table_info(article_signatures)")]
-    sigs = {}
-    for row in c.execute("select * from article_signatures"):
-        d = dict(zip(cols, row))
-        k = key[d.pop("article_id")]
-        for name in ("dup_group_id", "story_id"):
-            d[name] = key.get(d[name], d[name]) if d[name] is not None else None
-        sigs[k] = {n: v for n, v in d.items() if n not in VOLATILE}
-    out["article_signatures"] = sigs
+    out["articles"] = rows_by_article(c, "articles", "id", key, norm)
+    out["article_signatures"] = rows_by_article(c, "article_signatures", "article_id", key, lambda v: v)
     out["article_bands"] = sorted((b, key[a]) for b, a in c.execute("select band_key, article_id from article_bands"))
     cols = [r[1] for r in c.execute("pragma table_info(site_blocks)")]
     blocks = {}
@@ -86,8 +86,17 @@ def partition(d):
 
 
 def main():
-    a, b = dump(sys.argv[1]), dump(sys.argv[2])
-    if "--partition" in sys.argv:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("old", type=Path, help="the first run's SQLite database")
+    parser.add_argument("new", type=Path, help="the second run's SQLite database")
+    parser.add_argument("--partition", action="store_true",
+                        help="compare groups and stories as sets of members (crawls)")
+    args = parser.parse_args()
+    for path in (args.old, args.new):
+        if not path.is_file():
+            parser.exit(2, f"compare_stored.py: no database at {path}: give two newscrawl SQLite files\n")
+    a, b = dump(str(args.old)), dump(str(args.new))
+    if args.partition:
         a, b = partition(a), partition(b)
     same = True
     for table in a:
