@@ -62,6 +62,24 @@ def test_every_article_stored_once_with_metadata(sqlite_crawl, sample_sites):
     assert "Crawl finished" in output
 
 
+def test_stories_are_the_sites_labelled_events(sqlite_crawl, sample_sites):
+    """Every article's manifest names its event; the crawl's stories, with the pages'
+    own headlines and boilerplate, must be exactly those events: the three write-ups of
+    one delegation's visit in one story, the other reports (same words, other events) apart."""
+    url, _, _ = sqlite_crawl
+    story_of = {r.canonical_url: r.story_id for r in stored(url)}
+    labelled = {canonical: article["story"] for canonical, (_, article) in expected_articles(sample_sites).items()}
+    assert members_by_value(story_of) == members_by_value(labelled)
+    assert max(len(members) for members in members_by_value(labelled)) >= 3
+
+
+def members_by_value(mapping: dict) -> list[list]:
+    groups: dict = {}
+    for key, value in mapping.items():
+        groups.setdefault(value, []).append(key)
+    return sorted(sorted(members) for members in groups.values())
+
+
 def test_no_non_article_page_is_stored(sqlite_crawl, sample_sites):
     url, _, _ = sqlite_crawl
     stored_urls = {r.canonical_url for r in stored(url)}
