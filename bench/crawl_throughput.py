@@ -88,6 +88,14 @@ def build_sites(root: Path, pages, n_sites: int, copies: int) -> tuple[int, list
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 class TreeSampler(threading.Thread):
     """Samples a process and its descendants from /proc every 0.1 s.
 
@@ -98,6 +106,9 @@ class TreeSampler(threading.Thread):
       footprint.
     - ``cpu``: the last CPU seconds (user + system) seen per process, split into the
       crawl process itself and the rest (extraction workers, fork server).
+    - ``machine_busy``: CPU seconds the whole machine spent busy meanwhile (/proc/stat),
+      ours and other processes' (this sampler, other benchmarks on a shared machine):
+      with it, a run tells a pipeline that leaves cores idle from one that is short of CPU.
     """
 
     interval = 0.1  # a process's last 0.1 s of CPU before it exits is not seen
@@ -107,8 +118,11 @@ class TreeSampler(threading.Thread):
         self.pid, self.peak_rss, self.peak_pss, self.running = pid, 0.0, 0.0, True
         self.wall = 0.0  # seconds from start to exit, set by whoever ran the command
         self.cpu: dict[int, float] = {}
+        self.machine_busy = 0.0
+        self.machine_seconds = 0.0  # wall seconds between the first and last /proc/stat reads
 
     def run(self) -> None:
+        busy_before, started = _machine_busy_seconds(), time.perf_counter()
         while self.running:
             rss = pss = 0
             for pid in self._tree():
@@ -122,6 +136,8 @@ class TreeSampler(threading.Thread):
             self.peak_rss = max(self.peak_rss, rss / 1024)
             self.peak_pss = max(self.peak_pss, pss / 1024)
             time.sleep(self.interval)
+        self.machine_busy = _machine_busy_seconds() - busy_before
+        self.machine_seconds = time.perf_counter() - started
 
     @property
     def cpu_main(self) -> float:
@@ -134,6 +150,15 @@ class TreeSampler(threading.Thread):
     @property
     def cpu_total(self) -> float:
         return sum(self.cpu.values())
+
+    def utilisation(self, cores: int) -> str:
+        """Cores busy with our processes and with others', and idle, over the run."""
+        if not self.machine_seconds:
+            return ""
+        ours = self.cpu_total / self.machine_seconds
+        machine = self.machine_busy / self.machine_seconds
+        return (f"ours {ours:.2f}, other processes {max(machine - ours, 0):.2f}, idle {max(cores - machine, 0):.2f} "
+                f"of {cores}")
 
     def _tree(self) -> list[int]:
         children: dict[int, list[int]] = {}
@@ -296,7 +321,14 @@ def print_run(run: Run, floor_rate: float, floor_cpu_ms: float, served: int) -> 
     print(f"  CPU: {run.cpu_ms_per_article:.1f} ms per stored article (process tree; main process "
           f"{s.cpu_main / max(run.stored, 1) * 1000:.1f}, others {s.cpu_others / max(run.stored, 1) * 1000:.1f}) "
           f"= {run.cpu_ms_per_article / floor_cpu_ms:.2f}x trafilatura extract per page")
-    print(f"  cores busy: {run.cores_busy:.2f} ({s.cpu_total:.1f} CPU s / {run.wall:.1f} wall s)")
+    cores = os.cpu_count() or 1
+    print(f"  cores busy: {run.cores_busy:.2f} ({s.cpu_total:.1f} CPU s / {run.wall:.1f} wall s); machine: "
+          f"{s.utilisation(cores)}")
+    if run.crawl_seconds is not None:
+        # Short of CPU, not serialised, when this is near the measured rate: the rate our CPU per
+        # article allows with every core ours and busy.
+        print(f"  CPU-bound rate ({cores} cores, all ours, at this CPU per article): "
+              f"{cores * 1000 / run.cpu_ms_per_article:.1f} articles/s; measured {run.rate:.1f}")
     print(f"  memory: peak PSS of the process tree {s.peak_pss:.0f} MB (summed RSS: {s.peak_rss:.0f} MB)")
 
 

@@ -135,7 +135,7 @@ def main() -> None:
             stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
         rate = stored / seconds
         print(f"\nnewscrawl ingest ({os.cpu_count()} cores):")
-        for line in out.strip().splitlines()[:4]:
+        for line in out.strip().splitlines()[:5]:
             print(f"  {line}")
         print(f"  {stored} articles stored in {seconds:.1f} s: {rate:.1f} articles/s = {rate / floor:.2f}x the "
               f"one-core floor ({records / seconds:.1f} records/s)")
@@ -143,6 +143,13 @@ def main() -> None:
               f"(summed RSS, shared pages counted per process: {sampler.peak_rss:.0f} MB)")
         print(f"  CPU per record: ingest process {sampler.cpu_main / records * 1000:.1f} ms, "
               f"workers {sampler.cpu_others / records * 1000:.1f} ms")
+        cores = os.cpu_count() or 1
+        print(f"  cores busy: {sampler.cpu_total / sampler.wall:.2f} over the command's {sampler.wall:.1f} s; "
+              f"machine: {sampler.utilisation(cores)}")
+        # Short of CPU, not serialised, when this is near the measured rate (see the pool line above).
+        print(f"  CPU-bound rate ({cores} cores, all ours, at this CPU per article): "
+              f"{cores * stored / sampler.cpu_total:.1f} articles/s over the whole command; measured "
+              f"{stored / sampler.wall:.1f}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from scrapy.exceptions import DropItem
 from crawler import limit_malloc_arenas, return_freed_memory, workers
 from crawler.config import CrawlConfig
 from crawler.items import PageItem
-from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.page.encoding import decode_html
+from crawler.page.extract import ExtractionError, ExtractionOptions, extract_article
 from crawler.store import dbretry, runlock
 from crawler.store.articles import ArticleStore, Offload
 from dedupe import DedupeSettings
@@ -66,6 +66,13 @@ class ExtractionPipeline:
 
     def close_spider(self):
         self.pool.shutdown()
+        load = self.pool.load
+        if load.seconds:
+            self.stats.set_value("newscrawl/pool/processes", self.pool.processes)
+            self.stats.set_value("newscrawl/pool/seconds", round(load.seconds, 2))
+            self.stats.set_value("newscrawl/pool/starved_seconds", round(load.starved_seconds, 2))
+            self.stats.set_value("newscrawl/pool/mean_in_flight", round(load.mean_in_flight, 1))
+            self.stats.set_value("newscrawl/pool/max_in_flight", load.max_in_flight)
 
     async def process_item(self, item):
         if not isinstance(item, PageItem):

@@ -21,12 +21,13 @@ import ctypes
 import ctypes.util
 import dataclasses
 import gc
+import logging
 import multiprocessing
 import os
 import signal
 import threading
+import time
 import weakref
-import logging
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
@@ -145,6 +146,50 @@ def sign(record: DocumentRecord, settings: DedupeSettings) -> Signature:
     return signer(settings).signature(record)
 
 
+class PoolLoad:
+    """How well the pool was fed: the tasks submitted and not yet done, over time.
+
+    The crawl is fast only while every worker has a page: with fewer tasks in flight
+    than workers, a core waits on the crawl process (fetching, reading the archive,
+    storing) rather than on extraction. ``starved_seconds`` is the time, between the
+    first task and the last, with fewer tasks in flight than workers; ``mean_in_flight``
+    the time-weighted mean of the tasks in flight (queued ones included) over that time.
+    Crawl and ingest record them under ``newscrawl/pool/`` (crawler.pipelines)."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.first: float | None = None  # monotonic time of the first submit
+        self.last = 0.0  # of the last change
+        self.starved_seconds = 0.0
+        self._task_seconds = 0.0  # integral of in_flight over time
+        self._lock = threading.Lock()  # done callbacks run in the executor's thread
+
+    def change(self, delta: int) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self.first is None:
+                self.first = now
+            else:
+                elapsed = now - self.last
+                self._task_seconds += self.in_flight * elapsed
+                if self.in_flight < self.processes:
+                    self.starved_seconds += elapsed
+            self.last = now
+            self.in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    @property
+    def seconds(self) -> float:
+        """From the first task submitted to the last change (the last task done, at the end)."""
+        return self.last - self.first if self.first is not None else 0.0
+
+    @property
+    def mean_in_flight(self) -> float:
+        return self._task_seconds / self.seconds if self.seconds else 0.0
+
+
 class ExtractionPool:
     """The crawl's extraction processes, one pool per crawler, shared by its pipelines.
 
@@ -162,6 +207,7 @@ class ExtractionPool:
         self._lock = threading.Lock()
         self._lifeline = None  # see die_with_parent
         self.replaced = 0  # broken pools replaced during the run
+        self.load = PoolLoad(processes)
 
     @classmethod
     def for_crawler(cls, crawler) -> ExtractionPool:
@@ -231,6 +277,8 @@ class ExtractionPool:
                 raise RuntimeError("the extraction pool is not running") from None
             inner = executor.submit(fn, *args)
         outer: Future = Future()
+        self.load.change(+1)
+        outer.add_done_callback(lambda _: self.load.change(-1))
         self._attach(outer, executor, inner, fn, args, retried=False)
         return outer
 

@@ -45,6 +45,15 @@ def print_crawl_summary(report: CrawlReport, engine: Engine, out: IO[str]) -> No
             f"the window loaded in {report.stats.get('newscrawl/dedupe/window_load_seconds', 0):.1f} s",
             file=out,
         )
+    if report.stats.get("newscrawl/pool/seconds"):
+        stats = report.stats
+        print(
+            f"Extraction pool: {stats['newscrawl/pool/processes']} processes, "
+            f"{stats['newscrawl/pool/mean_in_flight']:.1f} pages in flight on average; fewer pages than "
+            f"processes {stats['newscrawl/pool/starved_seconds'] / stats['newscrawl/pool/seconds']:.0%} of "
+            f"its {stats['newscrawl/pool/seconds']:.1f} s (then fetching or storing, not extraction, set the pace)",
+            file=out,
+        )
     with Session(engine) as session:
         articles = session.scalar(select(func.count()).select_from(Article)) or 0
         sites = session.scalar(select(func.count(func.distinct(Article.site)))) or 0
