@@ -309,9 +309,15 @@ def trafilatura_ceiling(pages, processes: int) -> float:
         return done / (time.perf_counter() - started)
 
 
+def summary_lines(out: str) -> list[str]:
+    """The run's first summary lines, and how well its extraction pool was fed."""
+    lines = out.strip().splitlines()
+    return lines[:3] + [line for line in lines[3:] if line.startswith("Extraction pool:")]
+
+
 def print_run(run: Run, floor_rate: float, floor_cpu_ms: float, served: int) -> None:
     print(f"\n{run.name}:")
-    for line in run.out.strip().splitlines()[:3] if run.crawl_seconds is not None else []:
+    for line in summary_lines(run.out) if run.crawl_seconds is not None else []:
         print(f"  {line}")
     crawl_rate = f" ({run.stored / run.crawl_seconds:.1f}/s over the crawl's own {run.crawl_seconds:.1f} s)" \
         if run.crawl_seconds else ""

@@ -29,7 +29,13 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
-from crawl_throughput import TreeSampler, load_pages, run_sampled, trafilatura_floor  # noqa: E402
+from crawl_throughput import (  # noqa: E402
+    TreeSampler,
+    load_pages,
+    run_sampled,
+    summary_lines,
+    trafilatura_floor,
+)
 from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
@@ -135,7 +141,7 @@ def main() -> None:
             stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
         rate = stored / seconds
         print(f"\nnewscrawl ingest ({os.cpu_count()} cores):")
-        for line in out.strip().splitlines()[:5]:
+        for line in summary_lines(out):
             print(f"  {line}")
         print(f"  {stored} articles stored in {seconds:.1f} s: {rate:.1f} articles/s = {rate / floor:.2f}x the "
               f"one-core floor ({records / seconds:.1f} records/s)")
