@@ -109,7 +109,9 @@ def _rarity_table(language: str) -> RarityTable:
     try:
         buckets = wordfreq.get_frequency_list(language, wordlist="best")
     except (LookupError, ValueError):
-        buckets = wordfreq.get_frequency_list("en", wordlist="best")
+        # English's own table: one built per unknown language would cost its build again
+        # (~50 ms) and its memory, in each worker.
+        return _rarity_table("en")
     # Bucket i holds the words of frequency 10**(-i/100), i.e. Zipf 9 - i/100.
     table = {}
     elided: dict[str, float] = {}  # piece of a word with an apostrophe -> its rarity

@@ -109,6 +109,13 @@ class PrivateAddressGuardMiddleware:
         return None
 
 
+def _declared_encoding(response: TextResponse) -> str | None:
+    """The encoding the response declares (given, byte-order mark, Content-Type, <meta>),
+    as ``response.encoding`` reads it, without inferring one from the bytes when none is."""
+    declared = getattr(response, "_declared_encoding", None)  # Scrapy's own, private
+    return declared() if callable(declared) else response.encoding
+
+
 class CharsetGuardMiddleware:
     """Give a page that declares a non-text codec a charset it can be read in.
 
@@ -128,7 +135,14 @@ class CharsetGuardMiddleware:
         return cls(crawler.stats)
 
     def process_response(self, request: Request, response):
-        if not isinstance(response, TextResponse) or whatwg_codec(response.encoding) is not None:
+        if not isinstance(response, TextResponse):
+            return response
+        declared = _declared_encoding(response)
+        # Only a declared label can name a non-text codec: one Scrapy infers from the bytes
+        # is one they decode with. Asking ``response.encoding`` of a page that declares none
+        # would decode the whole page here, in the crawl process, for nothing (the
+        # extraction workers decode it).
+        if declared is None or whatwg_codec(declared) is not None:
             return response
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         _, encoding = decode_html(response.body, content_type)

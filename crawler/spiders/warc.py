@@ -196,7 +196,8 @@ class WarcIngestSpider(NewsSpider):
             return None
         try:
             site = site_of(entry.url)
-            scrapy.Request(entry.url)  # Scrapy's own URL checks, here rather than in the engine
+            # Made now for Scrapy's own URL checks, here rather than in the engine; handed on below.
+            request = scrapy.Request(entry.url, callback=self.parse_page, errback=self.on_error, dont_filter=True)
         except ValueError as exc:
             self._skip(Reason.WARC_BAD_URL, entry.url, str(exc))
             return None
@@ -214,7 +215,7 @@ class WarcIngestSpider(NewsSpider):
             # Stored by an earlier run (or by this ingest before it was killed): the resume path.
             self.crawler.stats.inc_value(SKIPPED + Reason.KNOWN)
             return None
-        meta = {
+        request.meta.update({
             "site": site,
             "via": "warc",
             "warc_response": entry,
@@ -227,9 +228,8 @@ class WarcIngestSpider(NewsSpider):
             # Already as deep as listings are followed: the spider does not extract the links
             # of a listing page it could not follow anyway (~50 ms a page).
             "listing_hops": self.config.listing_depth,
-        }
-        return scrapy.Request(entry.url, callback=self.parse_page, errback=self.on_error, meta=meta,
-                              dont_filter=True)
+        })
+        return request
 
     # --- the warc_files rows ------------------------------------------------------
 
