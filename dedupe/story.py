@@ -9,6 +9,7 @@ doubled in the title, and capped in repetition; the top ``k`` are kept.
 """
 from __future__ import annotations
 
+import gzip
 import re
 import unicodedata
 import zlib
@@ -104,22 +105,17 @@ def _rarity_table(language: str) -> RarityTable:
 
     Loaded once per process: a table lookup is ~50x faster than calling wordfreq per
     word. Unknown languages fall back to English."""
-    import wordfreq
-
     try:
-        buckets = wordfreq.get_frequency_list(language, wordlist="best")
+        buckets = _frequency_buckets(language, _TABLE_MIN_ZIPF)
     except (LookupError, ValueError):
         # English's own table: one built per unknown language would cost its build again
         # (~50 ms) and its memory, in each worker.
         return _rarity_table("en")
-    # Bucket i holds the words of frequency 10**(-i/100), i.e. Zipf 9 - i/100.
     table = {}
     elided: dict[str, float] = {}  # piece of a word with an apostrophe -> its rarity
     negated: set[str] = set()  # "isn" of "isn't"
     for index, words in enumerate(buckets):
         zipf = 9 - index / 100
-        if zipf < _TABLE_MIN_ZIPF:
-            break
         rarity = max(_STOP_ZIPF - zipf, 0.0)
         for word in words:
             table[word] = rarity
@@ -136,8 +132,46 @@ def _rarity_table(language: str) -> RarityTable:
     for part, rarity in elided.items():
         if part not in table or (part.endswith("n") and part in negated):
             table[part] = min(rarity, table.get(part, rarity))
-    wordfreq.get_frequency_list.cache_clear()  # the full list (300k+ words) is not needed any more
     return RarityTable(table)
+
+
+def _frequency_buckets(language: str, min_zipf: float) -> list[list[str]]:
+    """wordfreq's "best" list for ``language`` (its nearest match, as wordfreq chooses it), as
+    buckets of words: bucket i holds the words of frequency 10**(-i/100), i.e. Zipf 9 - i/100;
+    only the buckets down to ``min_zipf``.
+
+    Read from the file as far as those buckets go: the rare words after them are most of a
+    list (550k of German's 635k), and reading the whole list (wordfreq.get_frequency_list)
+    cost 4-6x as much, 40-170 ms a language, paid by every extraction worker for every
+    language it meets. The file is wordfreq's documented cBpack (see wordfreq.read_cBpack):
+    gzipped msgpack, a list of a header and then the buckets. Should it not read as that,
+    wordfreq reads the whole list. Raises LookupError for a language wordfreq does not have."""
+    import wordfreq
+
+    available = wordfreq.available_languages(wordlist="best")
+    try:
+        import langcodes
+        import msgpack
+
+        best, _ = langcodes.closest_match(language, list(available), max_distance=60)  # as wordfreq does
+        if best == "und":
+            raise LookupError(language)  # wordfreq's reader below raises it with its message
+        buckets: list[list[str]] = []
+        with gzip.open(available[best], "rb") as data:
+            unpacker = msgpack.Unpacker(data, raw=False)
+            count = unpacker.read_array_header()
+            if unpacker.unpack() != {"format": "cB", "version": 1}:
+                raise ValueError("not a cBpack header")
+            for index in range(count - 1):
+                if 9 - index / 100 < min_zipf:
+                    break
+                buckets.append(unpacker.unpack())
+        return buckets
+    except Exception:  # noqa: BLE001 - any surprise in the file: wordfreq's own reader decides
+        pass
+    buckets = wordfreq.get_frequency_list(language, wordlist="best")
+    wordfreq.get_frequency_list.cache_clear()  # the full list (300k+ words) is not kept
+    return [words for index, words in enumerate(buckets) if 9 - index / 100 >= min_zipf]
 
 
 def story_terms(
