@@ -253,3 +253,18 @@ def test_start_up_objects_are_frozen_once_the_engine_starts():
         assert gc.get_freeze_count() >= len(built_at_start_up)
     finally:
         gc.unfreeze()
+
+
+def test_pool_load_measures_pages_in_flight_and_time_short_of_pages(monkeypatch):
+    """The summary's "Extraction pool" line: whether the workers were kept busy."""
+    from crawler import workers
+
+    clock = iter([10.0, 11.0, 12.0, 14.0, 15.0, 17.0])
+    monkeypatch.setattr(workers.time, "monotonic", lambda: next(clock))
+    load = workers.PoolLoad(processes=2)
+    for delta in (+1, +1, +1, -1, -1, -1):  # in flight: 1 at 10 s, 2 at 11, 3 at 12, 2 at 14, 1 at 15, 0 at 17
+        load.change(delta)
+    assert load.seconds == 7.0
+    assert load.starved_seconds == 1.0 + 2.0  # 10-11 s with one page, 15-17 s with one
+    assert load.mean_in_flight == (1 * 1 + 2 * 1 + 3 * 2 + 2 * 1 + 1 * 2) / 7
+    assert load.max_in_flight == 3

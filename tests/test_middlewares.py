@@ -61,6 +61,23 @@ def test_charset_guard_gives_non_text_codecs_a_readable_encoding():
         assert "Économie et société" in fixed.text, charset  # response.text raised before
     ordinary = HtmlResponse("http://example.com/", body=body.format("utf-8").encode("utf-8"))
     assert guard.process_response(None, ordinary) is ordinary
+    for declared in ("", "; charset=zlib"):  # in the Content-Type too
+        header = HtmlResponse("http://example.com/", body="<p>Économie</p>".encode("utf-8"),
+                              headers={"Content-Type": "text/html" + declared})
+        assert "Économie" in guard.process_response(None, header).text, declared
+
+
+def test_charset_guard_does_not_decode_a_page_that_declares_no_charset():
+    from scrapy.http import HtmlResponse
+
+    from crawler.middlewares.guards import CharsetGuardMiddleware
+
+    # Not UTF-8, no charset anywhere: Scrapy would infer one by decoding the whole page, which
+    # the extraction workers do anyway; the guard only reads what the page declares.
+    page = "<html><head><title>Économie</title></head><body>" + "<p>Société générale.</p>" * 500 + "</body></html>"
+    response = HtmlResponse("http://example.com/", body=page.encode("cp1252"), headers={"Content-Type": "text/html"})
+    assert CharsetGuardMiddleware().process_response(None, response) is response
+    assert response._cached_ubody is None
 
 
 def test_scheme_guard_refuses_everything_but_http():
