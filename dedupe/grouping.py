@@ -52,7 +52,7 @@ import numpy as np
 from dedupe.index import BandIndex, candidate_params, make_index
 from dedupe.settings import DedupeSettings
 from dedupe.signature import compare, content_hash, minhash_values, order_codes, shingle_hashes, tokens
-from dedupe.story import (HEADLINE_TERMS, headline_phrases, headline_terms, story_terms_and_names,
+from dedupe.story import (HEADLINE_TERMS, headline_phrases, headline_terms, numbers_among, story_terms_and_names,
                           weighted_jaccard_scaled)
 
 
@@ -605,6 +605,7 @@ class Deduper:
         phrase_of = (dict(zip(sig.headline.tolist(), sig.headline_phrases.tolist()))
                      if heads and sig.headline_phrases is not None and s.story_one_phrase_factor > 1 else None)
         names = sig.names if s.story_specific_share > 0 and sig.names is not None else None
+        head_numbers = set(numbers_among(sig.headline).tolist()) if heads and s.story_one_phrase_factor > 1 else None
         stories = self._story.take(candidates)
         times = self._time.take(candidates)
         verified: list[tuple[float, int]] = []  # (score, founder) of the stories that pass every test
@@ -630,35 +631,43 @@ class Deduper:
                         continue
                     threshold *= s.story_followup_factor  # after the story's window: a follow-up
                     close[:] = True
-            score = 0.0
+            score = margin = 0.0  # best similarity; best similarity over what its link needed
+            strong = False  # matched a member on more than a weak headline link
             for member in members[close][-s.story_max_members:].tolist():
-                needed = threshold
+                needed, specific = threshold, s.story_specific_share
                 if heads:
                     shared_heads = self._shared_headline(heads, member)
                     if shared_heads is not None:
                         if not shared_heads:
                             continue  # both have a headline and they share nothing: other events
-                        if phrase_of and len({phrase_of[h] for h in shared_heads}) < 2:
-                            needed = threshold * s.story_one_phrase_factor  # one shared name: topic evidence
+                        if self._weak_headline_link(shared_heads, phrase_of, head_numbers, member):
+                            # Topic evidence: the member must share more, and more of what happened.
+                            needed = threshold * s.story_one_phrase_factor
+                            specific = s.story_specific_share * s.story_one_phrase_factor
                 member_terms, member_weights = self._doc_terms(member)
                 if factors is None:
                     factors = self._stream_factors(sig)
                 if names is not None:
                     share = self._specific_share(sig.terms, sig.weights, factors, member_terms, member_weights, names)
-                    if share < s.story_specific_share:
+                    if share < specific:
                         continue  # they share who and where, not what happened
                 similarity = weighted_jaccard_scaled(sig.terms, sig.weights, factors, member_terms, member_weights)
                 if similarity >= needed:
-                    score = max(score, similarity)
+                    score, margin = max(score, similarity), max(margin, similarity / needed)
+                    strong = strong or needed == threshold
             if score < threshold:
                 continue
             core = weighted_jaccard_scaled(sig.terms, sig.weights, factors, *self._doc_terms(founder))
             if core >= threshold * s.story_core_fraction:
-                verified.append((score, founder))
+                verified.append((margin, score, founder, strong))
         if not verified:
             return None, None, []
-        best_score, best = max(verified, key=lambda v: (v[0], -v[1]))
-        return best, best_score, self._adoptable(best, [f for _, f in verified if f != best])
+        # The story matched with the most to spare: a member reached on one shared name must
+        # clear 2.5 times the threshold, so its raw similarity is not comparable with a strong link's.
+        _, best_score, best, _ = max(verified, key=lambda v: (v[0], v[1], -v[2]))
+        # Only a story matched on a strong link is adopted: one reached through a single shared
+        # name is topic evidence, and adopting it would merge two events of one topic.
+        return best, best_score, self._adoptable(best, [f for _, _, f, strong in verified if f != best and strong])
 
     def _adoptable(self, story: int, others: list[int]) -> list[int]:
         """Of the other stories the new document verified against, the single-article ones
@@ -684,6 +693,28 @@ class Deduper:
             if core >= s.story_threshold * s.story_core_fraction:
                 adopted.append(other)
         return adopted
+
+    def _weak_headline_link(self, shared_heads: set[int], phrase_of: dict[int, int] | None,
+                            head_numbers: set[int] | None, member: int) -> bool:
+        """Do two headlines that share salient words share only topic evidence?
+
+        - One phrase: a single name ("WeWork", "Hong Kong", "Jang Noksu"), which reports
+          on one topic share; reports of one event also share what happened to it.
+        - Numbers, none shared: both headlines carry a number and they differ, so the words
+          they do share name a kind of thing and the numbers pick different ones ("13-Inch
+          MacBook Pro ... Expected" and "16-inch MacBook Pro review", week 11 and week 12).
+          Updates of one event whose count changed (12 dead, then 20) still join on
+          stronger evidence.
+
+        Either way the member must reach ``story_one_phrase_factor`` times the threshold
+        and the specific share (see ``_same_story``)."""
+        if phrase_of and len({phrase_of[h] for h in shared_heads}) < 2:
+            return True
+        if head_numbers:
+            n = int(self._nheads[member])
+            theirs = numbers_among(self._heads[member][:n])
+            return len(theirs) > 0 and head_numbers.isdisjoint(theirs.tolist())
+        return False
 
     def _shared_headline(self, heads: set[int], number: int) -> set[int] | None:
         """The salient ``heads`` that document ``number``'s headline shares; None when it has

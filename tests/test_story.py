@@ -449,3 +449,86 @@ def test_rarity_table_answers_as_the_dict_it_was_built_from_and_stays_in_its_pro
     assert RarityTable({}).lookup(["a", "b"], 1.5) == [1.5, 1.5]
     with pytest.raises(TypeError):  # keyed by this process's salted str hashes
         pickle.dumps(table)
+
+
+def test_headlines_whose_numbers_differ_need_stronger_evidence_and_updates_still_join():
+    """"13-inch ... keyboard" and "16-inch ... keyboard": the shared words name a kind of thing,
+    the numbers pick two. On the evidence a headline sharing more would need, they stay apart;
+    on strong evidence (a count updated, 12 dead then 20) they join, and the same number joins."""
+    settings = DedupeSettings()
+    fewer = FIRST[:2] + [f"beta{c}" for c in "abcdefgh"]
+    assert settings.story_threshold <= similarity(FIRST, fewer) < settings.story_threshold * settings.story_one_phrase_factor
+
+    def first() -> Deduper:
+        deduper = Deduper(settings)
+        deduper.add(DocumentRecord("first", text(FIRST), at(0), title="13-inch Zorblatt laptop keyboard expected"))
+        return deduper
+
+    other = DocumentRecord("other", retold(fewer), at(2), title="16-inch Zorblatt laptop keyboard review")
+    assert first().assign(other).story_id == "other"
+    same = DocumentRecord("same", retold(fewer), at(2), title="13-inch Zorblatt laptop keyboard review")
+    assert first().assign(same).story_id == "first"
+    update = DocumentRecord("update", retold(FIRST), at(2), title="16-inch Zorblatt laptop keyboard review")
+    assert first().assign(update).story_id == "first"
+    no_number = DocumentRecord("plain", retold(fewer), at(2), title="Zorblatt laptop keyboard review")
+    assert first().assign(no_number).story_id == "first"  # one side without a number: nothing conflicts
+
+
+def test_headlines_sharing_one_name_need_more_than_names_in_the_text():
+    """A headline link of one name, and texts that share the same people and one detail: one
+    topic. The same texts under headlines that share more are one event."""
+    cast = NAMES + ["Ostrava", "Pellucid", "Varnhold"]
+    first = named(cast, [f"alpha{c}" for c in "abcde"])
+    other = named(cast, ["alphaa"] + [f"beta{c}" for c in "abcd"])
+    deduper = Deduper()
+    sig_a = deduper.signature(DocumentRecord("a", first))
+    sig_b = deduper.signature(DocumentRecord("b", other))
+    share = Deduper._specific_share(sig_b.terms, sig_b.weights, np.ones(len(sig_b.terms), dtype=np.float32),
+                                    sig_a.terms, sig_a.weights, sig_b.names)
+    settings = DedupeSettings()
+    assert settings.story_specific_share <= share < settings.story_specific_share * settings.story_one_phrase_factor
+    assert weighted_jaccard(sig_a.terms, sig_a.weights, sig_b.terms, sig_b.weights) >= (
+        settings.story_threshold * settings.story_one_phrase_factor)
+    deduper.add(DocumentRecord("first", first, at(0), title="Zorblatt dockers walk out over pay"))
+    assert deduper.assign(DocumentRecord("one-name", other, at(2), title="Zorblatt board resigns")).story_id == "one-name"
+    more = DocumentRecord("more", other, at(2), title="Zorblatt dockers end walk out")
+    assert deduper.assign(more).story_id == "first"
+
+
+def test_a_headline_word_the_text_never_uses_is_not_evidence_of_what_happened():
+    from dedupe.story import story_terms_and_names
+
+    body = "The dockers voted on Monday. Dockers at the quay said the vote was close."
+    terms, _, is_name = story_terms_and_names("[Quindlewort Series] Dockers vote", body, "en", 24)
+    kind = dict(zip(terms.tolist(), is_name.tolist()))
+    assert kind[int(term("quindlewort")[0])]  # a series label, or a word of unknown kind
+    assert not kind[int(term("dockers")[0])]  # the text writes it in lower case: what happened
+
+
+def test_words_only_in_a_paragraph_off_the_subject_weigh_half():
+    from dedupe.story import _isolated_words
+
+    on = ("Zorblatt dockers walked out at the Kesslerov quay.\n\nThe Kesslerov quay stood idle as Zorblatt "
+          "talks stalled.\n\nZorblatt said the Kesslerov walk-out would end soon.")
+    teaser = "\n\nQuindlewort festival opens with marmoset parade."
+    weights = dict(zip(*[a.tolist() for a in story_terms(None, on + teaser, "en", 24)]))
+    tied = dict(zip(*[a.tolist() for a in story_terms(
+        None, on + "\n\nQuindlewort festival opens at the Kesslerov quay with marmoset parade.", "en", 24)]))
+    quindlewort, zorblatt = int(term("quindlewort")[0]), int(term("zorblatt")[0])
+    assert weights[quindlewort] == pytest.approx(tied[quindlewort] / 2)
+    assert weights[zorblatt] == pytest.approx(tied[zorblatt])
+    assert _isolated_words("Quindlewort festival.\n\nZorblatt dockers.", {"quindlewort": 4.5, "zorblatt": 4.5}) == set()
+
+
+def test_a_strong_headline_link_wins_over_a_stronger_text_on_one_name_and_one_name_is_not_adopted():
+    """z's text matches x and y alike; its headline shares one name with x and the event with y.
+    z joins y's story, and x (reached on one name only) is not moved into it."""
+    x = DocumentRecord("x", text(FIRST), at(0), title="Kesslerov board resigns")
+    y = DocumentRecord("y", retold(FIRST), at(1), title="Harbour strike ends")
+    z = DocumentRecord("z", " ".join(f"Unions confirmed {w} late on Monday." for w in FIRST), at(2),
+                       title="Harbour strike ends at Kesslerov")
+    deduper = Deduper()
+    deduper.add(x)
+    assert deduper.add(y).story_id == "y"  # no headline word in common: two stories
+    assignment = deduper.add(z)
+    assert assignment.story_id == "y" and assignment.adopted == () and deduper.story_of("x") == "x"
