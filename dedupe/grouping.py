@@ -665,34 +665,48 @@ class Deduper:
         # The story matched with the most to spare: a member reached on one shared name must
         # clear 2.5 times the threshold, so its raw similarity is not comparable with a strong link's.
         _, best_score, best, _ = max(verified, key=lambda v: (v[0], v[1], -v[2]))
-        # Only a story matched on a strong link is adopted: one reached through a single shared
-        # name is topic evidence, and adopting it would merge two events of one topic.
-        return best, best_score, self._adoptable(best, [f for _, _, f, strong in verified if f != best and strong])
+        return best, best_score, self._adoptable(best, [(f, strong) for _, _, f, strong in verified if f != best])
 
-    def _adoptable(self, story: int, others: list[int]) -> list[int]:
-        """Of the other stories the new document verified against, the single-article ones
-        whose article also passes the core guard against ``story``'s founder.
+    def _adoptable(self, story: int, others: list[tuple[int, bool]]) -> list[int]:
+        """Of the other stories the new document verified against (``others``: founder, and
+        whether the link was strong), the single-article ones whose article also passes the
+        core guard against ``story``'s founder.
 
         Stories never merge, so which article arrives first decides: "Doobie Brothers
         to reunite ... Blossom show" arrives, then "Doobie Brothers set 50th anniversary
         tour" shares only the band's name in its headline and does not join it; a third
         report matches both. The first, still alone, is then moved into the story the
         third joins. Only a story of one article moves (never a story into a story: that
-        would chain topics), and only when it also holds against the core."""
+        would chain topics), and only when it also holds against the core.
+
+        A story reached on a weak headline link (one shared name, or numbers none shared)
+        passed the stronger evidence such a link needs, as it would had its article arrived
+        after the new one; only the order of arrival keeps it out. But the new article is then
+        the only bridge, and one name is what two events of a topic share: the single is
+        adopted only when it also stands against the core on its own, at the full threshold
+        with a salient headline word in common. (Never adopting on a weak link left the three
+        reports of one visit in two stories whenever the report sharing only "Syria" with
+        the first arrived before the one that matched both.)"""
         s = self.settings
         if not s.story_adopt_singles:
             return []
         founder_terms = self._doc_terms(story)
         adopted = []
-        for other in others:
+        for other, strong in others:
             if int(self._size[other]) != 1:
                 continue
             terms, weights = self._doc_terms(other)
             factors = self._stream_factors_of(terms, self._time[other])
             core = weighted_jaccard_scaled(terms, weights, factors, *founder_terms)
-            if core >= s.story_threshold * s.story_core_fraction:
-                adopted.append(other)
+            if strong:
+                if core >= s.story_threshold * s.story_core_fraction:
+                    adopted.append(other)
+            elif core >= s.story_threshold and self._shared_headline(self._headline_of(other), story) != set():
+                adopted.append(other)  # None: one of the two has no title, the headline test does not apply
         return adopted
+
+    def _headline_of(self, number: int) -> set[int]:
+        return set(self._heads[number][:int(self._nheads[number])].tolist())
 
     def _weak_headline_link(self, shared_heads: set[int], phrase_of: dict[int, int] | None,
                             head_numbers: set[int] | None, member: int) -> bool:
@@ -722,7 +736,7 @@ class Deduper:
         events (see ``story_headline_overlap``); sharing one phrase, they may share only a
         name (see ``story_one_phrase_factor``)."""
         n = int(self._nheads[number])
-        return heads.intersection(self._heads[number][:n].tolist()) if n else None
+        return heads.intersection(self._heads[number][:n].tolist()) if n and heads else None
 
     @staticmethod
     def _specific_share(terms: np.ndarray, weights: np.ndarray, factors: np.ndarray, member_terms: np.ndarray,

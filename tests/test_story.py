@@ -532,3 +532,45 @@ def test_a_strong_headline_link_wins_over_a_stronger_text_on_one_name_and_one_na
     assert deduper.add(y).story_id == "y"  # no headline word in common: two stories
     assignment = deduper.add(z)
     assert assignment.story_id == "y" and assignment.adopted == () and deduper.story_of("x") == "x"
+
+
+def _three_reports(shared_with_first: int) -> dict[str, DocumentRecord]:
+    """x and y share one name in their headlines (Zorblatt) and ``shared_with_first`` details;
+    z's headline shares one word with x's (quay) and the event with y's (Kesslerov envoy), and
+    its text has the details of both: the shape of three outlets' reports of one visit."""
+    second = FIRST[:shared_with_first] + [f"beta{c}" for c in "abcdefghij"][:10 - shared_with_first]
+    third = " ".join(f"Witnesses described {w} to the press on Monday." for w in FIRST + second[shared_with_first:])
+    return {"x": DocumentRecord("x", text(FIRST), at(0), title="Zorblatt quay talks stall"),
+            "y": DocumentRecord("y", retold(second), at(1), title="Kesslerov envoy backs Zorblatt"),
+            "z": DocumentRecord("z", third, at(2), title="Kesslerov envoy arrives at quay")}
+
+
+@pytest.mark.parametrize("order", ["xyz", "yxz", "xzy", "zxy"])
+def test_a_single_reached_on_one_headline_word_is_adopted_when_it_stands_against_the_core(order):
+    """x and y alone share one name in their headlines and too little text for that weak link;
+    z matches x on its weak link's stronger evidence and y on the event. Whatever the order of
+    arrival, the three are one story: had x come after z, it would have joined through z."""
+    reports = _three_reports(shared_with_first=2)
+    settings = DedupeSettings()
+    sig = {k: Deduper().signature(r) for k, r in reports.items()}
+    xy = weighted_jaccard(sig["x"].terms, sig["x"].weights, sig["y"].terms, sig["y"].weights)
+    assert settings.story_threshold <= xy < settings.story_threshold * settings.story_one_phrase_factor
+    deduper = Deduper(settings)
+    for key in order:
+        deduper.add(reports[key])
+    assert len({deduper.story_of(k) for k in reports}) == 1
+
+
+def test_a_single_reached_on_one_headline_word_is_not_adopted_when_only_the_new_article_bridges_it():
+    """The other side: x shares the name in y's headline but under the threshold of text with
+    y, the story's core; z alone bridges them on one headline word. x stays a story of its own
+    (a strong link would adopt it at ``story_core_fraction`` of the threshold)."""
+    reports = _three_reports(shared_with_first=0)
+    settings = DedupeSettings()
+    sig = {k: Deduper().signature(r) for k, r in reports.items()}
+    xy = weighted_jaccard(sig["x"].terms, sig["x"].weights, sig["y"].terms, sig["y"].weights)
+    assert settings.story_threshold * settings.story_core_fraction <= xy < settings.story_threshold
+    deduper = Deduper(settings)
+    for key in "xyz":
+        deduper.add(reports[key])
+    assert deduper.story_of("z") == deduper.story_of("y") != deduper.story_of("x")
