@@ -652,6 +652,14 @@ class Deduper:
                     if share < specific:
                         continue  # they share who and where, not what happened
                 similarity = weighted_jaccard_scaled(sig.terms, sig.weights, factors, member_terms, member_weights)
+                if similarity >= needed > threshold and weighted_jaccard_scaled(
+                        sig.terms, sig.weights, factors, member_terms, member_weights,
+                        not_evidence=np.fromiter(shared_heads, dtype=np.uint32, count=len(shared_heads))) < threshold:
+                    # A weak link's shared headline name (WeWork, Ascom) is the topic, and a company's or
+                    # a person's name is the heaviest term of every report on it (a name, repeated, and
+                    # in the title): it alone can lift two events of one topic over the stronger bar.
+                    # Without it the texts must still be as close as a strong link needs.
+                    continue
                 if similarity >= needed:
                     score, margin = max(score, similarity), max(margin, similarity / needed)
                     strong = strong or needed == threshold

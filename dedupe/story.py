@@ -350,13 +350,16 @@ def _top_k(values: np.ndarray, words: list[str], k: int) -> list[int]:
 
 
 def weighted_jaccard_scaled(a_terms: np.ndarray, a_weights: np.ndarray, factors: np.ndarray,
-                            b_terms: np.ndarray, b_weights: np.ndarray) -> float:
+                            b_terms: np.ndarray, b_weights: np.ndarray, not_evidence=None) -> float:
     """:func:`weighted_jaccard` with ``a``'s terms scaled by ``factors`` on both sides.
 
     The factors are a property of the term in the recent stream, not of either
     document: where ``b`` shares a term it gets the same factor. ``b``'s other
     terms keep their weights, which saves looking them up in the stream for
-    every candidate (they weigh only in the denominator)."""
+    every candidate (they weigh only in the denominator).
+
+    ``not_evidence`` (term hashes): shared terms that count in the denominator only, as if
+    the two documents did not share them (the shared headline name of a weak headline link)."""
     if not len(a_terms) or not len(b_terms):
         return 0.0
     shared, ia, ib = np.intersect1d(a_terms, b_terms, assume_unique=True, return_indices=True)
@@ -364,7 +367,10 @@ def weighted_jaccard_scaled(a_terms: np.ndarray, a_weights: np.ndarray, factors:
         return 0.0
     a_scaled = a_weights * factors
     a_shared, b_shared = a_scaled[ia], b_weights[ib] * factors[ia]
-    mins = np.minimum(a_shared, b_shared).sum()
+    mins = np.minimum(a_shared, b_shared)
+    if not_evidence is not None:
+        mins = mins[~np.isin(shared, not_evidence)]
+    mins = mins.sum()
     maxs = np.maximum(a_shared, b_shared).sum()
     only = a_scaled.sum() - a_shared.sum() + b_weights.sum() - b_weights[ib].sum()
     return float(mins / (maxs + only))

@@ -9,7 +9,7 @@ import pytest
 
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, cluster_records
-from dedupe.story import headline, story_terms, weighted_jaccard
+from dedupe.story import headline, story_terms, weighted_jaccard, weighted_jaccard_scaled
 from tests.test_dedupe import _paragraphs, _text
 
 UTC = dt.timezone.utc
@@ -574,3 +574,29 @@ def test_a_single_reached_on_one_headline_word_is_not_adopted_when_only_the_new_
     for key in "xyz":
         deduper.add(reports[key])
     assert deduper.story_of("z") == deduper.story_of("y") != deduper.story_of("x")
+
+
+def test_a_one_name_headline_link_needs_text_evidence_beyond_the_name():
+    """A company's name, repeated in both texts and in both titles, is the heaviest term of
+    every report on it: alone it lifts two of its events over a weak link's stronger bar.
+    Without the shared headline name the texts must still reach the threshold."""
+    def report(key: str, words: list[str], hours: float, title: str, template: str) -> DocumentRecord:
+        body = " ".join(template.format(w) for w in words)
+        return DocumentRecord(key, body + " Zorblatt said. Zorblatt added. A Zorblatt spokesman agreed.", at(hours),
+                              title=title)
+
+    first = report("first", FIRST, 0, "Zorblatt dockers walk out over pay", "Officials said the {} report was published.")
+    settings = DedupeSettings()
+    for shared, joins in ((2, False), (4, True)):
+        words = FIRST[:shared] + [f"beta{c}" for c in "abcdefghij"][: 10 - shared]
+        other = report("other", words, 2, "Zorblatt board resigns", "Reporters noted that {} came up again on Tuesday.")
+        deduper = Deduper(settings)
+        a, b = deduper.signature(first), deduper.signature(other)
+        ones = np.ones(len(b.terms), dtype=np.float32)
+        assert weighted_jaccard_scaled(b.terms, b.weights, ones, a.terms, a.weights) >= (
+            settings.story_threshold * settings.story_one_phrase_factor)
+        without_name = weighted_jaccard_scaled(b.terms, b.weights, ones, a.terms, a.weights,
+                                               not_evidence=term("zorblatt"))
+        assert (without_name >= settings.story_threshold) == joins
+        deduper.add(first)
+        assert (deduper.assign(other).story_id == "first") == joins
