@@ -147,8 +147,8 @@ class Assignment:
     representative: Hashable  # the group's canonical representative once this document is in
     previous_representative: Hashable | None  # set when this document displaced the representative
     signature: Signature
-    # Single-article stories this document shows to be its story's (see ``Deduper._same_story``):
-    # the caller moves them into ``story_id`` with it.
+    # One-article stories (an article and its copies) this document shows to be its story's
+    # (see ``Deduper._same_story``): the caller moves all their rows into ``story_id`` with it.
     adopted: tuple = ()
 
     @property
@@ -379,6 +379,7 @@ class Deduper:
         self._group = _Column(np.int32)  # number of the group's founder
         self._story = _Column(np.int32)  # number of the story's founder
         self._size = _Column(np.int32)  # for a story founder: documents in the story
+        self._group_size = _Column(np.int32)  # for a dup group founder: documents in the group
         self._rep = _Column(np.int32)  # for a founder: number of its group's representative
         self._span = _Column(np.float64, 2, fill=np.nan)  # for a story founder: first and last time
         self._prefix = _Column(np.uint64)  # content-hash prefix of each document
@@ -396,7 +397,7 @@ class Deduper:
     def index_nbytes(self) -> int:
         """Bytes allocated for the index's arrays (excluding Python object overhead)."""
         columns = (self._sig, self._has_sig, self._terms, self._weights, self._nterms, self._heads, self._nheads,
-                   self._time, self._size,
+                   self._time, self._size, self._group_size,
                    self._fetched, self._group, self._story, self._rep, self._span, self._prefix)
         total = sum(c.nbytes for c in columns) + self._keys.nbytes + self._by_hash.table.nbytes
         for index in (self._dup_index, self._story_index):
@@ -684,8 +685,11 @@ class Deduper:
         to reunite ... Blossom show" arrives, then "Doobie Brothers set 50th anniversary
         tour" shares only the band's name in its headline and does not join it; a third
         report matches both. The first, still alone, is then moved into the story the
-        third joins. Only a story of one article moves (never a story into a story: that
-        would chain topics), and only when it also holds against the core.
+        third joins. Only a story of one article moves, with its republished copies (never a
+        story of two reports into a story: that would chain topics), and only when it also
+        holds against the core. (Counting the copies as articles kept a report syndicated
+        twice out of its story: synthetic BCubed F1 on seeds 0-3 0.9730/0.9727/0.9681/0.9717
+        -> 0.9746/0.9727/0.9696/0.9721, hard negatives merged 0 before and after.)
 
         A story reached on a weak headline link (one shared name, or numbers none shared)
         passed the stronger evidence such a link needs, as it would had its article arrived
@@ -701,7 +705,7 @@ class Deduper:
         founder_terms = self._doc_terms(story)
         adopted = []
         for other, strong in others:
-            if int(self._size[other]) != 1:
+            if not self._one_text(other):
                 continue
             terms, weights = self._doc_terms(other)
             factors = self._stream_factors_of(terms, self._time[other])
@@ -712,6 +716,18 @@ class Deduper:
             elif core >= s.story_threshold and self._shared_headline(self._headline_of(other), story) != set():
                 adopted.append(other)  # None: one of the two has no title, the headline test does not apply
         return adopted
+
+    def _one_text(self, story: int) -> bool:
+        """Is ``story`` one article and its republished copies (its founder's dup group alone)?"""
+        return int(self._story[story]) == story and int(self._size[story]) == int(self._group_size[story])
+
+    def _story_members(self, story: int) -> list[int]:
+        """The indexed documents of ``story`` (a scan of the story column: adoption is rare)."""
+        found = []
+        for i, chunk in enumerate(self._story.chunks):
+            rows = chunk[: max(0, min(_CHUNK, self._story.size - i * _CHUNK))]
+            found.extend((np.flatnonzero(rows == story) + i * _CHUNK).tolist())
+        return found
 
     def _headline_of(self, number: int) -> set[int]:
         return set(self._heads[number][:int(self._nheads[number])].tolist())
@@ -824,15 +840,14 @@ class Deduper:
         story = self._keys.get(assignment.story_id)
         for key in assignment.adopted:
             number = self._keys.get(key)
-            if number is None or int(self._story[number]) != number or int(self._size[number]) != 1:
+            if number is None or not self._one_text(number):
                 continue  # no longer a story of its own
-            self._story[number] = story
+            for member in self._story_members(number) if int(self._size[number]) > 1 else (number,):
+                self._story[member] = story
+            self._size[story] += int(self._size[number])
             self._size[number] = 0
-            self._size[story] += 1
-            time = self._time[number]
-            if not math.isnan(time):
-                first, last = self._span[story]
-                self._span[story] = (np.fmin(first, time), np.fmax(last, time))
+            (first, last), (their_first, their_last) = self._span[story], self._span[number]
+            self._span[story] = (np.fmin(first, their_first), np.fmax(last, their_last))
 
     def load(self, key: Hashable, sig: Signature, dup_group_id: Hashable, story_id: Hashable,
              representative: Hashable | None = None, index: bool = True) -> None:
@@ -858,6 +873,8 @@ class Deduper:
         self._story.append(story)
         self._size.append(0)
         self._size[story] += 1
+        self._group_size.append(0)
+        self._group_size[group] += 1
         self._rep.append(number)
         self._span.append((np.nan, np.nan))
         if representative is not None and representative in self._keys:
@@ -932,6 +949,9 @@ class Deduper:
         self._size.extend(np.zeros(n, dtype=np.int32))
         for story in stories.tolist():
             self._size[story] += 1
+        self._group_size.extend(np.zeros(n, dtype=np.int32))
+        for group in groups.tolist():
+            self._group_size[group] += 1
         self._rep.extend(numbers)
         self._span.extend(np.full((n, 2), np.nan))
         for j in np.flatnonzero(~np.isnan(times)).tolist():

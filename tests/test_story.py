@@ -383,8 +383,8 @@ def test_headlines_sharing_one_name_need_stronger_evidence_than_headlines_sharin
 
 
 def test_a_single_article_story_is_adopted_by_the_story_a_later_report_shows_it_belongs_to():
-    """x and y share no headline word, so y cannot join x; z matches both: x moves into z's story.
-    A story of two articles never moves (that would merge topics)."""
+    """x and y share no headline word, so y cannot join x; z matches both: x moves into z's story,
+    with its republished copies. A story of two reports never moves (that would merge topics)."""
     x = DocumentRecord("x", text(FIRST), at(0), title="Harbour strike ends")
     y = DocumentRecord("y", retold(SECOND), at(1), title="Kesslerov deal signed")
     z = DocumentRecord("z", " ".join(f"Unions confirmed {w} late on Monday." for w in SECOND),
@@ -398,10 +398,18 @@ def test_a_single_article_story_is_adopted_by_the_story_a_later_report_shows_it_
     assert assignment.story_id == "y" and assignment.adopted == ("x",) and deduper.story_of("x") == "y"
     off = {a.key: a.story_id for a in cluster_records([x, y, z], DedupeSettings(story_adopt_singles=False))}
     assert off == {"x": "x", "y": "y", "z": "y"}
-    # x with a copy is a story of two: it stays.
+    # x with a copy is still one article: both move.
     copy = DocumentRecord("x-copy", text(FIRST), at(0.5), title="Harbour strike ends")
-    kept = {a.key: a.story_id for a in cluster_records([x, copy, y, z])}
-    assert kept["x"] == kept["x-copy"] == "x" and kept["z"] == "y"
+    moved = {a.key: a.story_id for a in cluster_records([x, copy, y, z])}
+    assert moved == {"x": "y", "x-copy": "y", "y": "y", "z": "y"}
+    deduper = Deduper()
+    for record in (x, copy, y):
+        deduper.add(record)
+    assert deduper.add(z).adopted == ("x",) and deduper.story_of("x-copy") == "y"
+    # x with a second report is a story of two: it stays.
+    report = DocumentRecord("x-report", retold(FIRST), at(0.5), title="Harbour strike ends")
+    kept = {a.key: a.story_id for a in cluster_records([x, report, y, z])}
+    assert kept["x"] == kept["x-report"] == "x" and kept["z"] == "y"
 
 
 def test_store_moves_an_adopted_single_article_story(engine):
@@ -410,7 +418,7 @@ def test_store_moves_an_adopted_single_article_story(engine):
 
     from crawler.page.extract import ExtractedArticle
     from crawler.store.articles import ArticleStore
-    from models.article import Article
+    from models.article import Article, ArticleSignature
 
     def save(store, n, title, body, hours):
         paragraphs = [body]
@@ -422,6 +430,8 @@ def test_store_moves_an_adopted_single_article_story(engine):
 
     store = ArticleStore(engine, DedupeSettings())
     x = save(store, 1, "Harbour strike ends", text(FIRST), 0)
+    copy = save(store, 4, "Harbour strike ends", text(FIRST) + " Subscribe for more.", 0.5)
+    assert copy.dup_group_id == copy.story_id == x.article_id
     y = save(store, 2, "Kesslerov deal signed", retold(SECOND), 1)
     assert y.story_id == y.article_id  # no headline word in common with x
     z = save(store, 3, "Harbour strike ends as Kesslerov deal signed",
@@ -429,7 +439,10 @@ def test_store_moves_an_adopted_single_article_story(engine):
     assert z.story_id == y.article_id
     with Session(engine) as session:
         stories = dict(session.execute(select(Article.id, Article.story_id)).all())
-    assert stories == {x.article_id: y.article_id, y.article_id: y.article_id, z.article_id: y.article_id}
+        signed = dict(session.execute(select(ArticleSignature.article_id, ArticleSignature.story_id)).all())
+    everyone = {x.article_id, copy.article_id, y.article_id, z.article_id}
+    # x moves with its copy, and their stored signatures with them (the history reloads stories from those).
+    assert stories == signed == dict.fromkeys(everyone, y.article_id)
 
 
 def test_rarity_table_answers_as_the_dict_it_was_built_from_and_stays_in_its_process():
