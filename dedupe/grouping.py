@@ -843,7 +843,8 @@ class Deduper:
             if number is None or not self._one_text(number):
                 continue  # no longer a story of its own
             for member in self._story_members(number) if int(self._size[number]) > 1 else (number,):
-                self._story[member] = story
+                if int(self._group[member]) == number:  # as the store moves them (crawler/store/articles.py)
+                    self._story[member] = story
             self._size[story] += int(self._size[number])
             self._size[number] = 0
             (first, last), (their_first, their_last) = self._span[story], self._span[number]

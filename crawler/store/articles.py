@@ -47,14 +47,17 @@ _SET_GROUPS = update(_articles).where(_articles.c.id == bindparam("row_id")).val
     dup_group_id=bindparam("group"), dup_similarity=bindparam("similarity"), story_id=bindparam("story"),
     story_similarity=bindparam("story_similarity"), is_canonical=bindparam("canonical"))
 # An adopted story is one article and its republished copies (dedupe.grouping.Deduper._adoptable):
-# every row of the story moves, and the stored signatures with them (the history reloads the
-# story from those).
+# those rows move, and their stored signatures with them (the history reloads stories from
+# those). Only the article's own dup group: a Deduper that loaded part of a story (by lookup)
+# may take a story of two reports for one, and moving the other report would chain stories.
 _ADOPT = update(_articles).where(
-    or_(_articles.c.story_id == bindparam("row_id"),
-        and_(_articles.c.id == bindparam("row_id"), _articles.c.story_id.is_(None))),
+    or_(and_(_articles.c.story_id == bindparam("row_id"), _articles.c.dup_group_id == bindparam("row_id")),
+        and_(_articles.c.id == bindparam("row_id"),
+             or_(_articles.c.story_id.is_(None), _articles.c.story_id == bindparam("row_id")))),
 ).values(story_id=bindparam("story")).returning(_articles.c.id)
-_ADOPT_SIGNATURES = update(_SIGNATURES).where(_SIGNATURES.c.story_id == bindparam("row_id")).values(
-    story_id=bindparam("story"))
+_ADOPT_SIGNATURES = update(_SIGNATURES).where(
+    _SIGNATURES.c.story_id == bindparam("row_id"), _SIGNATURES.c.dup_group_id == bindparam("row_id"),
+).values(story_id=bindparam("story"))
 _ARTICLE_COLUMNS = frozenset(column.key for column in _articles.c) - {"id"}
 _INSERT_ARTICLE = _articles.insert().returning(_articles.c.id)
 _NOT_CANONICAL = update(_articles).where(_articles.c.id == bindparam("row_id")).values(is_canonical=False)
