@@ -159,6 +159,25 @@ def agreement(a_ids, b_ids) -> str:
     return f"pairwise F1 {_fmt(s['f1'])}, BCubed F1 {_fmt(s['bf1'])}"
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def setting_overrides(pairs: list[str]) -> dict:
+    """``--set NAME=VALUE`` pairs as DedupeSettings fields, each VALUE read as its field's type.
+    A flag takes true/false (also 1/0, yes/no, on/off): ``bool("False")`` would be True."""
+    overrides = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        kind = type(getattr(DedupeSettings(), name))
+        if kind is bool:
+            if value.strip().lower() not in _BOOLEANS:
+                raise SystemExit(f"--set {name}: expected true or false, got {value!r}")
+            overrides[name] = _BOOLEANS[value.strip().lower()]
+        else:
+            overrides[name] = kind(value)
+    return overrides
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -167,11 +186,7 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                         help="override a DedupeSettings field, e.g. --set near_duplicate_threshold=0.6")
     args = parser.parse_args()
-    overrides = {}
-    for pair in args.overrides:
-        name, _, value = pair.partition("=")
-        overrides[name] = type(getattr(DedupeSettings(), name))(value)
-    settings = DedupeSettings(**overrides)
+    settings = DedupeSettings(**setting_overrides(args.overrides))
     print(f"settings: {settings}")
 
     items = labelled_sets.seeds_set()

@@ -43,7 +43,7 @@ from dedupe import DedupeSettings  # noqa: E402
 from dedupe.grouping import cluster_records  # noqa: E402
 
 import labelled_sets  # noqa: E402
-from dedupe_quality import _fmt, scores  # noqa: E402
+from dedupe_quality import _fmt, scores, setting_overrides  # noqa: E402
 
 WINDOW_HOURS = 96.0
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -190,11 +190,7 @@ def main() -> None:
     if not args.no_baseline and importlib.util.find_spec("sklearn") is None:
         parser.exit(2, "story_quality.py: the TF-IDF baseline needs scikit-learn: "
                        "pip install -U pip && pip install -e '.[bench]' (or pass --no-baseline)\n")
-    overrides = {}
-    for pair in args.overrides:
-        name, _, value = pair.partition("=")
-        overrides[name] = type(getattr(DedupeSettings(), name))(value)
-    settings = DedupeSettings(**overrides)
+    settings = DedupeSettings(**setting_overrides(args.overrides))
     print(f"settings: {settings}")
 
     real = labelled_sets.real_story_set()

@@ -6,6 +6,8 @@ the event's rare terms: names (Bogdanov, Lavrentiev), places, numbers, and
 unusual words, often in the headline. Terms are weighted by rarity in the
 language (wordfreq's Zipf frequency: 7 for "the", below 3 for rare words),
 doubled in the title, and capped in repetition; the top ``k`` are kept.
+Words found only in paragraphs off the article's subject weigh half
+(:func:`_isolated_words`).
 """
 from __future__ import annotations
 
@@ -201,6 +203,38 @@ def _names(text: str) -> set[str]:
     return capitalised | {w for w in addressed if not w.isdigit()}
 
 
+_ISOLATED_SHARE = 0.1  # a paragraph sharing less of its rare-word weight with the rest is off the subject
+_ISOLATED_WEIGHT = 0.5
+_PARAGRAPH = re.compile(r"\s*\n\s*")
+
+
+def _isolated_words(text: str, rarities: dict[str, float]) -> set[str]:
+    """Salient words (``rarities``: word -> rarity) found only in paragraphs that share less than
+    ``_ISOLATED_SHARE`` of their rare-word weight with the rest of the text.
+
+    A report's paragraphs tell one event: its names and rare words recur from one paragraph to
+    the next. A paragraph that shares almost none of them is about something else: a teaser
+    for another article, a promo, a bio, an inserted lead (the synthetic set's scale-originals
+    open with one). Its rare words are topic noise, not the event's evidence."""
+    if not text.isascii():  # as dedupe.signature.tokens, once for all the paragraphs
+        text = unicodedata.normalize("NFKC", text)
+    paragraphs = [p for p in _PARAGRAPH.split(text.lower()) if p]
+    if len(paragraphs) < 3:
+        return set()  # with fewer, there is no "rest" to be off from
+    sets = [rarities.keys() & _WORD.findall(p) for p in paragraphs]
+    seen_in = Counter(w for words in sets for w in words)
+    repeated = {w for w, n in seen_in.items() if n > 1}
+    isolated: set[str] = set()
+    kept: set[str] = set()
+    for words in sets:
+        total = sum(map(rarities.__getitem__, words))
+        if not total:
+            continue
+        shared = sum(map(rarities.__getitem__, words & repeated))
+        (isolated if shared < _ISOLATED_SHARE * total else kept).update(words)
+    return isolated - kept
+
+
 def story_terms_and_names(
     title: str | None, text: str, language: str | None, k: int, words: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -215,6 +249,8 @@ def story_terms_and_names(
     table = _rarity_table((language or "en").lower()[:2])
     weights: dict[str, float] = {}
     text_names: set[str] = set()
+    text_words: set[str] = set()
+    rarities: dict[str, float] = {}  # the text's salient words and their rarity
     head = headline(title)
     # The rest of the page title names the outlet or the section ("| venturebeat.com",
     # "- Jeongdong Theater"). Its words in the text (a copyright footer, a dateline, a
@@ -224,9 +260,10 @@ def story_terms_and_names(
         if not source:
             continue
         names = {w.lower() for w in _CAPITALISED.findall(source)}
+        counts = Counter(source_words if source_words is not None else tokens(source))
         if boost == 1.0:
             text_names = _names(source)
-        counts = Counter(source_words if source_words is not None else tokens(source))
+            text_words = set(counts)
         for (word, count), rarity in zip(counts.items(), table.lookup(list(counts), _UNKNOWN_RARITY)):
             if not rarity or word in outlet:
                 continue
@@ -245,6 +282,11 @@ def story_terms_and_names(
             elif word in names:
                 rarity *= _NAME_BOOST
             weights[word] = weights.get(word, 0.0) + rarity * boost * min(count, _MAX_TF)
+            if boost == 1.0:
+                rarities[word] = rarity
+        if boost == 1.0 and _ISOLATED_WEIGHT < 1.0:
+            for word in _isolated_words(source, rarities):
+                weights[word] *= _ISOLATED_WEIGHT
     if not weights:
         return np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=bool)
     terms = list(weights)
@@ -252,7 +294,10 @@ def story_terms_and_names(
     order = _top_k(values, terms, k) if len(terms) > k else list(range(len(terms)))
     hashes = np.fromiter(map(zlib.crc32, (terms[i].encode() for i in order)), dtype=np.uint32, count=len(order))
     chosen = values[order]
-    is_name = np.fromiter((terms[i] in text_names for i in order), dtype=bool, count=len(order))
+    # A headline word the text never uses is a label (a series' or rubric's name) or of no known
+    # kind: title capitals say nothing. It is not evidence of what happened.
+    is_name = np.fromiter((terms[i] in text_names or terms[i] not in text_words for i in order),
+                          dtype=bool, count=len(order))
     by_hash = np.argsort(hashes)  # sorted hashes make intersections cheap
     return hashes[by_hash], chosen[by_hash], is_name[by_hash]
 
@@ -271,6 +316,28 @@ def headline_terms(title: str | None, language: str | None) -> np.ndarray | None
     if not part.strip():
         return None
     return story_terms(None, part, language, HEADLINE_TERMS)[0]
+
+
+_NUMBERS = 100_000  # headline numbers below this are recognised by their term hash
+
+
+@lru_cache(maxsize=1)
+def _number_hashes() -> np.ndarray:
+    """The term hashes of the numbers 0-99,999, sorted (built once, ~30 ms)."""
+    return np.unique(np.fromiter((zlib.crc32(b"%d" % n) for n in range(_NUMBERS)), dtype=np.uint32, count=_NUMBERS))
+
+
+def numbers_among(terms: np.ndarray) -> np.ndarray:
+    """The number terms among ``terms`` (term hashes, e.g. a stored :func:`headline_terms`).
+
+    Stored headlines keep only hashes, so a number is known by its hash: a word whose
+    CRC-32 equals a number's (about 1 word in 40,000) is taken for a number, which can
+    only raise the evidence one pair of articles needs (see ``Deduper._same_story``)."""
+    if not len(terms):
+        return terms
+    table = _number_hashes()
+    at = np.minimum(np.searchsorted(table, terms), len(table) - 1)
+    return terms[table[at] == terms]
 
 
 _FIXED_PHRASE = 0.8  # share of the rarer word's uses in the text that must be the two together
@@ -319,13 +386,16 @@ def _top_k(values: np.ndarray, words: list[str], k: int) -> list[int]:
 
 
 def weighted_jaccard_scaled(a_terms: np.ndarray, a_weights: np.ndarray, factors: np.ndarray,
-                            b_terms: np.ndarray, b_weights: np.ndarray) -> float:
+                            b_terms: np.ndarray, b_weights: np.ndarray, not_evidence=None) -> float:
     """:func:`weighted_jaccard` with ``a``'s terms scaled by ``factors`` on both sides.
 
     The factors are a property of the term in the recent stream, not of either
     document: where ``b`` shares a term it gets the same factor. ``b``'s other
     terms keep their weights, which saves looking them up in the stream for
-    every candidate (they weigh only in the denominator)."""
+    every candidate (they weigh only in the denominator).
+
+    ``not_evidence`` (term hashes): shared terms that count in the denominator only, as if
+    the two documents did not share them (the shared headline name of a weak headline link)."""
     if not len(a_terms) or not len(b_terms):
         return 0.0
     shared, ia, ib = np.intersect1d(a_terms, b_terms, assume_unique=True, return_indices=True)
@@ -333,7 +403,10 @@ def weighted_jaccard_scaled(a_terms: np.ndarray, a_weights: np.ndarray, factors:
         return 0.0
     a_scaled = a_weights * factors
     a_shared, b_shared = a_scaled[ia], b_weights[ib] * factors[ia]
-    mins = np.minimum(a_shared, b_shared).sum()
+    mins = np.minimum(a_shared, b_shared)
+    if not_evidence is not None:
+        mins = mins[~np.isin(shared, not_evidence)]
+    mins = mins.sum()
     maxs = np.maximum(a_shared, b_shared).sum()
     only = a_scaled.sum() - a_shared.sum() + b_weights.sum() - b_weights[ib].sum()
     return float(mins / (maxs + only))

@@ -9,7 +9,7 @@ import pytest
 
 from dedupe import DedupeSettings
 from dedupe.grouping import Deduper, DocumentRecord, cluster_records
-from dedupe.story import headline, story_terms, weighted_jaccard
+from dedupe.story import headline, story_terms, weighted_jaccard, weighted_jaccard_scaled
 from tests.test_dedupe import _paragraphs, _text
 
 UTC = dt.timezone.utc
@@ -383,8 +383,8 @@ def test_headlines_sharing_one_name_need_stronger_evidence_than_headlines_sharin
 
 
 def test_a_single_article_story_is_adopted_by_the_story_a_later_report_shows_it_belongs_to():
-    """x and y share no headline word, so y cannot join x; z matches both: x moves into z's story.
-    A story of two articles never moves (that would merge topics)."""
+    """x and y share no headline word, so y cannot join x; z matches both: x moves into z's story,
+    with its republished copies. A story of two reports never moves (that would merge topics)."""
     x = DocumentRecord("x", text(FIRST), at(0), title="Harbour strike ends")
     y = DocumentRecord("y", retold(SECOND), at(1), title="Kesslerov deal signed")
     z = DocumentRecord("z", " ".join(f"Unions confirmed {w} late on Monday." for w in SECOND),
@@ -398,10 +398,18 @@ def test_a_single_article_story_is_adopted_by_the_story_a_later_report_shows_it_
     assert assignment.story_id == "y" and assignment.adopted == ("x",) and deduper.story_of("x") == "y"
     off = {a.key: a.story_id for a in cluster_records([x, y, z], DedupeSettings(story_adopt_singles=False))}
     assert off == {"x": "x", "y": "y", "z": "y"}
-    # x with a copy is a story of two: it stays.
+    # x with a copy is still one article: both move.
     copy = DocumentRecord("x-copy", text(FIRST), at(0.5), title="Harbour strike ends")
-    kept = {a.key: a.story_id for a in cluster_records([x, copy, y, z])}
-    assert kept["x"] == kept["x-copy"] == "x" and kept["z"] == "y"
+    moved = {a.key: a.story_id for a in cluster_records([x, copy, y, z])}
+    assert moved == {"x": "y", "x-copy": "y", "y": "y", "z": "y"}
+    deduper = Deduper()
+    for record in (x, copy, y):
+        deduper.add(record)
+    assert deduper.add(z).adopted == ("x",) and deduper.story_of("x-copy") == "y"
+    # x with a second report is a story of two: it stays.
+    report = DocumentRecord("x-report", retold(FIRST), at(0.5), title="Harbour strike ends")
+    kept = {a.key: a.story_id for a in cluster_records([x, report, y, z])}
+    assert kept["x"] == kept["x-report"] == "x" and kept["z"] == "y"
 
 
 def test_store_moves_an_adopted_single_article_story(engine):
@@ -410,7 +418,7 @@ def test_store_moves_an_adopted_single_article_story(engine):
 
     from crawler.page.extract import ExtractedArticle
     from crawler.store.articles import ArticleStore
-    from models.article import Article
+    from models.article import Article, ArticleSignature
 
     def save(store, n, title, body, hours):
         paragraphs = [body]
@@ -422,6 +430,8 @@ def test_store_moves_an_adopted_single_article_story(engine):
 
     store = ArticleStore(engine, DedupeSettings())
     x = save(store, 1, "Harbour strike ends", text(FIRST), 0)
+    copy = save(store, 4, "Harbour strike ends", text(FIRST) + " Subscribe for more.", 0.5)
+    assert copy.dup_group_id == copy.story_id == x.article_id
     y = save(store, 2, "Kesslerov deal signed", retold(SECOND), 1)
     assert y.story_id == y.article_id  # no headline word in common with x
     z = save(store, 3, "Harbour strike ends as Kesslerov deal signed",
@@ -429,7 +439,10 @@ def test_store_moves_an_adopted_single_article_story(engine):
     assert z.story_id == y.article_id
     with Session(engine) as session:
         stories = dict(session.execute(select(Article.id, Article.story_id)).all())
-    assert stories == {x.article_id: y.article_id, y.article_id: y.article_id, z.article_id: y.article_id}
+        signed = dict(session.execute(select(ArticleSignature.article_id, ArticleSignature.story_id)).all())
+    everyone = {x.article_id, copy.article_id, y.article_id, z.article_id}
+    # x moves with its copy, and their stored signatures with them (the history reloads stories from those).
+    assert stories == signed == dict.fromkeys(everyone, y.article_id)
 
 
 def test_rarity_table_answers_as_the_dict_it_was_built_from_and_stays_in_its_process():
@@ -449,3 +462,154 @@ def test_rarity_table_answers_as_the_dict_it_was_built_from_and_stays_in_its_pro
     assert RarityTable({}).lookup(["a", "b"], 1.5) == [1.5, 1.5]
     with pytest.raises(TypeError):  # keyed by this process's salted str hashes
         pickle.dumps(table)
+
+
+def test_headlines_whose_numbers_differ_need_stronger_evidence_and_updates_still_join():
+    """"13-inch ... keyboard" and "16-inch ... keyboard": the shared words name a kind of thing,
+    the numbers pick two. On the evidence a headline sharing more would need, they stay apart;
+    on strong evidence (a count updated, 12 dead then 20) they join, and the same number joins."""
+    settings = DedupeSettings()
+    fewer = FIRST[:2] + [f"beta{c}" for c in "abcdefgh"]
+    assert settings.story_threshold <= similarity(FIRST, fewer) < settings.story_threshold * settings.story_one_phrase_factor
+
+    def first() -> Deduper:
+        deduper = Deduper(settings)
+        deduper.add(DocumentRecord("first", text(FIRST), at(0), title="13-inch Zorblatt laptop keyboard expected"))
+        return deduper
+
+    other = DocumentRecord("other", retold(fewer), at(2), title="16-inch Zorblatt laptop keyboard review")
+    assert first().assign(other).story_id == "other"
+    same = DocumentRecord("same", retold(fewer), at(2), title="13-inch Zorblatt laptop keyboard review")
+    assert first().assign(same).story_id == "first"
+    update = DocumentRecord("update", retold(FIRST), at(2), title="16-inch Zorblatt laptop keyboard review")
+    assert first().assign(update).story_id == "first"
+    no_number = DocumentRecord("plain", retold(fewer), at(2), title="Zorblatt laptop keyboard review")
+    assert first().assign(no_number).story_id == "first"  # one side without a number: nothing conflicts
+
+
+def test_headlines_sharing_one_name_need_more_than_names_in_the_text():
+    """A headline link of one name, and texts that share the same people and one detail: one
+    topic. The same texts under headlines that share more are one event."""
+    cast = NAMES + ["Ostrava", "Pellucid", "Varnhold"]
+    first = named(cast, [f"alpha{c}" for c in "abcde"])
+    other = named(cast, ["alphaa"] + [f"beta{c}" for c in "abcd"])
+    deduper = Deduper()
+    sig_a = deduper.signature(DocumentRecord("a", first))
+    sig_b = deduper.signature(DocumentRecord("b", other))
+    share = Deduper._specific_share(sig_b.terms, sig_b.weights, np.ones(len(sig_b.terms), dtype=np.float32),
+                                    sig_a.terms, sig_a.weights, sig_b.names)
+    settings = DedupeSettings()
+    assert settings.story_specific_share <= share < settings.story_specific_share * settings.story_one_phrase_factor
+    assert weighted_jaccard(sig_a.terms, sig_a.weights, sig_b.terms, sig_b.weights) >= (
+        settings.story_threshold * settings.story_one_phrase_factor)
+    deduper.add(DocumentRecord("first", first, at(0), title="Zorblatt dockers walk out over pay"))
+    assert deduper.assign(DocumentRecord("one-name", other, at(2), title="Zorblatt board resigns")).story_id == "one-name"
+    more = DocumentRecord("more", other, at(2), title="Zorblatt dockers end walk out")
+    assert deduper.assign(more).story_id == "first"
+
+
+def test_a_headline_word_the_text_never_uses_is_not_evidence_of_what_happened():
+    from dedupe.story import story_terms_and_names
+
+    body = "The dockers voted on Monday. Dockers at the quay said the vote was close."
+    terms, _, is_name = story_terms_and_names("[Quindlewort Series] Dockers vote", body, "en", 24)
+    kind = dict(zip(terms.tolist(), is_name.tolist()))
+    assert kind[int(term("quindlewort")[0])]  # a series label, or a word of unknown kind
+    assert not kind[int(term("dockers")[0])]  # the text writes it in lower case: what happened
+
+
+def test_words_only_in_a_paragraph_off_the_subject_weigh_half():
+    from dedupe.story import _isolated_words
+
+    on = ("Zorblatt dockers walked out at the Kesslerov quay.\n\nThe Kesslerov quay stood idle as Zorblatt "
+          "talks stalled.\n\nZorblatt said the Kesslerov walk-out would end soon.")
+    teaser = "\n\nQuindlewort festival opens with marmoset parade."
+    weights = dict(zip(*[a.tolist() for a in story_terms(None, on + teaser, "en", 24)]))
+    tied = dict(zip(*[a.tolist() for a in story_terms(
+        None, on + "\n\nQuindlewort festival opens at the Kesslerov quay with marmoset parade.", "en", 24)]))
+    quindlewort, zorblatt = int(term("quindlewort")[0]), int(term("zorblatt")[0])
+    assert weights[quindlewort] == pytest.approx(tied[quindlewort] / 2)
+    assert weights[zorblatt] == pytest.approx(tied[zorblatt])
+    assert _isolated_words("Quindlewort festival.\n\nZorblatt dockers.", {"quindlewort": 4.5, "zorblatt": 4.5}) == set()
+
+
+def test_a_strong_headline_link_wins_over_a_stronger_text_on_one_name_and_one_name_is_not_adopted():
+    """z's text matches x and y alike; its headline shares one name with x and the event with y.
+    z joins y's story, and x (reached on one name only) is not moved into it."""
+    x = DocumentRecord("x", text(FIRST), at(0), title="Kesslerov board resigns")
+    y = DocumentRecord("y", retold(FIRST), at(1), title="Harbour strike ends")
+    z = DocumentRecord("z", " ".join(f"Unions confirmed {w} late on Monday." for w in FIRST), at(2),
+                       title="Harbour strike ends at Kesslerov")
+    deduper = Deduper()
+    deduper.add(x)
+    assert deduper.add(y).story_id == "y"  # no headline word in common: two stories
+    assignment = deduper.add(z)
+    assert assignment.story_id == "y" and assignment.adopted == () and deduper.story_of("x") == "x"
+
+
+def _three_reports(shared_with_first: int) -> dict[str, DocumentRecord]:
+    """x and y share one name in their headlines (Zorblatt) and ``shared_with_first`` details;
+    z's headline shares one word with x's (quay) and the event with y's (Kesslerov envoy), and
+    its text has the details of both: the shape of three outlets' reports of one visit."""
+    second = FIRST[:shared_with_first] + [f"beta{c}" for c in "abcdefghij"][:10 - shared_with_first]
+    third = " ".join(f"Witnesses described {w} to the press on Monday." for w in FIRST + second[shared_with_first:])
+    return {"x": DocumentRecord("x", text(FIRST), at(0), title="Zorblatt quay talks stall"),
+            "y": DocumentRecord("y", retold(second), at(1), title="Kesslerov envoy backs Zorblatt"),
+            "z": DocumentRecord("z", third, at(2), title="Kesslerov envoy arrives at quay")}
+
+
+@pytest.mark.parametrize("order", ["xyz", "yxz", "xzy", "zxy"])
+def test_a_single_reached_on_one_headline_word_is_adopted_when_it_stands_against_the_core(order):
+    """x and y alone share one name in their headlines and too little text for that weak link;
+    z matches x on its weak link's stronger evidence and y on the event. Whatever the order of
+    arrival, the three are one story: had x come after z, it would have joined through z."""
+    reports = _three_reports(shared_with_first=2)
+    settings = DedupeSettings()
+    sig = {k: Deduper().signature(r) for k, r in reports.items()}
+    xy = weighted_jaccard(sig["x"].terms, sig["x"].weights, sig["y"].terms, sig["y"].weights)
+    assert settings.story_threshold <= xy < settings.story_threshold * settings.story_one_phrase_factor
+    deduper = Deduper(settings)
+    for key in order:
+        deduper.add(reports[key])
+    assert len({deduper.story_of(k) for k in reports}) == 1
+
+
+def test_a_single_reached_on_one_headline_word_is_not_adopted_when_only_the_new_article_bridges_it():
+    """The other side: x shares the name in y's headline but under the threshold of text with
+    y, the story's core; z alone bridges them on one headline word. x stays a story of its own
+    (a strong link would adopt it at ``story_core_fraction`` of the threshold)."""
+    reports = _three_reports(shared_with_first=0)
+    settings = DedupeSettings()
+    sig = {k: Deduper().signature(r) for k, r in reports.items()}
+    xy = weighted_jaccard(sig["x"].terms, sig["x"].weights, sig["y"].terms, sig["y"].weights)
+    assert settings.story_threshold * settings.story_core_fraction <= xy < settings.story_threshold
+    deduper = Deduper(settings)
+    for key in "xyz":
+        deduper.add(reports[key])
+    assert deduper.story_of("z") == deduper.story_of("y") != deduper.story_of("x")
+
+
+def test_a_one_name_headline_link_needs_text_evidence_beyond_the_name():
+    """A company's name, repeated in both texts and in both titles, is the heaviest term of
+    every report on it: alone it lifts two of its events over a weak link's stronger bar.
+    Without the shared headline name the texts must still reach the threshold."""
+    def report(key: str, words: list[str], hours: float, title: str, template: str) -> DocumentRecord:
+        body = " ".join(template.format(w) for w in words)
+        return DocumentRecord(key, body + " Zorblatt said. Zorblatt added. A Zorblatt spokesman agreed.", at(hours),
+                              title=title)
+
+    first = report("first", FIRST, 0, "Zorblatt dockers walk out over pay", "Officials said the {} report was published.")
+    settings = DedupeSettings()
+    for shared, joins in ((2, False), (4, True)):
+        words = FIRST[:shared] + [f"beta{c}" for c in "abcdefghij"][: 10 - shared]
+        other = report("other", words, 2, "Zorblatt board resigns", "Reporters noted that {} came up again on Tuesday.")
+        deduper = Deduper(settings)
+        a, b = deduper.signature(first), deduper.signature(other)
+        ones = np.ones(len(b.terms), dtype=np.float32)
+        assert weighted_jaccard_scaled(b.terms, b.weights, ones, a.terms, a.weights) >= (
+            settings.story_threshold * settings.story_one_phrase_factor)
+        without_name = weighted_jaccard_scaled(b.terms, b.weights, ones, a.terms, a.weights,
+                                               not_evidence=term("zorblatt"))
+        assert (without_name >= settings.story_threshold) == joins
+        deduper.add(first)
+        assert (deduper.assign(other).story_id == "first") == joins

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,9 +46,17 @@ _ID_OF_CANONICAL = select(_articles.c.id).where(_articles.c.canonical_url == bin
 _SET_GROUPS = update(_articles).where(_articles.c.id == bindparam("row_id")).values(
     dup_group_id=bindparam("group"), dup_similarity=bindparam("similarity"), story_id=bindparam("story"),
     story_similarity=bindparam("story_similarity"), is_canonical=bindparam("canonical"))
+# An adopted story is one article and its republished copies (dedupe.grouping.Deduper._adoptable):
+# those rows move, and their stored signatures with them (the history reloads stories from
+# those). Only the article's own dup group: a Deduper that loaded part of a story (by lookup)
+# may take a story of two reports for one, and moving the other report would chain stories.
 _ADOPT = update(_articles).where(
-    _articles.c.id == bindparam("row_id"),
-    or_(_articles.c.story_id.is_(None), _articles.c.story_id == bindparam("row_id")),
+    or_(and_(_articles.c.story_id == bindparam("row_id"), _articles.c.dup_group_id == bindparam("row_id")),
+        and_(_articles.c.id == bindparam("row_id"),
+             or_(_articles.c.story_id.is_(None), _articles.c.story_id == bindparam("row_id")))),
+).values(story_id=bindparam("story")).returning(_articles.c.id)
+_ADOPT_SIGNATURES = update(_SIGNATURES).where(
+    _SIGNATURES.c.story_id == bindparam("row_id"), _SIGNATURES.c.dup_group_id == bindparam("row_id"),
 ).values(story_id=bindparam("story"))
 _ARTICLE_COLUMNS = frozenset(column.key for column in _articles.c) - {"id"}
 _INSERT_ARTICLE = _articles.insert().returning(_articles.c.id)
@@ -496,9 +504,12 @@ class ArticleStore:
                                          "canonical": groups["is_canonical"]})
         for name, value in groups.items():
             set_committed_value(row, name, value)
-        for key in assignment.adopted:  # single-article stories this article shows to be its story's
-            if connection.execute(_ADOPT, {"row_id": key, "story": assignment.story_id}).rowcount:
-                ArticleStore._written(session, key, "story_id", assignment.story_id)
+        for key in assignment.adopted:  # one-article stories this article shows to be its story's
+            moved = connection.execute(_ADOPT, {"row_id": key, "story": assignment.story_id}).scalars().all()
+            if moved:
+                connection.execute(_ADOPT_SIGNATURES, {"row_id": key, "story": assignment.story_id})
+            for article_id in moved:
+                ArticleStore._written(session, article_id, "story_id", assignment.story_id)
         if assignment.previous_representative is not None:
             connection.execute(_NOT_CANONICAL, {"row_id": assignment.previous_representative})
             ArticleStore._written(session, assignment.previous_representative, "is_canonical", False)
