@@ -5,7 +5,12 @@ import trafilatura
 from lxml import etree
 
 from crawler.page import body as body_module
-from crawler.page.body import _continuation_paragraphs, _norm, _trim_page_dump, extract_body
+from crawler.page.body import (
+    _continuation_paragraphs,
+    _norm,
+    _trim_page_dump,
+    extract_body,
+)
 from crawler.page.htmlmeta import parse_html
 
 PROSE = [
@@ -350,3 +355,20 @@ def test_bylines_are_trimmed_not_discarded():
         "Martin Untersinger", "Damien Leloup", "Morgane Tual"]
     assert split_byline("jana.berger@coast.example") == []
     assert split_byline("Theresa May") == ["Theresa May"]
+
+
+def test_a_quoted_social_post_stays_in_place_and_a_sidebar_feed_does_not():
+    post = "The quay plans are out: four berths and a new fish market by 2030."
+    feed = "Weekend ferry times change from Saturday, see the new timetable."
+    html = (
+        "<html><body><article><h1>Harbour expansion approved</h1>"
+        f"<p>{PROSE[0]}</p><p>{PROSE[1]}</p>"
+        "<div class='social-media-embed'><blockquote class='twitter-tweet'>"
+        f"<p lang='en'>{post}</p>— Harbour Board (@harbourboard) <a href='https://x.example/1'>May 2, 2024</a>"
+        "</blockquote></div>"
+        f"<p>{PROSE[2]}</p><p>{PROSE[3]}</p><p>{PROSE[5]}</p></article>"
+        f"<aside><blockquote class='twitter-tweet'><p>{feed}</p></blockquote></aside></body></html>"
+    )
+    text = extract_body(parse_html(html), "https://example.com/a", set()).text
+    assert post in text and text.index(PROSE[1]) < text.index(post) < text.index(PROSE[2])
+    assert feed not in text

@@ -571,6 +571,49 @@ def _inline_cards_lent(tree):
             stand_in.getparent().replace(stand_in, card)
 
 
+# A post from a social network quoted in the story, as the network's embed code writes it: a
+# <blockquote> of one of these classes, which the script that renders it looks for. trafilatura
+# drops it with its wrapper ("social-media-embed", "article-tweet"): a class that reads as share
+# buttons. The quoted post is what the story reports, and the article-extraction gold keeps it.
+_EMBEDDED_POSTS = etree.XPath(
+    "//blockquote[contains(concat(' ', normalize-space(@class), ' '), ' twitter-tweet ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' instagram-media ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' tiktok-embed ')]"
+)
+EMBED_ANCHOR_LOOKBACK = 5  # paragraphs before the post searched for one the body holds
+
+
+def _embedded_posts(tree, body) -> list[tuple[object, str]]:
+    """Quoted posts the first pass left out, each with the body block it follows: the body's
+    copy of the nearest paragraph before it on the page, in a container that holds the post.
+    A post with no such paragraph is not in the article's flow (a sidebar's feed): left out."""
+    posts = _EMBEDDED_POSTS(tree)
+    if not posts:
+        return []
+    by_key = {}
+    for block in _blocks(body):
+        by_key.setdefault(_norm(_text(block)), block)
+    by_key.pop("", None)
+    body_words = f" {' '.join(by_key)} "
+    found = []
+    for post in posts:
+        text = _text(post)
+        # The post's own words (its first paragraph, without the "— name (@handle) date" line):
+        # the body may hold them split over blocks, when the first pass kept the post.
+        own = next(post.iter("p"), post)
+        key = _norm(_text(own))
+        if not key or f" {key} " in body_words or _hidden_within(post, None):
+            continue
+        for paragraph in post.xpath("preceding::p[position() <= $n]", n=EMBED_ANCHOR_LOOKBACK)[::-1]:
+            block = by_key.get(_norm(paragraph.text_content()))
+            # In the paragraph's own container: not a feed in a sidebar after the article.
+            if block is not None and paragraph.getparent() in set(post.iterancestors()):
+                found.append((block, text))
+                body_words += f"{key} "
+                break
+    return found
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -655,6 +698,12 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
     for text in continued:
         paragraph = etree.SubElement(body, "p")
         paragraph.text = text
+    posts = _embedded_posts(tree, body)
+    for block, text in reversed(posts):  # reversed: posts after one block keep their order
+        quote = etree.Element("quote")
+        quote.text = text
+        block.addnext(quote)
+    continued += [text for _, text in posts]
     continued_keys = {_norm(t) for t in continued}  # taken on structural evidence: not edge candidates
     removed = []
     for el in _blocks(body):
