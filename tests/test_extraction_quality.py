@@ -372,3 +372,23 @@ def test_a_quoted_social_post_stays_in_place_and_a_sidebar_feed_does_not():
     text = extract_body(parse_html(html), "https://example.com/a", set()).text
     assert post in text and text.index(PROSE[1]) < text.index(post) < text.index(PROSE[2])
     assert feed not in text
+
+
+def test_a_paragraph_skipped_between_two_body_paragraphs_is_put_back_in_place():
+    from crawler.page.body import _skipped_prose
+
+    skipped = "Winner of the harbour prize in 2019, the design keeps the old quay walls and adds a public walk along the water."
+    tree = parse_html(
+        "<html><body><div class='story'>"
+        f"<p>{PROSE[0]}</p><h3>The design</h3><p id='NavQx'>{skipped}</p><p>{PROSE[1]}</p>"
+        "<p>#gallery { margin: auto; } .gallery-item { float: left; width: 33%; } .gallery-caption { margin: 0 }</p>"
+        f"<p>{PROSE[2]}</p></div>"
+        "<div class='more'><p>A different story about the regional rail timetable, in the box after the article.</p></div>"
+        "</body></html>"
+    )
+    body = etree.fromstring(f"<body><p>{PROSE[0]}</p><head>The design</head><p>{PROSE[1]}</p><p>{PROSE[2]}</p></body>")
+    blocks = list(body)
+    keys = [_norm(b.text) for b in blocks]
+    paragraph_keys = {p: _norm(p.text_content()) for p in tree.iter("p") if len(p.text_content()) >= 80}
+    found = _skipped_prose(paragraph_keys, blocks, keys, body)
+    assert [(anchor.text, text) for anchor, text in found] == [("The design", skipped)]
