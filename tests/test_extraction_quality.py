@@ -391,4 +391,20 @@ def test_a_paragraph_skipped_between_two_body_paragraphs_is_put_back_in_place():
     keys = [_norm(b.text) for b in blocks]
     paragraph_keys = {p: _norm(p.text_content()) for p in tree.iter("p") if len(p.text_content()) >= 80}
     found = _skipped_prose(paragraph_keys, blocks, keys, body)
-    assert [(anchor.text, text) for anchor, text in found] == [("The design", skipped)]
+    assert [(anchor.text, text, tag) for anchor, text, tag in found] == [("The design", skipped, "p")]
+
+
+def test_sub_heads_between_body_paragraphs_are_put_back_and_a_linked_one_is_not():
+    from crawler.page.body import _skipped_prose
+
+    tree = parse_html(
+        "<html><body><div class='post'>"
+        f"<p>{PROSE[0]}</p><h3>The new quay</h3><p>{PROSE[1]}</p>"
+        f"<h3><a href='/rail'>Rail timetable changes</a></h3><p>{PROSE[2]}</p>"
+        "</div></body></html>"
+    )
+    body = etree.fromstring(f"<body><p>{PROSE[0]}</p><p>{PROSE[1]}</p><p>{PROSE[2]}</p></body>")
+    blocks = list(body)
+    paragraph_keys = {p: _norm(p.text_content()) for p in tree.iter("p") if len(p.text_content()) >= 80}
+    found = _skipped_prose(paragraph_keys, blocks, [_norm(b.text) for b in blocks], body)
+    assert [(anchor.text, text, tag) for anchor, text, tag in found] == [(PROSE[0], "The new quay", "head")]

@@ -579,6 +579,8 @@ def _inline_cards_lent(tree):
 # Code, CSS and escaped markup that a template leaves in a <p> are not prose.
 _MARKUP_RESIDUE = re.compile(r"&(?:amp;)*lt;|</?[a-z][\w-]*[\s>/]|[{}]", re.I)
 SKIPPED_SHARE_KNOWN = 0.5  # of a paragraph's word trigrams already in the body: a copy, not a gap
+_SUBHEAD_TAGS = {"h2", "h3", "h4", "h5", "h6"}
+SUBHEAD_MAX_CHARS = 120
 
 
 def _word_trigrams(text: str) -> set[tuple[str, ...]]:
@@ -586,10 +588,11 @@ def _word_trigrams(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
 
 
-def _skipped_prose(paragraph_keys: dict, blocks: list, keys: list[str], body) -> list[tuple[object, str]]:
-    """Paragraphs (and text after a child element) that sit between two paragraphs of the body
-    in the container holding both, with the body block each one follows. ``paragraph_keys``:
-    the page's long <p> and their keys; ``blocks``, ``keys``: the first pass's blocks."""
+def _skipped_prose(paragraph_keys: dict, blocks: list, keys: list[str], body) -> list[tuple[object, str, str]]:
+    """Paragraphs (and text after a child element) and sub-heads that sit between two paragraphs
+    of the body in the container holding both: (the body block each one follows, its text, its
+    tag in trafilatura's XML). ``paragraph_keys``: the page's long <p> and their keys;
+    ``blocks``, ``keys``: the first pass's blocks."""
     by_key = {}
     for block, key in zip(blocks, keys):
         if key:
@@ -611,18 +614,26 @@ def _skipped_prose(paragraph_keys: dict, blocks: list, keys: list[str], body) ->
                 anchor = by_key[key]
             elif child.tag == "p" and _link_density(child) < CHUNK_MAX_LINK_DENSITY \
                     and not _hidden_within(child, container) and next(child.iter("script", "style"), None) is None:
-                found.append((anchor, _WS.sub(" ", child.text_content()).strip()))
+                found.append((anchor, _WS.sub(" ", child.text_content()).strip(), "p"))
+            elif child.tag in _SUBHEAD_TAGS and key and len(key) <= SUBHEAD_MAX_CHARS and not _is_hidden(child) \
+                    and next(child.iter("a"), None) is None:
+                # A sub-head: when trafilatura finds no article container it recovers the
+                # page's paragraphs only, and the article's sub-heads go (a linked one is a card's).
+                found.append((anchor, _WS.sub(" ", child.text_content()).strip(), "head"))
             if child.tail and len(child.tail.strip()) >= CHUNK_MIN_CHARS:
-                found.append((anchor, _WS.sub(" ", child.tail).strip()))
+                found.append((anchor, _WS.sub(" ", child.tail).strip(), "p"))
     kept = []
-    for anchor, text in found:
+    for anchor, text, tag in found:
+        if tag == "head":
+            kept.append((anchor, text, tag))
+            continue
         if len(text) < CHUNK_MIN_CHARS or _MARKUP_RESIDUE.search(text):
             continue
         if known is None:
             known = _word_trigrams(" ".join(body.itertext()))  # tails too: text between blocks
         trigrams = _word_trigrams(text)
         if trigrams and len(trigrams & known) < SKIPPED_SHARE_KNOWN * len(trigrams):
-            kept.append((anchor, text))
+            kept.append((anchor, text, tag))
             known |= trigrams
     return kept
 
@@ -767,11 +778,11 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
         block.addnext(quote)
     continued += [text for _, text in posts]
     gaps = _skipped_prose(paragraph_keys, first_blocks, first_keys, body)
-    for block, text in reversed(gaps):
-        paragraph = etree.Element("p")
+    for block, text, tag in reversed(gaps):
+        paragraph = etree.Element(tag)
         paragraph.text = text
         block.addnext(paragraph)
-    continued += [text for _, text in gaps]
+    continued += [text for _, text, _ in gaps]
     continued_keys = {_norm(t) for t in continued}  # taken on structural evidence: not edge candidates
     removed = []
     for el in _blocks(body):
