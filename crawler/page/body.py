@@ -15,8 +15,11 @@ element that holds the first run's body: see _body_shell) and remove, block by b
 - runs of three or more blocks that are each a whole link's text (menus);
 - the menu and footer lines of a whole-page dump (trafilatura's last resort).
 
-And one addition: when the body is split over sibling containers of one tag and
-class, trafilatura keeps only the first; the paragraphs of the others are added.
+And three additions: when the body is split over sibling containers of one tag and
+class, trafilatura keeps only the first, so the paragraphs of the others are added;
+quoted social posts it dropped with their "social" wrapper are put back after the
+paragraph before them; and the paragraphs and sub-heads it skipped between two body
+paragraphs of one container are put back in place (see _skipped_prose).
 
 Each rule was kept only if it improved F1 on both halves of the public
 benchmark (even and odd page ids); bench/extraction_quality.py measures it.
