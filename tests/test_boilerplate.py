@@ -5,7 +5,13 @@ none is taken from the sample sites or the seeds.
 """
 import pytest
 
-from crawler.page.boilerplate import apply_generic_rules, apply_learned, block_hash, generic_family, normalise_block
+from crawler.page.boilerplate import (
+    apply_generic_rules,
+    apply_learned,
+    block_hash,
+    generic_family,
+    normalise_block,
+)
 
 BOILERPLATE = [
     ("appeal", "A note from the Riverside Ledger:"),
@@ -49,6 +55,9 @@ BOILERPLATE = [
     ("interface", "Thanks!"),
     ("residue", '[button link="https://harbourpost.news/tips/" type="big" newwindow="yes"] Send us your tip[/button]'),
     ("interface", "This article has been sent to your friend."),
+    ("credit", "| Harbour Post | Powered by Tumblr |"),
+    ("credit", "Powered by WordPress"),
+    ("comments", "Submit comments on this post to <editor@harbourpost.news>."),
 ]
 
 PROSE = [
@@ -73,6 +82,8 @@ PROSE = [
     "Thank you for the question, the minister replied, before turning to the budget.",
     "Loading of the ferry resumed at dawn after the strike.",
     "Please wait for the official count, the returning officer told reporters.",
+    "The new quay will be powered by shore electricity from the wind farm, the board said.",
+    "Readers sent comments on this story about the ferry strike faster than we could answer them.",
 ]
 
 
@@ -120,7 +131,12 @@ def test_apply_learned_removes_by_hash():
 
 
 def test_the_rules_prefilter_lets_through_every_block_a_rule_matches():
-    from crawler.page.boilerplate import _ALL_RULES, _ANY_ANCHORED_RULE, _ANY_OTHER_RULE, _anchored
+    from crawler.page.boilerplate import (
+        _ALL_RULES,
+        _ANY_ANCHORED_RULE,
+        _ANY_OTHER_RULE,
+        _anchored,
+    )
 
     assert _anchored("^(?:a|b)c") and not _anchored("^a|b") and _anchored(r"^[|(]x") and not _anchored("a^")
     blocks = ["Sign up for our newsletter to get the news in your inbox", "Dear readers,", "Read more:",

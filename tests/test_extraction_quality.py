@@ -5,7 +5,12 @@ import trafilatura
 from lxml import etree
 
 from crawler.page import body as body_module
-from crawler.page.body import _continuation_paragraphs, _norm, _trim_page_dump, extract_body
+from crawler.page.body import (
+    _continuation_paragraphs,
+    _norm,
+    _trim_page_dump,
+    extract_body,
+)
 from crawler.page.htmlmeta import parse_html
 
 PROSE = [
@@ -350,3 +355,56 @@ def test_bylines_are_trimmed_not_discarded():
         "Martin Untersinger", "Damien Leloup", "Morgane Tual"]
     assert split_byline("jana.berger@coast.example") == []
     assert split_byline("Theresa May") == ["Theresa May"]
+
+
+def test_a_quoted_social_post_stays_in_place_and_a_sidebar_feed_does_not():
+    post = "The quay plans are out: four berths and a new fish market by 2030."
+    feed = "Weekend ferry times change from Saturday, see the new timetable."
+    html = (
+        "<html><body><article><h1>Harbour expansion approved</h1>"
+        f"<p>{PROSE[0]}</p><p>{PROSE[1]}</p>"
+        "<div class='social-media-embed'><blockquote class='twitter-tweet'>"
+        f"<p lang='en'>{post}</p>— Harbour Board (@harbourboard) <a href='https://x.example/1'>May 2, 2024</a>"
+        "</blockquote></div>"
+        f"<p>{PROSE[2]}</p><p>{PROSE[3]}</p><p>{PROSE[5]}</p></article>"
+        f"<aside><blockquote class='twitter-tweet'><p>{feed}</p></blockquote></aside></body></html>"
+    )
+    text = extract_body(parse_html(html), "https://example.com/a", set()).text
+    assert post in text and text.index(PROSE[1]) < text.index(post) < text.index(PROSE[2])
+    assert feed not in text
+
+
+def test_a_paragraph_skipped_between_two_body_paragraphs_is_put_back_in_place():
+    from crawler.page.body import _skipped_prose
+
+    skipped = "Winner of the harbour prize in 2019, the design keeps the old quay walls and adds a public walk along the water."
+    tree = parse_html(
+        "<html><body><div class='story'>"
+        f"<p>{PROSE[0]}</p><h3>The design</h3><p id='NavQx'>{skipped}</p><p>{PROSE[1]}</p>"
+        "<p>#gallery { margin: auto; } .gallery-item { float: left; width: 33%; } .gallery-caption { margin: 0 }</p>"
+        f"<p>{PROSE[2]}</p></div>"
+        "<div class='more'><p>A different story about the regional rail timetable, in the box after the article.</p></div>"
+        "</body></html>"
+    )
+    body = etree.fromstring(f"<body><p>{PROSE[0]}</p><head>The design</head><p>{PROSE[1]}</p><p>{PROSE[2]}</p></body>")
+    blocks = list(body)
+    keys = [_norm(b.text) for b in blocks]
+    paragraph_keys = {p: _norm(p.text_content()) for p in tree.iter("p") if len(p.text_content()) >= 80}
+    found = _skipped_prose(paragraph_keys, blocks, keys, body)
+    assert [(anchor.text, text, tag) for anchor, text, tag in found] == [("The design", skipped, "p")]
+
+
+def test_sub_heads_between_body_paragraphs_are_put_back_and_a_linked_one_is_not():
+    from crawler.page.body import _skipped_prose
+
+    tree = parse_html(
+        "<html><body><div class='post'>"
+        f"<p>{PROSE[0]}</p><h3>The new quay</h3><p>{PROSE[1]}</p>"
+        f"<h3><a href='/rail'>Rail timetable changes</a></h3><p>{PROSE[2]}</p>"
+        "</div></body></html>"
+    )
+    body = etree.fromstring(f"<body><p>{PROSE[0]}</p><p>{PROSE[1]}</p><p>{PROSE[2]}</p></body>")
+    blocks = list(body)
+    paragraph_keys = {p: _norm(p.text_content()) for p in tree.iter("p") if len(p.text_content()) >= 80}
+    found = _skipped_prose(paragraph_keys, blocks, [_norm(b.text) for b in blocks], body)
+    assert [(anchor.text, text, tag) for anchor, text, tag in found] == [(PROSE[0], "The new quay", "head")]

@@ -15,8 +15,11 @@ element that holds the first run's body: see _body_shell) and remove, block by b
 - runs of three or more blocks that are each a whole link's text (menus);
 - the menu and footer lines of a whole-page dump (trafilatura's last resort).
 
-And one addition: when the body is split over sibling containers of one tag and
-class, trafilatura keeps only the first; the paragraphs of the others are added.
+And three additions: when the body is split over sibling containers of one tag and
+class, trafilatura keeps only the first, so the paragraphs of the others are added;
+quoted social posts it dropped with their "social" wrapper are put back after the
+paragraph before them; and the paragraphs and sub-heads it skipped between two body
+paragraphs of one container are put back in place (see _skipped_prose).
 
 Each rule was kept only if it improved F1 on both halves of the public
 benchmark (even and odd page ids); bench/extraction_quality.py measures it.
@@ -282,7 +285,8 @@ def _is_teaser_card(container) -> bool:
 
 
 def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
-                             paragraphs: list[tuple[object, str]] | None = None) -> list[str]:
+                             paragraphs: list[tuple[object, str]] | None = None,
+                             paragraph_keys: dict | None = None) -> list[str]:
     """Paragraphs of an article body split over sibling containers.
 
     Some templates (Condé Nast's "article__chunks", the NYT's "StoryBodyCompanionColumn")
@@ -291,6 +295,7 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
     rules, so the rest of the article is lost. From the last extracted paragraph,
     look up to ``CHUNK_LEVELS`` ancestors for an element whose later siblings share
     its tag and class, and return their paragraphs that are not in the body yet.
+    ``paragraph_keys``: the comparison key of each of the page's long <p>, when the caller has them.
     """
     known = {key for key, text in zip(keys, texts) if len(text) >= CHUNK_MIN_CHARS}
     if not known:
@@ -299,7 +304,7 @@ def _continuation_paragraphs(tree, keys: list[str], texts: list[str],
     if paragraphs is None:
         paragraphs = [(p, p.text_content()) for p in tree.iter("p")]
     for el, text in paragraphs:
-        if _norm(text) in known:
+        if (paragraph_keys.get(el) if paragraph_keys is not None else _norm(text)) in known:
             last = el
     if last is None:
         return []
@@ -571,6 +576,110 @@ def _inline_cards_lent(tree):
             stand_in.getparent().replace(stand_in, card)
 
 
+# Prose the first pass skipped between two of the body's own paragraphs, in their container:
+# trafilatura drops a paragraph whose generated id or class happens to hold a boilerplate word
+# ("NavzzU" reads as navigation), and text written straight into the container after a figure.
+# Code, CSS and escaped markup that a template leaves in a <p> are not prose.
+_MARKUP_RESIDUE = re.compile(r"&(?:amp;)*lt;|</?[a-z][\w-]*[\s>/]|[{}]", re.I)
+SKIPPED_SHARE_KNOWN = 0.5  # of a paragraph's word trigrams already in the body: a copy, not a gap
+_SUBHEAD_TAGS = {"h2", "h3", "h4", "h5", "h6"}
+SUBHEAD_MAX_CHARS = 120
+
+
+def _word_trigrams(text: str) -> set[tuple[str, ...]]:
+    words = _norm(text.replace("\xad", "")).split()  # soft hyphens split words in _norm
+    return {tuple(words[i:i + 3]) for i in range(len(words) - 2)}
+
+
+def _skipped_prose(paragraph_keys: dict, blocks: list, keys: list[str], body) -> list[tuple[object, str, str]]:
+    """Paragraphs (and text after a child element) and sub-heads that sit between two paragraphs
+    of the body in the container holding both: (the body block each one follows, its text, its
+    tag in trafilatura's XML). ``paragraph_keys``: the page's long <p> and their keys;
+    ``blocks``, ``keys``: the first pass's blocks."""
+    by_key = {}
+    for block, key in zip(blocks, keys):
+        if key:
+            by_key.setdefault(key, block)
+    in_body = {p: by_key[key] for p, key in paragraph_keys.items() if key in by_key}
+    containers = {p.getparent(): None for p in in_body if p.getparent() is not None}
+    known: set | None = None
+    found = []
+    for container in containers:
+        children = list(container)
+        body_children = [i for i, child in enumerate(children) if child in in_body]
+        if len(body_children) < 2:
+            continue
+        anchor = None
+        for child in children[body_children[0]:body_children[-1]]:
+            if child in in_body:
+                anchor = in_body[child]
+            elif (key := _norm(child.text_content())) in by_key:  # a sub-head, a short paragraph
+                anchor = by_key[key]
+            elif child.tag == "p" and _link_density(child) < CHUNK_MAX_LINK_DENSITY \
+                    and not _hidden_within(child, container) and next(child.iter("script", "style"), None) is None:
+                found.append((anchor, _WS.sub(" ", child.text_content()).strip(), "p"))
+            elif child.tag in _SUBHEAD_TAGS and key and len(key) <= SUBHEAD_MAX_CHARS and not _is_hidden(child) \
+                    and next(child.iter("a"), None) is None:
+                # A sub-head: when trafilatura finds no article container it recovers the
+                # page's paragraphs only, and the article's sub-heads go (a linked one is a card's).
+                found.append((anchor, _WS.sub(" ", child.text_content()).strip(), "head"))
+            if child.tail and len(child.tail.strip()) >= CHUNK_MIN_CHARS:
+                found.append((anchor, _WS.sub(" ", child.tail).strip(), "p"))
+    kept = []
+    for anchor, text, tag in found:
+        if tag == "head":
+            kept.append((anchor, text, tag))
+            continue
+        if len(text) < CHUNK_MIN_CHARS or _MARKUP_RESIDUE.search(text):
+            continue
+        if known is None:
+            known = _word_trigrams(" ".join(body.itertext()))  # tails too: text between blocks
+        trigrams = _word_trigrams(text)
+        if trigrams and len(trigrams & known) < SKIPPED_SHARE_KNOWN * len(trigrams):
+            kept.append((anchor, text, tag))
+            known |= trigrams
+    return kept
+
+
+# A post from a social network quoted in the story, as the network's embed code writes it: a
+# <blockquote> of one of these classes, which the script that renders it looks for. trafilatura
+# drops it with its wrapper ("social-media-embed", "article-tweet"): a class that reads as share
+# buttons. The quoted post is what the story reports, and the article-extraction gold keeps it.
+_EMBED_CLASSES = {"twitter-tweet", "instagram-media", "tiktok-embed"}
+EMBED_ANCHOR_LOOKBACK = 5  # paragraphs before the post searched for one the body holds
+
+
+def _embedded_posts(quotes: list, body) -> list[tuple[object, str]]:
+    """Quoted posts the first pass left out, each with the body block it follows: the body's
+    copy of the nearest paragraph before it on the page, in a container that holds the post.
+    A post with no such paragraph is not in the article's flow (a sidebar's feed): left out."""
+    posts = [bq for bq in quotes if _EMBED_CLASSES.intersection((bq.get("class") or "").split())]
+    if not posts:
+        return []
+    by_key = {}
+    for block in _blocks(body):
+        by_key.setdefault(_norm(_text(block)), block)
+    by_key.pop("", None)
+    body_words = f" {' '.join(by_key)} "
+    found = []
+    for post in posts:
+        text = _text(post)
+        # The post's own words (its first paragraph, without the "— name (@handle) date" line):
+        # the body may hold them split over blocks, when the first pass kept the post.
+        own = next(post.iter("p"), post)
+        key = _norm(_text(own))
+        if not key or f" {key} " in body_words or _hidden_within(post, None):
+            continue
+        for paragraph in post.xpath("preceding::p[position() <= $n]", n=EMBED_ANCHOR_LOOKBACK)[::-1]:
+            block = by_key.get(_norm(paragraph.text_content()))
+            # In the paragraph's own container: not a feed in a sidebar after the article.
+            if block is not None and paragraph.getparent() in set(post.iterancestors()):
+                found.append((block, text))
+                body_words += f"{key} "
+                break
+    return found
+
+
 # Fast mode has no fallback of its own: on some pages it picks a rail of related headlines or
 # only the lead. When its text is this short beside what the page declares (JSON-LD articleBody
 # or wordCount) or beside the page's own long paragraphs, default mode is run as well...
@@ -640,7 +749,13 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
     anchors.discard("")
     fast = not fallback_extractors
     doc = _bare_extraction(tree, url, include_tables=include_tables, fast=fast)
-    paragraphs = [(p, p.text_content()) for p in tree.iter("p")]  # the page's <p>, read once
+    # The page's <p>, read once, and its <blockquote> (quoted posts), in the same walk.
+    paragraphs, quotes = [], []
+    for el in tree.iter("p", "blockquote"):
+        if el.tag == "p":
+            paragraphs.append((el, el.text_content()))
+        else:
+            quotes.append(el)
     if fast:
         chars = len(_serialised(doc))
         if _fast_result_is_short(paragraphs, chars, declared_chars):
@@ -650,11 +765,27 @@ def _filtered_body(tree, url: str, titles: set[str], *, agreement: bool = True, 
     if doc is None or doc.body is None:
         return Body("", doc)
     body = doc.body
-    first_texts = [_text(b) for b in _blocks(body)]
-    continued = _continuation_paragraphs(tree, [_norm(t) for t in first_texts], first_texts, paragraphs)
+    first_blocks = list(_blocks(body))
+    first_texts = [_text(b) for b in first_blocks]
+    first_keys = [_norm(t) for t in first_texts]
+    # The keys of the page's paragraphs long enough to be matched with the body's, computed once.
+    paragraph_keys = {p: _norm(text) for p, text in paragraphs if len(text) >= CHUNK_MIN_CHARS}
+    continued = _continuation_paragraphs(tree, first_keys, first_texts, paragraphs, paragraph_keys)
     for text in continued:
         paragraph = etree.SubElement(body, "p")
         paragraph.text = text
+    posts = _embedded_posts(quotes, body)
+    for block, text in reversed(posts):  # reversed: posts after one block keep their order
+        quote = etree.Element("quote")
+        quote.text = text
+        block.addnext(quote)
+    continued += [text for _, text in posts]
+    gaps = _skipped_prose(paragraph_keys, first_blocks, first_keys, body)
+    for block, text, tag in reversed(gaps):
+        paragraph = etree.Element(tag)
+        paragraph.text = text
+        block.addnext(paragraph)
+    continued += [text for _, text, _ in gaps]
     continued_keys = {_norm(t) for t in continued}  # taken on structural evidence: not edge candidates
     removed = []
     for el in _blocks(body):

@@ -161,6 +161,8 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^comments?(?: \(\d+\))?:?$", _I),
         re.compile(r"^(?:tell us what you think|join the (?:discussion|conversation))\W*$", _I),
         re.compile(r"^have a (?:news )?tip\b", _I),
+        # a blog's invitation under the post: "Submit comments on this post to <address>"
+        re.compile(r"^(?:please )?(?:submit|send|post|e-?mail) (?:your |any )?(?:comments?|feedback) (?:on|about) this (?:post|article|story|entry)\b.{0,80}$", _I),
     ],
     "credit": [
         re.compile(r"^(?:advertisement|advertising|sponsored(?: content)?|ad)$", _I),
@@ -174,6 +176,8 @@ GENERIC_RULES: dict[str, list[re.Pattern]] = {
         re.compile(r"^(?:updated|published|posted|last updated)(?: at| on)?\s*:?\s*[\w ,.:/-]{0,40}\d[\w ,.:/-]{0,20}$", _I),
         re.compile(r"^(?:reading time|lesezeit|temps de lecture|tempo de leitura)\b.{0,30}$", _I),
         re.compile(r"\bmay be reached at\b.{0,80}$", _I),
+        # the platform or widget credit in a template's footer: "| Site | Powered by Tumblr |"
+        re.compile(r"^\W*(?:[^|•·]{1,60}[|•·]\s*)*powered by [\w .&'-]{2,40}?\W*$", _I),
     ],
 }
 

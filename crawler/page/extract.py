@@ -18,8 +18,13 @@ from trafilatura.metadata import extract_sitename
 
 from crawler.page.authors import find_authors, is_organisation, split_byline
 from crawler.page.body import extract_body, title_keys
+from crawler.page.boilerplate import (
+    Removal,
+    apply_generic_rules,
+    block_hash,
+    split_blocks,
+)
 from crawler.page.dates import declared_published, htmldate_published
-from crawler.page.boilerplate import Removal, apply_generic_rules, block_hash, split_blocks
 from crawler.page.htmlmeta import (
     article_jsonld,
     html_language,
@@ -49,7 +54,11 @@ logger = logging.getLogger(__name__)
 # 7: titles: Dublin Core's DC.title is a declared source; authors: an organisation read whole
 #    and split is listed once, degrees ("Ph.D.", "MD") and the outlet after "for" are cut
 #    from a name, "Jr." joins the name before it.
-EXTRACTOR_RULES = 7
+# 8: body: quoted social posts (twitter-tweet, instagram-media, tiktok-embed) the first pass
+#    dropped with their wrapper, and the prose and unlinked sub-heads it skipped between two
+#    body paragraphs of one container, are put back in place; generic rules: a footer's
+#    "Powered by <platform>" and a blog's "Submit comments on this post to <address>".
+EXTRACTOR_RULES = 8
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
