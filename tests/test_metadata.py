@@ -113,7 +113,7 @@ def test_a_desk_byline_ends_the_markup_search():
     body = ("<span class='byline__author-name'>Our Foreign Staff</span>"
             "<div class='list-of-entities__item-author'>Philip Johnston</div>")
     found = _extract(body=body)
-    assert found.authors == [] and found.author_organisations == ["Our Foreign"]
+    assert found.authors == [] and found.author_organisations == ["Our Foreign Staff"]
 
 
 def test_jsonld_objects_are_parsed_once_per_page_and_each_caller_gets_its_own_list():
@@ -146,3 +146,64 @@ def test_parsed_pages_have_lxml_html_element_classes_and_the_same_text_content()
         assert mine.text_content() == lxml_own.text_content() == etree.XPath("string()")(lxml_own)
     created = etree.SubElement(ours.find("body"), "form")  # elements made later get them too
     assert isinstance(created, lxml_html.FormElement) and created.text_content() == ""
+
+
+def test_bylines_in_several_languages():
+    from crawler.page.authors import split_byline
+
+    # "by" and "and" in German, French, Spanish, Portuguese, Italian, Dutch, Norwegian, Polish, Russian
+    assert split_byline("Von Anna Schmidt und Peter Müller") == ["Anna Schmidt", "Peter Müller"]
+    assert split_byline("Par Jean Dupont et Marie Curie") == ["Jean Dupont", "Marie Curie"]
+    assert split_byline("Por Juan Pérez y María López") == ["Juan Pérez", "María López"]
+    assert split_byline("Por Ana Silva e João Souza") == ["Ana Silva", "João Souza"]
+    assert split_byline("di Mario Rossi e Luca Bianchi") == ["Mario Rossi", "Luca Bianchi"]
+    assert split_byline("scritto da Mario Rossi") == ["Mario Rossi"]
+    assert split_byline("Door Jan de Vries en Piet Jansen") == ["Jan de Vries", "Piet Jansen"]
+    assert split_byline("Tekst: Ola Nordmann") == ["Ola Nordmann"]
+    assert split_byline("przez Jan Kowalski") == ["Jan Kowalski"]
+    assert split_byline("Автор: Иван Петров") == ["Иван Петров"]
+    assert split_byline("Kommentar von Anna Schmidt") == ["Anna Schmidt"]
+
+
+def test_dates_and_reading_times_are_cut_from_bylines_in_several_languages():
+    from crawler.page.authors import split_byline
+
+    assert split_byline("Par Jean Dupont Publié le 12 mars 2024 à 14h30") == ["Jean Dupont"]
+    assert split_byline("Par Jean Dupont, le 12 mars 2024 à 10h") == ["Jean Dupont"]
+    assert split_byline("Von Anna Schmidt Aktualisiert am 12.03.2024 um 14:30 Uhr") == ["Anna Schmidt"]
+    assert split_byline("Von Anna Schmidt | Stand: 12.03.2024 14:30 Uhr") == ["Anna Schmidt"]
+    assert split_byline("Por Juan Pérez, publicado el 12 de marzo") == ["Juan Pérez"]
+    assert split_byline("di Mario Rossi, pubblicato il 12 marzo 2024") == ["Mario Rossi"]
+    assert split_byline("Door Jan de Vries, gepubliceerd op 12 maart") == ["Jan de Vries"]
+    assert split_byline("Anna Schmidt · 3 Min. Lesezeit") == ["Anna Schmidt"]
+    assert split_byline("Aktualisiert am 12.03.2024") == []
+    # a particle ends no name, unless nothing was cut after it ("Jong, Michiel de": a citation's form)
+    assert split_byline("Michiel de") == ["Michiel de"]
+
+
+def test_picture_credits_places_and_outlets_are_not_authors():
+    from crawler.page.authors import split_byline
+
+    assert split_byline("Text: Anna Schmidt, Fotos: Peter Müller") == ["Anna Schmidt"]
+    assert split_byline("Photo by Jane Doe") == []
+    assert split_byline("Foto: Ana Silva") == []
+    # after a full name, one word is the outlet or the dateline's place; full names are co-authors
+    assert split_byline("Victor Tangermann, Futurism") == ["Victor Tangermann"]
+    assert split_byline("Anna Schmidt, Berlin") == ["Anna Schmidt"]
+    assert split_byline("Jane Doe, John Roe, Reuters") == ["Jane Doe", "John Roe"]
+    assert split_byline("Sarah, John") == ["Sarah", "John"]
+
+
+def test_desks_signing_as_staff_and_sites_named_twice_are_organisations():
+    # a desk named with a collective role: an organisation, not the person "Science X"
+    ld = ("<script type='application/ld+json'>{\"@type\": \"NewsArticle\", \"headline\": \"Harbour plan approved\", "
+          "\"author\": {\"@type\": \"Person\", \"name\": \"Coast News staff\"}}</script>")
+    found = _extract(ld)
+    assert found.authors == [] and found.author_organisations == ["Coast News staff"]
+    # a group signing in the plural
+    found = _extract(body="<p class='byline'>Posted by Harbour Developers</p>")
+    assert found.authors == [] and found.author_organisations == ["Harbour Developers"]
+    # the site as meta author, and again in the byline markup with its name in two fields
+    found = _extract("<meta name='author' content='Coastline'>",
+                     "<p class='byline'><span>Coastline</span> <span>Coastline</span></p>", url="https://coastline.example/a")
+    assert found.authors == [] and found.author_organisations == ["Coastline"]
