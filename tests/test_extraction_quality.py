@@ -350,3 +350,19 @@ def test_bylines_are_trimmed_not_discarded():
         "Martin Untersinger", "Damien Leloup", "Morgane Tual"]
     assert split_byline("jana.berger@coast.example") == []
     assert split_byline("Theresa May") == ["Theresa May"]
+
+
+def test_the_sites_name_in_full_or_abbreviated_by_its_host_is_an_affix():
+    from crawler.page.titles import choose_title, site_keys
+
+    # nothing declared: the host names the site, in full after it ("Entertainment") ...
+    keys = site_keys([], "https://harbourcannon.example/about-bugs/")
+    assert choose_title([("title", "About bugs – Harbour Cannon Entertainment"), ("h1", "About bugs")], keys) == "About bugs"
+    # ... or by its initials ("nytimes" for "The New York Times", "latimes" for "Los Angeles Times")
+    assert choose_title([("title", "Council approves harbour plan - The New York Times")],
+                        site_keys([], "https://www.nytimes.com/2019/a.html")) == "Council approves harbour plan"
+    assert choose_title([("title", "Council approves harbour plan - Los Angeles Times")],
+                        site_keys([], "https://www.latimes.com/a")) == "Council approves harbour plan"
+    # a headline that starts with the site's name is no affix: it is too long for a name
+    assert choose_title([("title", "Coast Daily - Harbour Cannon fires its last salute at dawn")],
+                        site_keys(["Coast Daily"], "https://harbourcannon.example/a")) == "Harbour Cannon fires its last salute at dawn"
