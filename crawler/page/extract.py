@@ -49,7 +49,11 @@ logger = logging.getLogger(__name__)
 # 7: titles: Dublin Core's DC.title is a declared source; authors: an organisation read whole
 #    and split is listed once, degrees ("Ph.D.", "MD") and the outlet after "for" are cut
 #    from a name, "Jr." joins the name before it.
-EXTRACTOR_RULES = 7
+# 8: titles: the site's name in full after its host name, or abbreviated as hosts do ("The New
+#    York Times" on nytimes.com), is an affix; authors: bylines in more languages (dates,
+#    reading times, picture credits cut), an outlet or place after a full name dropped, desks
+#    signing as "staff" and groups in the plural kept as organisations.
+EXTRACTOR_RULES = 8
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
 
