@@ -149,21 +149,6 @@ def _after_kicker(source: str, candidate: str) -> bool:
     return source.endswith(" " + candidate) and len(source) - len(candidate) < len(candidate)
 
 
-# Where a headline may end in a longer title: before a separator, "_" included ("标题_科技_腾讯网").
-_TAIL = re.compile(r"\s+[|\-–—:»·•/]\s+|\s*::\s*|\s*_\s*|\s+(?=\[)")
-
-
-def _heads(text: str) -> set[str]:
-    """Keys of the leading parts of ``text`` that a shorter tail follows after a separator:
-    the headline of "Headline | Section | Site", "Headline | Author", "标题_科技_腾讯网"."""
-    heads = set()
-    for match in _TAIL.finditer(text):
-        head, tail = key(text[:match.start()]), key(text[match.end():])
-        if head and len(tail) < len(head):
-            heads.add(head)
-    return heads
-
-
 def choose_title(sources: list[tuple[str, str | None]], keys: set[str],
                  learned: frozenset[str] | set[str] = frozenset()) -> str | None:
     """The headline from ``(kind, text)`` sources (kinds in :data:`SOURCE_ORDER`; several h1 allowed)."""
@@ -179,12 +164,12 @@ def choose_title(sources: list[tuple[str, str | None]], keys: set[str],
                 candidates.append((kind, form, k))
     if not candidates:
         return strip_affixes(found[0][1], keys, learned)
-    source_keys = [(kind, key(text), key(strip_affixes(text, keys, learned)), _heads(text)) for kind, text in found]
+    source_keys = [(kind, key(text), key(strip_affixes(text, keys, learned))) for kind, text in found]
 
     def support(candidate_key: str) -> int:
-        kinds = {kind for kind, raw, stripped, heads in source_keys
+        kinds = {kind for kind, raw, stripped in source_keys
                  if candidate_key in (raw, stripped) or _after_kicker(raw, candidate_key)
-                 or _after_kicker(stripped, candidate_key) or candidate_key in heads}
+                 or _after_kicker(stripped, candidate_key)}
         return len(kinds)
 
     def rank(entry):
