@@ -207,3 +207,27 @@ def test_desks_signing_as_staff_and_sites_named_twice_are_organisations():
     found = _extract("<meta name='author' content='Coastline'>",
                      "<p class='byline'><span>Coastline</span> <span>Coastline</span></p>", url="https://coastline.example/a")
     assert found.authors == [] and found.author_organisations == ["Coastline"]
+
+
+def test_dates_declared_in_written_forms_keep_their_time_and_zone():
+    import datetime as dt
+
+    from crawler.page.dates import parse_datetime
+
+    utc = dt.timezone.utc
+    # JavaScript's Date.toString(), RFC 2822, the US written form with a 12-hour clock and an RFC 2822 zone
+    assert parse_datetime("Tue Nov 19 2019 03:05:46 GMT+0000") == dt.datetime(2019, 11, 19, 3, 5, 46, tzinfo=utc)
+    assert parse_datetime("Mon, 18 Nov 2019 16:07:38 -0600") == dt.datetime(2019, 11, 18, 22, 7, 38, tzinfo=utc)
+    assert parse_datetime("19 Nov 2019 07:09 GMT") == dt.datetime(2019, 11, 19, 7, 9, tzinfo=utc)
+    assert parse_datetime("November 19, 2019, 07:47 PM EST") == dt.datetime(2019, 11, 20, 0, 47, tzinfo=utc)
+    assert parse_datetime("Nov. 19, 2019 at 12:05 a.m.") == dt.datetime(2019, 11, 19, 0, 5, tzinfo=utc)
+    # what is not a date and time stays unread
+    for value in ("yesterday", "Nov 19, 2019 13:47 PM", "Mon, 32 Nov 2019 00:00:00 +0000", "0001-01-01T00:00:00Z"):
+        assert parse_datetime(value) is None
+
+
+def test_an_undeclared_date_is_read_from_the_pages_address_before_its_images():
+    # no declared date; the template's image path carries the day before
+    head = "<meta property='og:image' content='https://cdn.coast.example/presto/2019/11/18/harbour.jpg'>"
+    found = _extract(head, url="https://coast.example/story/news/2019/11/19/harbour-plan-approved/")
+    assert found.published_at is not None and found.published_at.date().isoformat() == "2019-11-19"

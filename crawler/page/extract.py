@@ -52,7 +52,9 @@ logger = logging.getLogger(__name__)
 # 8: titles: the site's name in full after its host name, or abbreviated as hosts do ("The New
 #    York Times" on nytimes.com), is an affix; authors: bylines in more languages (dates,
 #    reading times, picture credits cut), an outlet or place after a full name dropped, desks
-#    signing as "staff" and groups in the plural kept as organisations.
+#    signing as "staff" and groups in the plural kept as organisations; dates: RFC 2822,
+#    JavaScript and US written forms read with their time and zone, an undeclared date read
+#    from the page's address (canonical first) before the template's other dates.
 EXTRACTOR_RULES = 8
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
@@ -156,7 +158,9 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
         raise ExtractionError("no_text", f"{len(text)} characters of article text (< {options.min_text_chars})")
 
     if published is None:
-        published = htmldate_published(tree)  # a tree: htmldate copies it rather than parse the page again
+        # a tree: htmldate copies it rather than parse the page again; the address the page
+        # declares for itself first (a syndicated copy's date is its original's)
+        published = htmldate_published(tree, canonical or url)
     # trafilatura's heuristics only for what the page does not declare: its whole metadata
     # pass (with an extensive date search we would not trust) costs more than its extraction.
     declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
