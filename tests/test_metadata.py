@@ -231,3 +231,13 @@ def test_an_undeclared_date_is_read_from_the_pages_address_before_its_images():
     head = "<meta property='og:image' content='https://cdn.coast.example/presto/2019/11/18/harbour.jpg'>"
     found = _extract(head, url="https://coast.example/story/news/2019/11/19/harbour-plan-approved/")
     assert found.published_at is not None and found.published_at.date().isoformat() == "2019-11-19"
+
+
+def test_the_reporters_paper_on_the_line_after_their_names_is_not_a_reporter():
+    body = ("<div class='byline'><div>Jana Berger and Tom Ruiz</div><div>Coast Falls Argus Leader</div>"
+            "<div>Published 10:02 AM EST Nov 19, 2019</div></div>")
+    assert _extract(body=body).authors == ["Jana Berger", "Tom Ruiz"]
+    from crawler.page.authors import is_organisation
+
+    for paper in ("Corriere della Sera", "Kölner Stadt-Anzeiger", "Diario de Coast", "Coast Courier"):
+        assert is_organisation(paper, set())

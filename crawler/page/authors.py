@@ -94,6 +94,13 @@ _ORG_WORDS = {
     "council", "committee", "wikimedia", "sport", "sports", "politics", "business", "world", "opinion", "partner",
     "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog", "international",
     "internacional", "gazette", "herald", "tribune", "chronicle", "zeitung", "nachrichten",
+    # newspapers' names, in the languages of the bylines above: "Sioux Falls Argus Leader" on
+    # the line after the names is the reporters' paper, not a third reporter
+    "courier", "register", "observer", "sentinel", "inquirer", "enquirer", "examiner", "dispatch", "bulletin",
+    "argus", "telegraph", "telegram", "republic", "independent", "mirror", "express", "monitor", "courant",
+    "advertiser", "presse", "rundschau", "anzeiger", "kurier", "tageblatt", "tagblatt", "morgenpost", "abendblatt",
+    "quotidien", "gazzetta", "corriere", "giornale", "stampa", "diario", "periódico", "periodico", "jornal",
+    "gazeta", "dagblad", "tidning", "tidende", "novosti", "izvestia",
     # a group signs in the plural: "Android Developers", "The Volunteers"
     "developers", "engineers", "researchers", "volunteers", "members", "staffers",
 }
