@@ -366,3 +366,11 @@ def test_the_sites_name_in_full_or_abbreviated_by_its_host_is_an_affix():
     # a headline that starts with the site's name is no affix: it is too long for a name
     assert choose_title([("title", "Coast Daily - Harbour Cannon fires its last salute at dawn")],
                         site_keys(["Coast Daily"], "https://harbourcannon.example/a")) == "Harbour Cannon fires its last salute at dawn"
+
+
+def test_the_full_width_bar_separates_a_site_name_without_spaces():
+    from crawler.page.titles import choose_title, site_keys
+
+    keys = site_keys(["コースト新聞"], "https://www.coast-shimbun.example/a")
+    assert choose_title([("og", "港の計画が承認された｜コースト新聞")], keys) == "港の計画が承認された"
+    assert choose_title([("title", "港の計画が承認された｜コースト新聞"), ("h1", "港の計画が承認された")], keys) == "港の計画が承認された"

@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 from dedupe.signature import word_runs
 
 # Separators between a headline and its affixes: " | ", " - ", " – ", " — ", " : ", " » ",
-# " · ", " • ", " :: ", " / ", and a trailing "[Site]".
-_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)")
+# " · ", " • ", " :: ", " / ", a trailing "[Site]", and the full-width bar that Japanese and
+# Chinese titles set without spaces ("見出し｜新聞名").
+_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)|\s*｜\s*")
 _WORD = re.compile(r"\w+")
 # Ties between equally supported candidates: declared sources first; then the <title> before
 # an unconfirmed <h1>, which in older templates is often the site's logo.
