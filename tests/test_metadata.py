@@ -241,3 +241,19 @@ def test_the_reporters_paper_on_the_line_after_their_names_is_not_a_reporter():
 
     for paper in ("Corriere della Sera", "Kölner Stadt-Anzeiger", "Diario de Coast", "Coast Courier"):
         assert is_organisation(paper, set())
+
+
+def test_jsonld_people_in_expanded_and_prefixed_shapes():
+    def authors(author):
+        return _extract(_ld({"@context": "https://schema.org", "@type": "NewsArticle",
+                             "headline": "Harbour plan approved", "author": author})).authors
+
+    assert authors({"@list": [{"@type": "Person", "name": "Jana Berger"}, {"@type": "Person", "name": "Tom Ruiz"}]}) == [
+        "Jana Berger", "Tom Ruiz"]
+    assert authors({"@type": "http://schema.org/Person", "name": [{"@value": "Jana Berger", "@language": "en"}]}) == [
+        "Jana Berger"]
+    assert authors({"@type": "schema:Person", "givenName": ["Jana"], "familyName": {"@value": "Berger"}}) == ["Jana Berger"]
+    # an organisation in a prefixed type is still no person
+    found = _extract(_ld({"@type": "NewsArticle", "headline": "Harbour plan approved",
+                          "author": {"@type": "schema:Organization", "name": "Coast Media Group"}}))
+    assert found.authors == [] and found.author_organisations == ["Coast Media Group"]

@@ -329,22 +329,32 @@ def _ld_entries(value, by_id: dict, depth: int = 0):
         return
     if not isinstance(value, dict):
         return
+    for wrapper in ("@list", "@set"):  # JSON-LD's ordered and unordered collections
+        if wrapper in value:
+            yield from _ld_entries(value[wrapper], by_id, depth + 1)
+            return
     if set(value) <= {"@id", "@type"} and value.get("@id") in by_id:
         value = by_id[value["@id"]]
-    types = jsonld_types(value)
+    # "Person", "schema:Person", "http://schema.org/Person"
+    types = {t.rsplit("/", 1)[-1].rsplit(":", 1)[-1] for t in jsonld_types(value)}
     kind = "person" if types & _PERSON_TYPES else ("org" if types and not types & _PERSON_TYPES else None)
-    name = value.get("name")
-    if isinstance(name, list):
-        name = next((n for n in name if isinstance(n, str) and n.strip()), None)
-    if isinstance(name, dict):  # {"@value": ...}
-        name = name.get("@value")
-    if not (isinstance(name, str) and name.strip()):
-        parts = [value.get(k) for k in ("givenName", "additionalName", "familyName")]
-        name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    name = _ld_string(value.get("name"))
+    if not name:
+        parts = [_ld_string(value.get(k)) for k in ("givenName", "additionalName", "familyName")]
+        name = " ".join(p for p in parts if p)
     if name:
         yield name, kind
     elif "author" in value:  # a nested wrapper
         yield from _ld_entries(value.get("author"), by_id, depth + 1)
+
+
+def _ld_string(value) -> str | None:
+    """A JSON-LD text: a string, a {"@value": ...} object, or the first of a list of them."""
+    if isinstance(value, list):
+        return next((text for text in map(_ld_string, value) if text), None)
+    if isinstance(value, dict):
+        value = value.get("@value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 _META_AUTHOR = ("author", "article:author", "og:article:author", "parsely-author", "dc.creator", "DC.creator",
