@@ -192,6 +192,9 @@ def test_picture_credits_places_and_outlets_are_not_authors():
     assert split_byline("Anna Schmidt, Berlin") == ["Anna Schmidt"]
     assert split_byline("Jane Doe, John Roe, Reuters") == ["Jane Doe", "John Roe"]
     assert split_byline("Sarah, John") == ["Sarah", "John"]
+    # "en" is "and" in Dutch and "in" in Spanish and French: the place after it is no co-author
+    assert split_byline("Juan Pérez, corresponsal en Madrid") == ["Juan Pérez"]
+    assert split_byline("Jan de Vries en Piet Jansen") == ["Jan de Vries", "Piet Jansen"]
 
 
 def test_desks_signing_as_staff_and_sites_named_twice_are_organisations():

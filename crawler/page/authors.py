@@ -237,8 +237,9 @@ def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
     if inner and inner.start() > 0 and not _PICTURE_CREDIT.match(text.lstrip()):
         text = text[inner.end():]
     names: list[str] = []
+    after_full_name = False  # across "and" too: "Juan Pérez, corresponsal en Madrid" ("en": Dutch "and")
     for group in _CONJUNCTION.split(text):
-        after_role = after_full_name = False
+        after_role = False
         for fragment in _SEPARATOR.split(group):
             fragment = _BY_PREFIX.sub("", " ".join(fragment.split())).strip()
             if not fragment or _PICTURE_CREDIT.match(fragment):
