@@ -260,3 +260,14 @@ def test_jsonld_people_in_expanded_and_prefixed_shapes():
     found = _extract(_ld({"@type": "NewsArticle", "headline": "Harbour plan approved",
                           "author": {"@type": "schema:Organization", "name": "Coast Media Group"}}))
     assert found.authors == [] and found.author_organisations == ["Coast Media Group"]
+
+
+def test_a_guessed_site_name_is_not_the_headline():
+    # no declared site name: trafilatura guesses the <title>'s first part with a full stop in it
+    def site_name(headline: str) -> str | None:
+        html = (f"<html><head><title>{headline} - Coastnews.example</title></head>"
+                f"<body><article><h1>{headline}</h1>{PROSE}</article></body></html>")
+        return extract_article(html, "https://coast.example/news/a").site_name
+
+    assert site_name("Harbour board votes today") == "Coastnews.example"
+    assert site_name("Harbour board votes at 9 a.m. today") is None  # not the headline
