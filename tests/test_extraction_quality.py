@@ -408,3 +408,27 @@ def test_sub_heads_between_body_paragraphs_are_put_back_and_a_linked_one_is_not(
     paragraph_keys = {p: _norm(p.text_content()) for p in tree.iter("p") if len(p.text_content()) >= 80}
     found = _skipped_prose(paragraph_keys, blocks, [_norm(b.text) for b in blocks], body)
     assert [(anchor.text, text, tag) for anchor, text, tag in found] == [(PROSE[0], "The new quay", "head")]
+
+
+def test_the_sites_name_in_full_or_abbreviated_by_its_host_is_an_affix():
+    from crawler.page.titles import choose_title, site_keys
+
+    # nothing declared: the host names the site, in full after it ("Entertainment") ...
+    keys = site_keys([], "https://harbourcannon.example/about-bugs/")
+    assert choose_title([("title", "About bugs – Harbour Cannon Entertainment"), ("h1", "About bugs")], keys) == "About bugs"
+    # ... or by its initials ("nytimes" for "The New York Times", "latimes" for "Los Angeles Times")
+    assert choose_title([("title", "Council approves harbour plan - The New York Times")],
+                        site_keys([], "https://www.nytimes.com/2019/a.html")) == "Council approves harbour plan"
+    assert choose_title([("title", "Council approves harbour plan - Los Angeles Times")],
+                        site_keys([], "https://www.latimes.com/a")) == "Council approves harbour plan"
+    # a headline that starts with the site's name is no affix: it is too long for a name
+    assert choose_title([("title", "Coast Daily - Harbour Cannon fires its last salute at dawn")],
+                        site_keys(["Coast Daily"], "https://harbourcannon.example/a")) == "Harbour Cannon fires its last salute at dawn"
+
+
+def test_the_full_width_bar_separates_a_site_name_without_spaces():
+    from crawler.page.titles import choose_title, site_keys
+
+    keys = site_keys(["コースト新聞"], "https://www.coast-shimbun.example/a")
+    assert choose_title([("og", "港の計画が承認された｜コースト新聞")], keys) == "港の計画が承認された"
+    assert choose_title([("title", "港の計画が承認された｜コースト新聞"), ("h1", "港の計画が承認された")], keys) == "港の計画が承認された"

@@ -113,7 +113,7 @@ def test_a_desk_byline_ends_the_markup_search():
     body = ("<span class='byline__author-name'>Our Foreign Staff</span>"
             "<div class='list-of-entities__item-author'>Philip Johnston</div>")
     found = _extract(body=body)
-    assert found.authors == [] and found.author_organisations == ["Our Foreign"]
+    assert found.authors == [] and found.author_organisations == ["Our Foreign Staff"]
 
 
 def test_jsonld_objects_are_parsed_once_per_page_and_each_caller_gets_its_own_list():
@@ -146,3 +146,128 @@ def test_parsed_pages_have_lxml_html_element_classes_and_the_same_text_content()
         assert mine.text_content() == lxml_own.text_content() == etree.XPath("string()")(lxml_own)
     created = etree.SubElement(ours.find("body"), "form")  # elements made later get them too
     assert isinstance(created, lxml_html.FormElement) and created.text_content() == ""
+
+
+def test_bylines_in_several_languages():
+    from crawler.page.authors import split_byline
+
+    # "by" and "and" in German, French, Spanish, Portuguese, Italian, Dutch, Norwegian, Polish, Russian
+    assert split_byline("Von Anna Schmidt und Peter Müller") == ["Anna Schmidt", "Peter Müller"]
+    assert split_byline("Par Jean Dupont et Marie Curie") == ["Jean Dupont", "Marie Curie"]
+    assert split_byline("Por Juan Pérez y María López") == ["Juan Pérez", "María López"]
+    assert split_byline("Por Ana Silva e João Souza") == ["Ana Silva", "João Souza"]
+    assert split_byline("di Mario Rossi e Luca Bianchi") == ["Mario Rossi", "Luca Bianchi"]
+    assert split_byline("scritto da Mario Rossi") == ["Mario Rossi"]
+    assert split_byline("Door Jan de Vries en Piet Jansen") == ["Jan de Vries", "Piet Jansen"]
+    assert split_byline("Tekst: Ola Nordmann") == ["Ola Nordmann"]
+    assert split_byline("przez Jan Kowalski") == ["Jan Kowalski"]
+    assert split_byline("Автор: Иван Петров") == ["Иван Петров"]
+    assert split_byline("Kommentar von Anna Schmidt") == ["Anna Schmidt"]
+
+
+def test_dates_and_reading_times_are_cut_from_bylines_in_several_languages():
+    from crawler.page.authors import split_byline
+
+    assert split_byline("Par Jean Dupont Publié le 12 mars 2024 à 14h30") == ["Jean Dupont"]
+    assert split_byline("Par Jean Dupont, le 12 mars 2024 à 10h") == ["Jean Dupont"]
+    assert split_byline("Von Anna Schmidt Aktualisiert am 12.03.2024 um 14:30 Uhr") == ["Anna Schmidt"]
+    assert split_byline("Von Anna Schmidt | Stand: 12.03.2024 14:30 Uhr") == ["Anna Schmidt"]
+    assert split_byline("Por Juan Pérez, publicado el 12 de marzo") == ["Juan Pérez"]
+    assert split_byline("di Mario Rossi, pubblicato il 12 marzo 2024") == ["Mario Rossi"]
+    assert split_byline("Door Jan de Vries, gepubliceerd op 12 maart") == ["Jan de Vries"]
+    assert split_byline("Anna Schmidt · 3 Min. Lesezeit") == ["Anna Schmidt"]
+    assert split_byline("Aktualisiert am 12.03.2024") == []
+    # a particle ends no name, unless nothing was cut after it ("Jong, Michiel de": a citation's form)
+    assert split_byline("Michiel de") == ["Michiel de"]
+
+
+def test_picture_credits_places_and_outlets_are_not_authors():
+    from crawler.page.authors import split_byline
+
+    assert split_byline("Text: Anna Schmidt, Fotos: Peter Müller") == ["Anna Schmidt"]
+    assert split_byline("Photo by Jane Doe") == []
+    assert split_byline("Foto: Ana Silva") == []
+    # after a full name, one word is the outlet or the dateline's place; full names are co-authors
+    assert split_byline("Victor Tangermann, Futurism") == ["Victor Tangermann"]
+    assert split_byline("Anna Schmidt, Berlin") == ["Anna Schmidt"]
+    assert split_byline("Jane Doe, John Roe, Reuters") == ["Jane Doe", "John Roe"]
+    assert split_byline("Sarah, John") == ["Sarah", "John"]
+    # "en" is "and" in Dutch and "in" in Spanish and French: the place after it is no co-author
+    assert split_byline("Juan Pérez, corresponsal en Madrid") == ["Juan Pérez"]
+    assert split_byline("Jan de Vries en Piet Jansen") == ["Jan de Vries", "Piet Jansen"]
+
+
+def test_desks_signing_as_staff_and_sites_named_twice_are_organisations():
+    # a desk named with a collective role: an organisation, not the person "Science X"
+    ld = ("<script type='application/ld+json'>{\"@type\": \"NewsArticle\", \"headline\": \"Harbour plan approved\", "
+          "\"author\": {\"@type\": \"Person\", \"name\": \"Coast News staff\"}}</script>")
+    found = _extract(ld)
+    assert found.authors == [] and found.author_organisations == ["Coast News staff"]
+    # a group signing in the plural
+    found = _extract(body="<p class='byline'>Posted by Harbour Developers</p>")
+    assert found.authors == [] and found.author_organisations == ["Harbour Developers"]
+    # the site as meta author, and again in the byline markup with its name in two fields
+    found = _extract("<meta name='author' content='Coastline'>",
+                     "<p class='byline'><span>Coastline</span> <span>Coastline</span></p>", url="https://coastline.example/a")
+    assert found.authors == [] and found.author_organisations == ["Coastline"]
+
+
+def test_dates_declared_in_written_forms_keep_their_time_and_zone():
+    import datetime as dt
+
+    from crawler.page.dates import parse_datetime
+
+    utc = dt.timezone.utc
+    # JavaScript's Date.toString(), RFC 2822, the US written form with a 12-hour clock and an RFC 2822 zone
+    assert parse_datetime("Tue Nov 19 2019 03:05:46 GMT+0000") == dt.datetime(2019, 11, 19, 3, 5, 46, tzinfo=utc)
+    assert parse_datetime("Mon, 18 Nov 2019 16:07:38 -0600") == dt.datetime(2019, 11, 18, 22, 7, 38, tzinfo=utc)
+    assert parse_datetime("19 Nov 2019 07:09 GMT") == dt.datetime(2019, 11, 19, 7, 9, tzinfo=utc)
+    assert parse_datetime("November 19, 2019, 07:47 PM EST") == dt.datetime(2019, 11, 20, 0, 47, tzinfo=utc)
+    assert parse_datetime("Nov. 19, 2019 at 12:05 a.m.") == dt.datetime(2019, 11, 19, 0, 5, tzinfo=utc)
+    # what is not a date and time stays unread
+    for value in ("yesterday", "Nov 19, 2019 13:47 PM", "Mon, 32 Nov 2019 00:00:00 +0000", "0001-01-01T00:00:00Z"):
+        assert parse_datetime(value) is None
+
+
+def test_an_undeclared_date_is_read_from_the_pages_address_before_its_images():
+    # no declared date; the template's image path carries the day before
+    head = "<meta property='og:image' content='https://cdn.coast.example/presto/2019/11/18/harbour.jpg'>"
+    found = _extract(head, url="https://coast.example/story/news/2019/11/19/harbour-plan-approved/")
+    assert found.published_at is not None and found.published_at.date().isoformat() == "2019-11-19"
+
+
+def test_the_reporters_paper_on_the_line_after_their_names_is_not_a_reporter():
+    body = ("<div class='byline'><div>Jana Berger and Tom Ruiz</div><div>Coast Falls Argus Leader</div>"
+            "<div>Published 10:02 AM EST Nov 19, 2019</div></div>")
+    assert _extract(body=body).authors == ["Jana Berger", "Tom Ruiz"]
+    from crawler.page.authors import is_organisation
+
+    for paper in ("Corriere della Sera", "Kölner Stadt-Anzeiger", "Diario de Coast", "Coast Courier"):
+        assert is_organisation(paper, set())
+
+
+def test_jsonld_people_in_expanded_and_prefixed_shapes():
+    def authors(author):
+        return _extract(_ld({"@context": "https://schema.org", "@type": "NewsArticle",
+                             "headline": "Harbour plan approved", "author": author})).authors
+
+    assert authors({"@list": [{"@type": "Person", "name": "Jana Berger"}, {"@type": "Person", "name": "Tom Ruiz"}]}) == [
+        "Jana Berger", "Tom Ruiz"]
+    assert authors({"@type": "http://schema.org/Person", "name": [{"@value": "Jana Berger", "@language": "en"}]}) == [
+        "Jana Berger"]
+    assert authors({"@type": "schema:Person", "givenName": ["Jana"], "familyName": {"@value": "Berger"}}) == ["Jana Berger"]
+    # an organisation in a prefixed type is still no person
+    found = _extract(_ld({"@type": "NewsArticle", "headline": "Harbour plan approved",
+                          "author": {"@type": "schema:Organization", "name": "Coast Media Group"}}))
+    assert found.authors == [] and found.author_organisations == ["Coast Media Group"]
+
+
+def test_a_guessed_site_name_is_not_the_headline():
+    # no declared site name: trafilatura guesses the <title>'s first part with a full stop in it
+    def site_name(headline: str) -> str | None:
+        html = (f"<html><head><title>{headline} - Coastnews.example</title></head>"
+                f"<body><article><h1>{headline}</h1>{PROSE}</article></body></html>")
+        return extract_article(html, "https://coast.example/news/a").site_name
+
+    assert site_name("Harbour board votes today") == "Coastnews.example"
+    assert site_name("Harbour board votes at 9 a.m. today") is None  # not the headline

@@ -8,11 +8,13 @@ trafilatura's author heuristics.
 
 A byline is trimmed, not discarded: "By NAME 30 August 2023 • 4:45pm" is NAME; a
 date, a time, an e-mail address, a profile URL, a role ("Senior Staff Technologist",
-"Games Editor"), a degree ("Ph.D.", "MD"), the outlet after "for" or UI text ("Show
-Authors", "Follow") is cut out of it.
+"Games Editor"), a degree ("Ph.D.", "MD"), the outlet after "for" or after a full name
+("Victor Tangermann, Futurism"), a picture credit ("Fotos: NAME") or UI text ("Show Authors",
+"Follow", "3 Min. Lesezeit") is cut out of it, in the languages bylines are written in.
 
 Organisations are not people: JSON-LD ``Organization`` authors, the site's own name
-and its variants, desks ("Metro Desk", "Redaktion") and news agencies (AFP, Reuters).
+and its variants, desks ("Metro Desk", "Redaktion", "Science X staff"), groups signing in
+the plural ("Android Developers") and news agencies (AFP, Reuters).
 They are returned separately, and only when the page names no person at all.
 """
 from __future__ import annotations
@@ -29,9 +31,15 @@ from crawler.page.titles import _names_site
 
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|published|text|story|words|edited|compiled)\s+by|by|from|von|par|por|di|door|"
-    r"av|af|przez|автор|авторы|текст|text|texte|texto|autor|autorin|auteur|author|authors|reporter|reporting)\b\s*[:\-–—]?\s*",
+    r"av|af|przez|автор|авторы|текст|text|texte|texto|tekst|testo|autor|autorin|auteur|author|authors|reporter|"
+    r"reporting|scritto da|a cura di|escrito por|écrit par|rédigé par|geschrieben von)\b\s*[:\-–—]?\s*",
     re.IGNORECASE,
 )
+# A credit for the pictures, not the text: "Text: Jana Berger, Fotos: Tom Ruiz" names one author.
+_PICTURE_CREDIT = re.compile(
+    r"^(?:photos?|photographs?|photography|pictures?|images?|illustrations?|graphics?|video|videos|fotos?|"
+    r"fotograf[ií]as?|fotografie|bild|bilder|grafik|infografik|zdjęci[ae]|фото|иллюстрации)\s*(?:[:\-–—]|by\b|von\b|de\b)",
+    re.IGNORECASE)
 # "Tech Industry by Steven Musil": a byline inside a longer line.
 _INNER_BY = re.compile(r"(?:^|\s)(?:by|By|BY|par|Par|por|Por|von|Von)\s+(?=[^\W\d_])")
 # Separators between names and between a name and what follows it. The conjunctions also
@@ -60,6 +68,11 @@ _STOP_WORDS = {
     "view", "show", "more", "posts", "profile", "email", "contact", "comments", "comment", "twitter", "facebook",
     "instagram", "linkedin", "am", "pm", "utc", "gmt", "est", "edt", "pst", "pdt", "cet", "cest", "today", "yesterday",
     "před", "vor", "il", "hace", "há", "назад",
+    # "published", "updated" and "reading time" in the languages of the bylines above
+    "aktualisiert", "veröffentlicht", "stand", "lesezeit", "uhr", "publié", "publiée", "modifié", "modifiée", "lecture",
+    "actualizado", "actualizada", "publicado", "publicada", "lectura", "pubblicato", "aggiornato", "lettura",
+    "atualizado", "atualizada", "leitura", "gepubliceerd", "bijgewerkt", "leestijd", "opublikowano",
+    "zaktualizowano", "опубликовано", "обновлено",
 }
 # Job titles: a fragment holding one is a role, not a name.
 _ROLE_WORDS = {
@@ -81,6 +94,15 @@ _ORG_WORDS = {
     "council", "committee", "wikimedia", "sport", "sports", "politics", "business", "world", "opinion", "partner",
     "partners", "sponsored", "content", "studio", "studios", "community", "club", "blog", "international",
     "internacional", "gazette", "herald", "tribune", "chronicle", "zeitung", "nachrichten",
+    # newspapers' names, in the languages of the bylines above: "Sioux Falls Argus Leader" on
+    # the line after the names is the reporters' paper, not a third reporter
+    "courier", "register", "observer", "sentinel", "inquirer", "enquirer", "examiner", "dispatch", "bulletin",
+    "argus", "telegraph", "telegram", "republic", "independent", "mirror", "express", "monitor", "courant",
+    "advertiser", "presse", "rundschau", "anzeiger", "kurier", "tageblatt", "tagblatt", "morgenpost", "abendblatt",
+    "quotidien", "gazzetta", "corriere", "giornale", "stampa", "diario", "periódico", "periodico", "jornal",
+    "gazeta", "dagblad", "tidning", "tidende", "novosti", "izvestia",
+    # a group signs in the plural: "Android Developers", "The Volunteers"
+    "developers", "engineers", "researchers", "volunteers", "members", "staffers",
 }
 # News agencies, by their usual byline form (lower case).
 _AGENCIES = {
@@ -125,7 +147,7 @@ def is_organisation(name: str, site_keys: set[str]) -> bool:
     # [Writer]": an agency's desk.
     if words[0] in _NOT_NAME_STARTS or (name.split()[0].isupper() and words[0] in _AGENCIES and len(words) > 1):
         return True
-    if any(w in _ORG_WORDS for w in words):
+    if any(w in _ORG_WORDS or w in _COLLECTIVE_ROLES for w in words):
         return True
     # A single all-capitals token of a few letters is an acronym: "BBC", "ANSA".
     return len(words) == 1 and name.isupper() and len(name) <= 5
@@ -162,8 +184,11 @@ def _trim(fragment: str) -> str:
         if bare in _MONTH_SET and any(ch.isdigit() for ch in following) and kept:
             break
         kept.append(token)
-    # Trailing lower-case words are the start of a phrase ("před", "updated"), not a name.
-    while kept and _has_case(kept[-1]) and kept[-1][0].islower() and _fold(kept[-1]) not in _NAME_PARTICLES:
+    cut = len(kept) < len(tokens)
+    # Trailing lower-case words are the start of a phrase ("před", "updated"), not a name; where
+    # a date was cut off, so are particles ("Jean Dupont le 12 mars": "le" goes with the date).
+    while kept and _has_case(kept[-1]) and kept[-1][0].islower() and (
+            cut or _fold(kept[-1]) not in _NAME_PARTICLES):
         kept.pop()
     return " ".join(kept).strip(" .,:;|-–—•·")
 
@@ -209,19 +234,25 @@ def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
     text = _URL.sub(" ", text)
     text = _HANDLE.sub(" ", text)
     inner = _INNER_BY.search(text)
-    if inner and inner.start() > 0:
+    if inner and inner.start() > 0 and not _PICTURE_CREDIT.match(text.lstrip()):
         text = text[inner.end():]
     names: list[str] = []
+    after_full_name = False  # across "and" too: "Juan Pérez, corresponsal en Madrid" ("en": Dutch "and")
     for group in _CONJUNCTION.split(text):
         after_role = False
         for fragment in _SEPARATOR.split(group):
             fragment = _BY_PREFIX.sub("", " ".join(fragment.split())).strip()
-            if not fragment:
+            if not fragment or _PICTURE_CREDIT.match(fragment):
                 continue
             tokens = fragment.split()
             if any(_fold(t) in _ROLE_WORDS for t in tokens):
-                trimmed = _without_role(tokens)
                 after_role = True  # what follows a role in this group is an affiliation
+                if len(tokens) > 1 and _fold(tokens[-1]) in _COLLECTIVE_ROLES:
+                    # "Science X staff", "Times reporters": a desk, kept whole for the
+                    # organisations (see is_organisation), not cut to "Science X"
+                    names.append(fragment)
+                    continue
+                trimmed = _without_role(tokens)
                 fragment = " ".join(trimmed)
                 if not fragment:
                     continue
@@ -236,9 +267,18 @@ def split_byline(raw: str, *, single_word_ok: bool = True) -> list[str]:
                 continue  # "Jane Doe, Ph.D.": a degree, not a second author
             if _fold(fragment) in _GENERATIONAL and names:
                 names[-1] = f"{names[-1]} {fragment}"  # "Martin Luther King, Jr."
+            elif len(fragment.split()) == 1 and after_full_name:
+                # "Victor Tangermann, Futurism", "Anna Schmidt, Berlin": after a full name, a single
+                # word is the outlet or the place; co-authors in a list are named in full.
+                continue
             elif _looks_like_name(fragment, single_word_ok):
                 names.append(fragment)
+                after_full_name = after_full_name or len(fragment.split()) > 1
     return names
+
+
+# Roles that name a group: "Times staff" and "Metro reporters" sign for a desk.
+_COLLECTIVE_ROLES = {"staff", "editors", "reporters", "writers", "correspondents", "contributors", "journalists"}
 
 
 # Degrees and honours after a name ("Brenda Goodman, MA", "Jane Doe, Ph.D.", "John Smith MD"):
@@ -290,22 +330,32 @@ def _ld_entries(value, by_id: dict, depth: int = 0):
         return
     if not isinstance(value, dict):
         return
+    for wrapper in ("@list", "@set"):  # JSON-LD's ordered and unordered collections
+        if wrapper in value:
+            yield from _ld_entries(value[wrapper], by_id, depth + 1)
+            return
     if set(value) <= {"@id", "@type"} and value.get("@id") in by_id:
         value = by_id[value["@id"]]
-    types = jsonld_types(value)
+    # "Person", "schema:Person", "http://schema.org/Person"
+    types = {t.rsplit("/", 1)[-1].rsplit(":", 1)[-1] for t in jsonld_types(value)}
     kind = "person" if types & _PERSON_TYPES else ("org" if types and not types & _PERSON_TYPES else None)
-    name = value.get("name")
-    if isinstance(name, list):
-        name = next((n for n in name if isinstance(n, str) and n.strip()), None)
-    if isinstance(name, dict):  # {"@value": ...}
-        name = name.get("@value")
-    if not (isinstance(name, str) and name.strip()):
-        parts = [value.get(k) for k in ("givenName", "additionalName", "familyName")]
-        name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    name = _ld_string(value.get("name"))
+    if not name:
+        parts = [_ld_string(value.get(k)) for k in ("givenName", "additionalName", "familyName")]
+        name = " ".join(p for p in parts if p)
     if name:
         yield name, kind
     elif "author" in value:  # a nested wrapper
         yield from _ld_entries(value.get("author"), by_id, depth + 1)
+
+
+def _ld_string(value) -> str | None:
+    """A JSON-LD text: a string, a {"@value": ...} object, or the first of a list of them."""
+    if isinstance(value, list):
+        return next((text for text in map(_ld_string, value) if text), None)
+    if isinstance(value, dict):
+        value = value.get("@value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 _META_AUTHOR = ("author", "article:author", "og:article:author", "parsely-author", "dc.creator", "DC.creator",
@@ -423,7 +473,8 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
                 # personal site ("Haki Benita" on hakibenita.com); a one-word one is the site
                 # standing in for its writers ("AppleInsider" as a Person).
                 entry_people = [n for n in names if kind != "org" and not is_organisation(
-                    n, set() if kind == "person" and len(n.split()) >= 2 else site_keys)]
+                    n, set() if kind == "person" and len(n.split()) >= 2 else site_keys)
+                    and not _names_organisation(n, organisations)]
                 for name in entry_people:
                     _add(people, name)
                 whole = organisation_name(raw) if not entry_people and source != "markup" else None
@@ -444,6 +495,16 @@ def find_authors(tree, ld: dict, site_keys: set[str], fallback: Callable[[], lis
                 # elements after it are related stories' and columnists', not this article's.
                 break
     return Byline([], organisations)
+
+
+def _names_organisation(name: str, organisations: list[str]) -> bool:
+    """Whether every word of ``name`` is a word of an organisation found in an earlier source:
+    the site named as the meta author ("Beachbody") and again in the byline markup, its name
+    in two fields ("Beachbody Beachbody"), is no person."""
+    if not organisations:
+        return False
+    known = {w for org in organisations for w in _fold(org).split()}
+    return set(_fold(name).split()) <= known
 
 
 def organisation_name(raw: str) -> str | None:
@@ -485,6 +546,8 @@ def _add_organisation(organisations: list[str], name: str) -> None:
     whole from JSON-LD ("Our Foreign Staff") and split by the byline markup ("Our Foreign")
     is one organisation. A longer form of one found already replaces it."""
     folded = f" {_fold(name)} "
+    if set(folded.split()) <= {w for found in organisations for w in _fold(found).split()}:
+        return  # its name in two fields: "Beachbody Beachbody" after "Beachbody"
     for i, found in enumerate(organisations):
         other = f" {_fold(found)} "
         if folded in other:

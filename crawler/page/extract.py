@@ -33,7 +33,8 @@ from crawler.page.htmlmeta import (
     meta_content,
     parse_html,
 )
-from crawler.page.titles import affix_blocks, choose_title, site_keys
+from crawler.page.titles import _names_site, affix_blocks, choose_title, site_keys
+from crawler.page.titles import key as title_key
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,13 @@ logger = logging.getLogger(__name__)
 #    dropped with their wrapper, and the prose and unlinked sub-heads it skipped between two
 #    body paragraphs of one container, are put back in place; generic rules: a footer's
 #    "Powered by <platform>" and a blog's "Submit comments on this post to <address>".
+#    titles: the site's name in full after its host name, or abbreviated as hosts do ("The New
+#    York Times" on nytimes.com), is an affix; authors: bylines in more languages (dates,
+#    reading times, picture credits cut), an outlet or place after a full name dropped, desks
+#    signing as "staff" and groups in the plural kept as organisations; dates: RFC 2822,
+#    JavaScript and US written forms read with their time and zone, an undeclared date read
+#    from the page's address (canonical first) before the template's other dates; a guessed
+#    site name that is the headline or a part of it is dropped.
 EXTRACTOR_RULES = 8
 EXTRACTOR_VERSION = f"newscrawl-{EXTRACTOR_RULES}+trafilatura-{trafilatura.__version__}"
 
@@ -161,11 +169,13 @@ def extract_article(html: str | bytes | None, url: str, options: ExtractionOptio
         raise ExtractionError("no_text", f"{len(text)} characters of article text (< {options.min_text_chars})")
 
     if published is None:
-        published = htmldate_published(tree)  # a tree: htmldate copies it rather than parse the page again
+        # a tree: htmldate copies it rather than parse the page again; the address the page
+        # declares for itself first (a syndicated copy's date is its original's)
+        published = htmldate_published(tree, canonical or url)
     # trafilatura's heuristics only for what the page does not declare: its whole metadata
     # pass (with an extensive date search we would not trust) costs more than its extraction.
     declared_site = site_name  # trafilatura's guess below may be the headline itself: not for titles
-    site_name = site_name or extract_sitename(tree)
+    site_name = site_name or _guessed_site_name(tree, title, site_keys([], url))
     # trafilatura's author heuristics are not a source: they cost 35 ms on a page without a
     # byline and added one name in 89 readability-pages (bench/metadata_quality.py).
     byline = find_authors(tree, ld, site_keys([declared_site, _ld_name(ld.get("publisher"))], url))
@@ -219,6 +229,20 @@ def clean_title(declared: str | None, raw: str | None, h1: str | None, site_name
     """The headline without the " | Site name" decoration, from a declared headline
     (og/JSON-LD), the <title> and the <h1>: see crawler.page.titles.choose_title."""
     return choose_title([("og", declared), ("title", raw), ("h1", h1)], site_keys([site_name]))
+
+
+def _guessed_site_name(tree, title: str | None, host_keys: set[str]) -> str | None:
+    """trafilatura's guess at the site's name, for a page that declares none; None when the
+    guess is the headline or a part of it (it reads the <title>'s segments: "потеря веса до 10
+    кг. Отзывы" of "Диета Аткинса (14 дней) - потеря веса до 10 кг. Отзывы"), unless the host
+    name says it is the site's."""
+    guess = extract_sitename(tree)
+    if not guess or not title:
+        return guess
+    guessed, headline = f" {title_key(guess)} ", f" {title_key(title)} "
+    if (guessed in headline or headline in guessed) and not _names_site(guess, host_keys):
+        return None
+    return guess
 
 
 # --- authors ----------------------------------------------------------------

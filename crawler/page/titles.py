@@ -9,7 +9,8 @@ with a short affix (site, section) around it. Ties go to the declared sources
 first (JSON-LD, then og, twitter, DC, title, h1).
 
 Affixes are stripped when they name the site (og:site_name, the publisher, the
-host name) or when they are the same on many of a site's titles (learned per site
+host name, also in full after it, "Vortex Cannon Entertainment" on vortexcannon.org, or by
+the initials hosts use, "The New York Times" on nytimes.com) or when they are the same on many of a site's titles (learned per site
 by the store: see :func:`title_affixes`), whatever the language. Nothing else after a
 separator is taken for an affix: an author ("Headline | Jana Berger"), a series ("Chapter
 12 - Series name") or a section the page declares as part of its title stays, unless the
@@ -27,8 +28,9 @@ from urllib.parse import urlsplit
 from dedupe.signature import word_runs
 
 # Separators between a headline and its affixes: " | ", " - ", " – ", " — ", " : ", " » ",
-# " · ", " • ", " :: ", " / ", and a trailing "[Site]".
-_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)")
+# " · ", " • ", " :: ", " / ", a trailing "[Site]", and the full-width bar that Japanese and
+# Chinese titles set without spaces ("見出し｜新聞名").
+_SEPARATORS = re.compile(r"\s+[|\-–—:»·•/]\s+|\s+::\s+|\s*::\s*$|\s+(?=\[[^\]]+\]$)|\s*｜\s*")
 _WORD = re.compile(r"\w+")
 # Ties between equally supported candidates: declared sources first; then the <title> before
 # an unconfirmed <h1>, which in older templates is often the site's logo.
@@ -80,7 +82,33 @@ def _names_site(segment: str, keys: set[str]) -> bool:
         short, long_ = sorted((seg, k), key=len)
         if short in long_ and 2 * len(short) >= len(long_) and len(short) >= 2:
             return True
-    return False
+    return not _abbreviations(segment).isdisjoint(keys)
+
+
+def _abbreviations(segment: str) -> set[str]:
+    """A publication's name as host names shorten it: "The New York Times" as "nytimes" or
+    "nyt", "Los Angeles Times" as "latimes", "Wall Street Journal" as "wsj": the initials
+    of its first words, then its last words whole."""
+    words = word_runs(segment.lower())
+    if words and words[0] == "the":
+        words = words[1:]
+    if not 2 <= len(words) <= SITE_NAME_MAX_WORDS:
+        return set()
+    forms = {"".join(w[0] for w in words[:i]) + "".join(words[i:]) for i in range(1, len(words) + 1)}
+    return {f for f in forms if len(f) >= MIN_ABBREVIATION_CHARS}
+
+
+MIN_ABBREVIATION_CHARS = 3
+# A trailing segment of this many words at most that starts with the site's name is the
+# site's name in full: "Vortex Cannon Entertainment" on vortexcannon.org.
+SITE_NAME_IN_FULL_MAX_WORDS = 4
+SITE_NAME_IN_FULL_MIN_KEY = 5
+
+
+def _names_site_in_full(segment: str, keys: set[str]) -> bool:
+    seg = _site_key(segment.strip("[]() "))
+    return len(segment.split()) <= SITE_NAME_IN_FULL_MAX_WORDS and any(
+        len(k) >= SITE_NAME_IN_FULL_MIN_KEY and seg.startswith(k) for k in keys)
 
 
 def strip_affixes(title: str, keys: set[str], learned: frozenset[str] | set[str] = frozenset()) -> str:
@@ -90,7 +118,8 @@ def strip_affixes(title: str, keys: set[str], learned: frozenset[str] | set[str]
     if len(parts) < 2:
         return title
     start, end = 0, len(parts)
-    while end - start > 1 and (_names_site(parts[end - 1], keys) or key(parts[end - 1]) in learned):
+    while end - start > 1 and (_names_site(parts[end - 1], keys) or key(parts[end - 1]) in learned
+                               or _names_site_in_full(parts[end - 1], keys)):
         end -= 1
     while end - start > 1 and (_names_site(parts[start], keys) or key(parts[start]) in learned):
         start += 1
