@@ -142,6 +142,10 @@ NEWSCRAWL_WARC_MAX_SIZE = 1024 ** 3
 NEWSCRAWL_WARC_SITES = []  # ingest --site: only records of these sites
 NEWSCRAWL_WARC_INGEST = False  # set by the ingest spider: responses come from the archive
 
+# No process-control servers: the telnet console, and Scrapy 2.19's remote-control extension
+# (on by default there: a localhost HTTP server that runs Python sent to it, its token written
+# to a job file in the user's profile folder). A cron crawl has no use for either.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

@@ -268,3 +268,11 @@ def test_pool_load_measures_pages_in_flight_and_time_short_of_pages(monkeypatch)
     assert load.starved_seconds == 1.0 + 2.0  # 10-11 s with one page, 15-17 s with one
     assert load.mean_in_flight == (1 * 1 + 2 * 1 + 3 * 2 + 2 * 1 + 1 * 2) / 7
     assert load.max_in_flight == 3
+
+
+def test_no_process_control_server_is_opened():
+    # Scrapy 2.19 turns on a remote-control HTTP server that runs Python sent to it; a crawl
+    # left running from cron must not open one, nor the telnet console.
+    settings = get_project_settings()
+    assert settings.getbool("TELNETCONSOLE_ENABLED") is False
+    assert settings.getbool("REMOTE_CONTROL_ENABLED", True) is False

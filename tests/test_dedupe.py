@@ -306,11 +306,11 @@ def test_compare_estimates_jaccard_and_containment():
 
 def test_candidate_params_reach_the_recall():
     assert candidate_params(DedupeSettings().candidate_jaccard, 128) == (32, 4)  # as documented
-    for jaccard in (0.4, 0.5, 0.7):
-        bands, rows = candidate_params(jaccard, 128, recall=0.9)
+    for threshold in (0.4, 0.5, 0.7):
+        bands, rows = candidate_params(threshold, 128, recall=0.9)
         assert bands * rows <= 128
-        assert 1 - (1 - jaccard**rows) ** bands >= 0.9
-        assert 1 - (1 - jaccard ** (rows + 1)) ** (128 // (rows + 1)) < 0.9  # the most rows that do
+        assert 1 - (1 - threshold**rows) ** bands >= 0.9
+        assert 1 - (1 - threshold ** (rows + 1)) ** (128 // (rows + 1)) < 0.9  # the most rows that do
 
 
 def test_band_index_merges_levels_and_forgets_removed():
