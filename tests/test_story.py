@@ -100,6 +100,41 @@ def test_follow_ups_join_on_strong_evidence_and_stay_bounded():
     assert off.add(DocumentRecord("follow", retold(SECOND), at(6 * 24))).story_id == "follow"
 
 
+def test_follow_ups_come_within_the_follow_up_span_of_the_first_report():
+    late = DocumentRecord("late", retold(SECOND), at(7 * 24))  # a week on: past the 144 h follow-up span
+    bounded = Deduper(DedupeSettings(story_followup_factor=2.0))
+    bounded.add(DocumentRecord("first", text(FIRST), at(0)))
+    assert bounded.assign(late).story_id == "late"
+    # The other side: the same article joins when the follow-up span reaches it.
+    wide = Deduper(DedupeSettings(story_followup_factor=2.0, story_followup_span_hours=240))
+    wide.add(DocumentRecord("first", text(FIRST), at(0)))
+    assert wide.assign(late).story_id == "first"
+
+
+def test_a_same_topic_article_days_later_with_only_topic_words_is_no_follow_up():
+    deduper = Deduper(DedupeSettings(story_followup_factor=2.0))
+    deduper.add(DocumentRecord("first", text(FIRST), at(0)))
+    # Three of the story's terms (its topic) and nothing else of it: the day after, that passes
+    # the plain threshold; six days on, a follow-up needs twice the threshold.
+    topic = FIRST[:3] + [f"zeta{c}" for c in "abcdefg"]
+    assert deduper.assign(DocumentRecord("next day", retold(topic), at(24))).story_id == "first"
+    assert deduper.assign(DocumentRecord("topic", retold(topic), at(6 * 24))).story_id == "topic"
+
+
+def test_a_chain_of_follow_ups_does_not_grow_one_story_unbounded():
+    deduper = Deduper(DedupeSettings(story_followup_factor=2.0))
+    templates = ("Officials said the {} report was published.", "Reporters noted that {} came up again on Tuesday.",
+                 "A spokesman confirmed {} late on Friday evening.", "Critics of the plan pointed to {} once more.",
+                 "The agency's filing named {} among its findings.", "Analysts in the region expect {} to matter.")
+    stories = []
+    for i, template in enumerate(templates):  # every 5 days, the same details retold: each a follow-up of the last
+        record = DocumentRecord(f"r{i}", " ".join(template.format(w) for w in FIRST), at(i * 5 * 24))
+        stories.append(deduper.add(record).story_id)
+    assert stories[1] == stories[0]  # 5 days on: a follow-up
+    # No story reaches past the follow-up span of its first report: three stories of two, not one of six.
+    assert stories == ["r0", "r0", "r2", "r2", "r4", "r4"]
+
+
 def _topic_stream(deduper: Deduper, topic: str, count: int, hours: float) -> None:
     for i in range(count):  # reports of other events that all name the topic
         own = [f"own{i}x{c}" for c in "abcdefgh"]
