@@ -74,18 +74,17 @@ def test_a_story_core_guards_against_drift():
 
 
 def test_members_count_only_within_the_window_of_the_new_article():
-    deduper = Deduper()
+    deduper = Deduper(DedupeSettings(story_followup_factor=0))
     deduper.add(DocumentRecord("first", text(FIRST), at(0)))
     deduper.add(DocumentRecord("second", text(SECOND), at(2)))
-    # 100 h after the second report: outside the window of every member, and follow-ups are off by default.
+    # 100 h after the second report: outside the window of every member, and follow-ups are off.
     assert deduper.assign(DocumentRecord("late", retold(SECOND), at(102))).story_id == "late"
     # The other side: 97 h after the founder but within 96 h of the second report, it joins.
     assert deduper.assign(DocumentRecord("close", retold(SECOND), at(97))).story_id == "first"
 
 
 def test_follow_ups_join_on_strong_evidence_and_stay_bounded():
-    settings = DedupeSettings(story_followup_factor=2.0)
-    deduper = Deduper(settings)
+    deduper = Deduper()  # the default: follow-ups at twice the threshold (see DedupeSettings)
     deduper.add(DocumentRecord("first", text(FIRST), at(0)))
     # Six days later, the same people and details (similarity 0.38 >= 2 x 0.12): a follow-up.
     follow = deduper.add(DocumentRecord("follow", retold(SECOND), at(6 * 24)))
@@ -95,7 +94,7 @@ def test_follow_ups_join_on_strong_evidence_and_stay_bounded():
                                          at(6 * 24 + 100))).story_id == "weak"
     # Beyond story_max_span_hours (240 h from the first report) nothing joins, however close.
     assert deduper.add(DocumentRecord("month", retold(FIRST), at(11 * 24))).story_id == "month"
-    off = Deduper()  # the default: no follow-ups (see DedupeSettings for the evidence)
+    off = Deduper(DedupeSettings(story_followup_factor=0))  # 0 turns follow-ups off
     off.add(DocumentRecord("first", text(FIRST), at(0)))
     assert off.add(DocumentRecord("follow", retold(SECOND), at(6 * 24))).story_id == "follow"
 
