@@ -591,8 +591,9 @@ class Deduper:
         close in time, and the candidate must also reach ``story_core_fraction``
         of the threshold against the story's founder, its core. An article later
         than every member by more than the window is a follow-up, which needs
-        ``story_followup_factor`` times the threshold; nothing joins a story
-        beyond ``story_max_span_hours``.
+        ``story_followup_factor`` times the threshold and must come within
+        ``story_followup_span_hours`` of the story's first report; nothing joins a
+        story beyond ``story_max_span_hours``.
         """
         s = self.settings
         if not len(sig.terms):
@@ -630,6 +631,8 @@ class Deduper:
                 if not close.any():
                     if sig.time <= last or not s.story_followup_factor:
                         continue
+                    if sig.time - first > s.story_followup_span_hours * 3600:
+                        continue  # a follow-up reports on the event's next days, not on the topic's next weeks
                     threshold *= s.story_followup_factor  # after the story's window: a follow-up
                     close[:] = True
             score = margin = 0.0  # best similarity; best similarity over what its link needed

@@ -74,18 +74,17 @@ def test_a_story_core_guards_against_drift():
 
 
 def test_members_count_only_within_the_window_of_the_new_article():
-    deduper = Deduper()
+    deduper = Deduper(DedupeSettings(story_followup_factor=0))
     deduper.add(DocumentRecord("first", text(FIRST), at(0)))
     deduper.add(DocumentRecord("second", text(SECOND), at(2)))
-    # 100 h after the second report: outside the window of every member, and follow-ups are off by default.
+    # 100 h after the second report: outside the window of every member, and follow-ups are off.
     assert deduper.assign(DocumentRecord("late", retold(SECOND), at(102))).story_id == "late"
     # The other side: 97 h after the founder but within 96 h of the second report, it joins.
     assert deduper.assign(DocumentRecord("close", retold(SECOND), at(97))).story_id == "first"
 
 
 def test_follow_ups_join_on_strong_evidence_and_stay_bounded():
-    settings = DedupeSettings(story_followup_factor=2.0)
-    deduper = Deduper(settings)
+    deduper = Deduper()  # the default: follow-ups at twice the threshold (see DedupeSettings)
     deduper.add(DocumentRecord("first", text(FIRST), at(0)))
     # Six days later, the same people and details (similarity 0.38 >= 2 x 0.12): a follow-up.
     follow = deduper.add(DocumentRecord("follow", retold(SECOND), at(6 * 24)))
@@ -95,9 +94,44 @@ def test_follow_ups_join_on_strong_evidence_and_stay_bounded():
                                          at(6 * 24 + 100))).story_id == "weak"
     # Beyond story_max_span_hours (240 h from the first report) nothing joins, however close.
     assert deduper.add(DocumentRecord("month", retold(FIRST), at(11 * 24))).story_id == "month"
-    off = Deduper()  # the default: no follow-ups (see DedupeSettings for the evidence)
+    off = Deduper(DedupeSettings(story_followup_factor=0))  # 0 turns follow-ups off
     off.add(DocumentRecord("first", text(FIRST), at(0)))
     assert off.add(DocumentRecord("follow", retold(SECOND), at(6 * 24))).story_id == "follow"
+
+
+def test_follow_ups_come_within_the_follow_up_span_of_the_first_report():
+    late = DocumentRecord("late", retold(SECOND), at(7 * 24))  # a week on: past the 144 h follow-up span
+    bounded = Deduper(DedupeSettings(story_followup_factor=2.0))
+    bounded.add(DocumentRecord("first", text(FIRST), at(0)))
+    assert bounded.assign(late).story_id == "late"
+    # The other side: the same article joins when the follow-up span reaches it.
+    wide = Deduper(DedupeSettings(story_followup_factor=2.0, story_followup_span_hours=240))
+    wide.add(DocumentRecord("first", text(FIRST), at(0)))
+    assert wide.assign(late).story_id == "first"
+
+
+def test_a_same_topic_article_days_later_with_only_topic_words_is_no_follow_up():
+    deduper = Deduper(DedupeSettings(story_followup_factor=2.0))
+    deduper.add(DocumentRecord("first", text(FIRST), at(0)))
+    # Three of the story's terms (its topic) and nothing else of it: the day after, that passes
+    # the plain threshold; six days on, a follow-up needs twice the threshold.
+    topic = FIRST[:3] + [f"zeta{c}" for c in "abcdefg"]
+    assert deduper.assign(DocumentRecord("next day", retold(topic), at(24))).story_id == "first"
+    assert deduper.assign(DocumentRecord("topic", retold(topic), at(6 * 24))).story_id == "topic"
+
+
+def test_a_chain_of_follow_ups_does_not_grow_one_story_unbounded():
+    deduper = Deduper(DedupeSettings(story_followup_factor=2.0))
+    templates = ("Officials said the {} report was published.", "Reporters noted that {} came up again on Tuesday.",
+                 "A spokesman confirmed {} late on Friday evening.", "Critics of the plan pointed to {} once more.",
+                 "The agency's filing named {} among its findings.", "Analysts in the region expect {} to matter.")
+    stories = []
+    for i, template in enumerate(templates):  # every 5 days, the same details retold: each a follow-up of the last
+        record = DocumentRecord(f"r{i}", " ".join(template.format(w) for w in FIRST), at(i * 5 * 24))
+        stories.append(deduper.add(record).story_id)
+    assert stories[1] == stories[0]  # 5 days on: a follow-up
+    # No story reaches past the follow-up span of its first report: three stories of two, not one of six.
+    assert stories == ["r0", "r0", "r2", "r2", "r4", "r4"]
 
 
 def _topic_stream(deduper: Deduper, topic: str, count: int, hours: float) -> None:
