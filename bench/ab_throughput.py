@@ -20,10 +20,8 @@ import os
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,6 +33,7 @@ from crawl_throughput import (  # noqa: E402
     TreeSampler,
     build_sites,
     load_pages,
+    sample_process,
     trafilatura_floor_cpu,
 )
 from warc_ingest import build_warc  # noqa: E402
@@ -48,18 +47,11 @@ CLI = "import sys; from crawler.ops.cli import main; sys.exit(main())"
 def run_version(tree: str, args: list[str], cwd: Path) -> tuple[float, TreeSampler]:
     """The newscrawl command ``args`` with the code of ``tree``: (wall seconds, its sampler)."""
     env = dict(os.environ, PYTHONPATH=tree)
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=env, cwd=cwd)
-    sampler = TreeSampler(process.pid)
-    sampler.start()
-    out, err = process.communicate()
-    wall = time.perf_counter() - started
-    sampler.running = False
-    sampler.join()
-    if process.returncode != 0 or not re.search(r"(?:Crawl|Ingest) \w+ in", out):
-        sys.exit(f"{tree}: newscrawl {args[0]} failed:\n{out}\n{err[-3000:]}")
-    return wall, sampler
+    sampler, out, err = sample_process([sys.executable, "-c", CLI, *args], f"{tree}: newscrawl {args[0]}",
+                                       env=env, cwd=cwd)
+    if not re.search(r"(?:Crawl|Ingest) \w+ in", out):
+        sys.exit(f"{tree}: newscrawl {args[0]} printed no summary:\n{out}\n{err[-3000:]}")
+    return sampler.wall, sampler
 
 
 def main() -> None:

@@ -236,27 +236,15 @@ def naive_crawl(sitemaps: list[str], db: Path, cwd: Path) -> Run:
                "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={ours.CONCURRENT_REQUESTS_PER_DOMAIN}", "-s", "LOG_LEVEL=INFO"]
     for setting in POLITENESS_OFF:
         command += ["-s", setting]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
-    sampler = TreeSampler(process.pid)
-    sampler.start()
-    out, err = process.communicate()
-    wall = time.perf_counter() - started
-    sampler.running = False
-    sampler.join()
-    if process.returncode != 0:
-        sys.exit(f"naive spider failed:\n{out}\n{err[-3000:]}")
-    return Run("naive spider", wall, sampler, err, stored=count_rows(db))
+    sampler, out, err = sample_process(command, "naive spider", cwd=cwd)
+    return Run("naive spider", sampler.wall, sampler, err, stored=count_rows(db))
 
 
-def run_sampled(command: list[str], overrides: list[str], what: str) -> tuple[float, TreeSampler, str]:
-    """Run a newscrawl command with ``--set`` overrides while sampling its process tree;
-    (seconds it reports, the sampler, its output). The sampler's ``wall`` is the seconds
-    from start to exit."""
-    for override in overrides:
-        command = command + ["--set", override]
+def sample_process(command: list[str], what: str, **popen) -> tuple[TreeSampler, str, str]:
+    """Run ``command`` to its end while sampling its process tree: (the sampler, whose ``wall``
+    is the seconds from start to exit, its stdout, its stderr). Exits with its output if it fails."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     sampler = TreeSampler(process.pid)
     sampler.start()
     out, err = process.communicate()
@@ -265,6 +253,16 @@ def run_sampled(command: list[str], overrides: list[str], what: str) -> tuple[fl
     sampler.join()
     if process.returncode != 0:
         sys.exit(f"{what} failed:\n{out}\n{err[-3000:]}")
+    return sampler, out, err
+
+
+def run_sampled(command: list[str], overrides: list[str], what: str) -> tuple[float, TreeSampler, str]:
+    """Run a newscrawl command with ``--set`` overrides while sampling its process tree;
+    (seconds it reports, the sampler, its output). The sampler's ``wall`` is the seconds
+    from start to exit."""
+    for override in overrides:
+        command = command + ["--set", override]
+    sampler, out, _ = sample_process(command, what)
     seconds = float(re.search(r"(?:Crawl|Ingest) \w+ in ([\d.]+) s", out).group(1))
     return seconds, sampler, out
 
