@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from crawler.page.htmlmeta import jsonld_objects, jsonld_types
-from crawler.page.titles import _names_site
+from crawler.page.titles import names_site
 
 _BY_PREFIX = re.compile(
     r"^(?:(?:written|reported|posted|published|text|story|words|edited|compiled)\s+by|by|from|von|par|por|di|door|"
@@ -140,7 +140,7 @@ def is_organisation(name: str, site_keys: set[str]) -> bool:
     folded = _fold(name)
     if not folded:
         return False
-    if folded in _AGENCIES or (site_keys and _names_site(name, site_keys)):
+    if folded in _AGENCIES or (site_keys and names_site(name, site_keys)):
         return True
     words = folded.split()
     # "The Water Coolest", "Our Foreign [Staff]": a person's name has no article; "AP Auto

@@ -33,7 +33,7 @@ from crawler.page.htmlmeta import (
     meta_content,
     parse_html,
 )
-from crawler.page.titles import _names_site, affix_blocks, choose_title, site_keys
+from crawler.page.titles import affix_blocks, choose_title, names_site, site_keys
 from crawler.page.titles import key as title_key
 
 logger = logging.getLogger(__name__)
@@ -240,7 +240,7 @@ def _guessed_site_name(tree, title: str | None, host_keys: set[str]) -> str | No
     if not guess or not title:
         return guess
     guessed, headline = f" {title_key(guess)} ", f" {title_key(title)} "
-    if (guessed in headline or headline in guessed) and not _names_site(guess, host_keys):
+    if (guessed in headline or headline in guessed) and not names_site(guess, host_keys):
         return None
     return guess
 

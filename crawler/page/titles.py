@@ -72,7 +72,7 @@ def site_keys(site_names: list[str | None], url: str | None = None) -> set[str]:
     return {k for k in keys if len(k) >= 2}
 
 
-def _names_site(segment: str, keys: set[str]) -> bool:
+def names_site(segment: str, keys: set[str]) -> bool:
     """Whether ``segment`` is the site's name or a variant of it ("The Guardian" for
     "guardian", "Le Monde.fr" for "Le Monde"): one contains the other, at half its length or more."""
     seg = _site_key(segment.strip("[]() "))
@@ -118,10 +118,10 @@ def strip_affixes(title: str, keys: set[str], learned: frozenset[str] | set[str]
     if len(parts) < 2:
         return title
     start, end = 0, len(parts)
-    while end - start > 1 and (_names_site(parts[end - 1], keys) or key(parts[end - 1]) in learned
+    while end - start > 1 and (names_site(parts[end - 1], keys) or key(parts[end - 1]) in learned
                                or _names_site_in_full(parts[end - 1], keys)):
         end -= 1
-    while end - start > 1 and (_names_site(parts[start], keys) or key(parts[start]) in learned):
+    while end - start > 1 and (names_site(parts[start], keys) or key(parts[start]) in learned):
         start += 1
     if (start, end) == (0, len(parts)):
         if not keys and len(parts[-1].split()) <= NO_SITE_AFFIX_MAX_WORDS and \
